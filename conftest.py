@@ -1,0 +1,3 @@
+"""Loads the harness plugin and its fixtures; nothing else lives here (DESIGN "Shape")."""
+
+pytest_plugins = ["harness.plugin", "fixtures.rig", "fixtures.broker", "fixtures.dut", "fixtures.modem"]

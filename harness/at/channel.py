@@ -1,0 +1,445 @@
+"""The AT channel: one pyserial URL, a reader thread, and the response-vs-URC demux.
+
+Why a reader thread: URCs (chapter 5) arrive at any time, also in the middle of a command's
+response, and a case must be able to wait for them after the command returned. So every
+byte is read by one thread, framed into lines, and each line is routed to exactly one
+place: the pending command (echo, information line, final result), the URC queue, or the
+bin (stale). The routing rules live in `_classify` and are documented in README.md.
+
+Stale input. A command that timed out may still get its final result later. The channel
+never lets that late result complete the next command:
+  * lines that look like a command's answer (OK/ERROR/+CME ERROR, an `AT...` echo, `>`)
+    arriving while no command is pending are discarded (recorded as NOTE in the transcript);
+  * after a timeout the channel is marked stale, and the next command() / send_data() first
+    resyncs: it sends `AT` until OK (if echo is known to be on, only lines after the probe's
+    own echo count), then waits until the line has been quiet for QUIET_S and only then
+    sends the command. If the DUT does not answer the probe, the command is not sent and
+    ATTimeout names the resync.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import serial
+
+from harness.at.errors import ATError, ATProtocolError, ATTimeout, PortOpenError
+from harness.at.framing import LineFramer
+from harness.at.lines import URC_PREFIXES, Response, Urc, is_async_write, is_final, prefix
+from harness.at.transcript import Transcript, bytes_text, visible
+from harness.spec.timing import command_name, deadline_s
+
+READ_POLL_S = 0.05  # reader wakes this often to notice close()
+WRITE_TIMEOUT_S = 5.0  # a DUT that stops reading must not hang the case
+QUIET_S = 0.1  # resync: the line must be quiet this long before the next command goes out
+MAX_URCS = 10000  # queued URCs kept; older ones are dropped (with a NOTE) beyond this
+
+
+@dataclass
+class _Pending:
+    command: str
+    name: str
+    async_write: bool
+    started: float
+    data_mode: bool = False
+    require_echo: bool = False
+    echo: str | None = None
+    lines: list[str] = field(default_factory=list)
+    data_echo: list[str] = field(default_factory=list)
+    final: str | None = None
+    finished: float = 0.0
+    prompt: bool = False
+    payload_text: str = ""  # set once the payload is on its way: its echo (echo_mode) is not info
+    error: str | None = None  # protocol violation seen by the reader (e.g. '>' for a plain command)
+
+    def response(self) -> Response:
+        return Response(self.command, list(self.lines), self.final or "", self.echo, self.started,
+                        self.finished, list(self.data_echo))
+
+
+def _open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
+    """serial_for_url in a helper thread, so open_timeout holds even for a blackholed host."""
+    if not url or not url.strip():
+        raise PortOpenError(url, "empty URL")
+    state: dict[str, object] = {}
+    lock = threading.Lock()
+    kwargs: dict[str, object] = {"baudrate": baud, "timeout": READ_POLL_S, "write_timeout": WRITE_TIMEOUT_S}
+    if "://" not in url:
+        kwargs["exclusive"] = True  # two channels on one UART interleave garbage; refuse instead
+
+    def target() -> None:
+        try:
+            port = serial.serial_for_url(url, **kwargs)
+        except Exception as e:  # pyserial raises SerialException, ValueError, OSError...
+            state["error"] = e
+            return
+        with lock:
+            if state.get("abandoned"):
+                port.close()
+            else:
+                state["port"] = port
+
+    t = threading.Thread(target=target, name=f"at-open {url}", daemon=True)
+    t.start()
+    t.join(open_timeout)
+    with lock:
+        if "port" in state:
+            return state["port"]  # type: ignore[return-value]
+        if "error" in state:
+            msg = str(state["error"])
+            raise PortOpenError(url, msg[msg.rfind("[Errno"):] if "[Errno" in msg else msg)
+        state["abandoned"] = True
+    raise PortOpenError(url, f"no connection within {open_timeout:g} s")
+
+
+class ATChannel:
+    pkt_timeout: int = 30  # 3.3.1 defaults; the case updates them after AT+QMTCFG="timeout"
+    retry_times: int = 0
+    data_prompt_delay: float = 0.02  # DESIGN.md: hosts wait a moment after '>' before sending
+
+    def __init__(self, url: str, *, baud: int = 115200, time_scale: float = 1.0,
+                 transcript: Transcript | None = None, open_timeout: float = 5.0) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, not {time_scale}")
+        self.url = url
+        self.time_scale = time_scale
+        self.transcript = transcript if transcript is not None else Transcript()
+        self._cond = threading.Condition(threading.RLock())
+        self._op = threading.RLock()  # one command/data exchange at a time
+        self._wlock = threading.Lock()
+        self._pending: _Pending | None = None
+        self._urcs: list[Urc] = []
+        self._framer = LineFramer()
+        self._last_rx = time.monotonic()
+        self._stale = False
+        self._echo_on: bool | None = None
+        self._dead: str | None = None
+        self._stop = threading.Event()
+        self._port = _open_port(url, baud, open_timeout)
+        self._closed = False
+        self.transcript.record("NOTE", f"opened {url}")
+        self._reader = threading.Thread(target=self._read_loop, name=f"at-reader {url}", daemon=True)
+        self._reader.start()
+
+    # ---------------------------------------------------------------- public API
+
+    def command(self, line: str, timeout: float | None = None) -> Response:
+        """Send `line` + <CR> (3.1.2) and return when its final result arrives."""
+        _check_line(line)
+        deadline = timeout if timeout is not None else self._deadline(line)
+        with self._op:
+            self._recover_if_stale(line)
+            return self._exchange(line, deadline)
+
+    def send_data(self, line: str, payload: bytes, *, end: bytes | None = b"\x1a",
+                  timeout: float | None = None) -> Response:
+        """Data mode (3.3.8 AT+QMTPUB, AT+QSSLCFG certificates): command, '>', payload, end, result.
+
+        If a final result comes instead of the prompt, that Response is returned and nothing
+        is written. The timeout applies to the prompt and, afresh, to the final result.
+        """
+        _check_line(line)
+        if not isinstance(payload, bytes | bytearray):
+            raise TypeError("send_data payload must be bytes")
+        deadline = timeout if timeout is not None else self._deadline(line)
+        with self._op:
+            self._recover_if_stale(line)
+            p = self._begin(line, data_mode=True)
+            self._write(line.encode() + b"\r", line + "\r")
+            self._wait(p, lambda: p.prompt or p.final is not None, deadline, f"'>' prompt after {line!r}")
+            if p.final is not None:
+                self.transcript.record("NOTE", f"final result instead of the '>' prompt: {p.final}")
+                return self._finish(p)
+            if self.data_prompt_delay > 0:
+                time.sleep(self.data_prompt_delay)
+            with self._cond:
+                p.payload_text = bytes(payload).decode("utf-8", errors="replace")
+            wire = bytes(payload) + (end or b"")
+            self._write(wire, bytes_text(wire))
+            self._wait(p, lambda: p.final is not None, deadline,
+                       f"final result after the data of {line!r} ({len(payload)} bytes)")
+            return self._finish(p)
+
+    def wait_urc(self, name: str, timeout: float, predicate: Callable[[Urc], bool] | None = None) -> Urc:
+        """First queued or arriving URC called `name` (matching `predicate`); others stay queued."""
+        want = name.strip().rstrip(":").strip().upper()
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, u in enumerate(self._urcs):
+                    if u.name.upper() == want and (predicate is None or predicate(u)):
+                        del self._urcs[i]
+                        return u
+                left = end - time.monotonic()
+                if self._dead is not None:
+                    raise ATError(f"waiting for URC {want}: {self._dead}")
+                if left <= 0:
+                    got = "; ".join(u.line for u in self._urcs[-5:])
+                    raise ATTimeout(f"URC {want}", timeout, _short(f"queued: {got}" if got else ""))
+                self._cond.wait(left)
+
+    def pending_urcs(self) -> list[Urc]:
+        with self._cond:
+            return list(self._urcs)
+
+    def drain_urcs(self) -> list[Urc]:
+        with self._cond:
+            out, self._urcs = self._urcs, []
+            return out
+
+    def write_raw(self, data: bytes) -> None:
+        """Bytes as they are, for garbage/robustness cases (recorded as TX)."""
+        self._write(bytes(data), bytes_text(bytes(data)))
+
+    def resync(self, attempts: int = 5, timeout: float = 1.0) -> bool:
+        """Send `AT` until OK, then wait for a quiet line. From the 2nd attempt on, an <ESC>
+        goes first, to leave a data mode the DUT may be stuck in (3.3.8)."""
+        with self._op:
+            for i in range(max(1, attempts)):
+                if i:
+                    self._write(b"\x1b", "\x1b")
+                try:
+                    r = self._exchange("AT", timeout, require_echo=bool(self._echo_on))
+                except ATTimeout:
+                    continue
+                if r.ok:
+                    self._settle()
+                    self._stale = False
+                    return True
+            self._stale = True
+            return False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._reader is not threading.current_thread():
+            self._reader.join(timeout=2.0)
+        try:
+            self._port.close()
+        except Exception as e:  # closing a lost port must not mask the case's own error
+            self.transcript.record("NOTE", f"close: {e}")
+        with self._cond:
+            self._dead = self._dead or f"channel to '{self.url}' is closed"
+            self._cond.notify_all()
+        self.transcript.record("NOTE", f"closed {self.url}")
+
+    def __enter__(self) -> ATChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- exchanges
+
+    def _deadline(self, line: str) -> float:
+        return deadline_s(line, self.time_scale, self.pkt_timeout, self.retry_times)
+
+    def _recover_if_stale(self, line: str) -> None:
+        if not self._stale:
+            return
+        self.transcript.record("NOTE", f"resync before {line!r}: the previous exchange timed out")
+        probe = self._deadline("AT")
+        if not self.resync(attempts=2, timeout=probe):
+            raise ATTimeout(f"'AT' (resync before {line!r})", probe, "")
+
+    def _begin(self, line: str, *, data_mode: bool = False, require_echo: bool = False) -> _Pending:
+        name = command_name(line)
+        with self._cond:
+            if self._dead is not None:
+                raise ATError(self._dead)
+            p = _Pending(line, name, is_async_write(line, name), time.monotonic(), data_mode, require_echo)
+            self._pending = p
+            return p
+
+    def _exchange(self, line: str, deadline: float, *, require_echo: bool = False) -> Response:
+        p = self._begin(line, require_echo=require_echo)
+        self._write(line.encode() + b"\r", line + "\r")
+        self._wait(p, lambda: p.final is not None, deadline, repr(line))
+        return self._finish(p)
+
+    def _raise_protocol_error(self, p: _Pending) -> None:
+        """The DUT answered `>` to a command sent with command(): leave its data mode, then say so."""
+        self._write(b"\x1b", "\x1b")
+        self._stale = True
+        raise ATProtocolError(f"{p.command!r}: {p.error}")
+
+    def _wait(self, p: _Pending, done: Callable[[], bool], deadline: float, what: str) -> None:
+        end = time.monotonic() + deadline
+        with self._cond:
+            while not done():
+                if p.error is not None:
+                    self._pending = None
+                    self._raise_protocol_error(p)
+                if self._dead is not None:
+                    self._pending = None
+                    raise ATError(f"{what}: {self._dead}")
+                left = end - time.monotonic()
+                if left <= 0:
+                    self._pending = None
+                    self._stale = True
+                    self.transcript.record("NOTE", f"timeout after {deadline:.1f} s waiting for {what}")
+                    raise ATTimeout(what, deadline, self._so_far(p))
+                self._cond.wait(left)
+
+    def _finish(self, p: _Pending) -> Response:
+        r = p.response()
+        if r.echo is not None:
+            self._echo_on = True
+        elif r.final in ("OK", "ERROR") or r.cme_error is not None:
+            self._echo_on = False
+        if p.name == "E" and r.ok:  # ATE0 / ATE1: the new setting holds from the next command on
+            self._echo_on = not p.command.strip()[3:].strip().startswith("0")
+        return r
+
+    def _settle(self) -> None:
+        """Wait until nothing arrived for QUIET_S (at most 10 x QUIET_S): late answers land idle."""
+        end = time.monotonic() + 10 * QUIET_S
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                quiet_at = self._last_rx + QUIET_S
+                if now >= quiet_at or now >= end:
+                    return
+                self._cond.wait(min(quiet_at, end) - now)
+
+    def _so_far(self, p: _Pending) -> str:
+        parts = ([f"echo {p.echo!r}"] if p.echo else []) + [repr(x) for x in p.lines]
+        tail = self._framer.tail()
+        if tail:
+            parts.append(f"unterminated {tail!r}")
+        if p.prompt:
+            parts.append("'>' prompt")
+        return _short(", ".join(parts))
+
+    def _write(self, data: bytes, text: str) -> None:
+        with self._wlock:
+            if self._dead is not None:
+                raise ATError(self._dead)
+            self.transcript.record("TX", text)
+            try:
+                self._port.write(data)
+            except Exception as e:  # SerialTimeoutException, SerialException, OSError
+                raise ATError(f"write to '{self.url}' failed: {' '.join(str(e).split())}") from e
+
+    # ---------------------------------------------------------------- reader thread
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._port.read(1)
+                if data:
+                    n = self._port.in_waiting
+                    if n:
+                        data += self._port.read(min(n, 65536))
+            except Exception as e:
+                if not self._stop.is_set():
+                    reason = " ".join(str(e).split())
+                    self.transcript.record("NOTE", f"port lost: {reason}")
+                    with self._cond:
+                        self._dead = f"serial port '{self.url}' lost: {reason}"
+                        self._cond.notify_all()
+                return
+            if not data:
+                continue
+            try:
+                self._on_bytes(data)
+            except Exception as e:  # a bug in routing must not kill the reader; say so and go on
+                self.transcript.record("NOTE", f"reader error ({type(e).__name__}: {e}); line dropped")
+
+    def _on_bytes(self, data: bytes) -> None:
+        with self._cond:
+            self._last_rx = time.monotonic()
+            for framed in self._framer.feed(data):
+                if framed.cut:
+                    self.transcript.record("NOTE", f"{self._framer.max_line} bytes without a line end: cut")
+                self._route(framed.text)
+            p = self._pending
+            if p is not None and not p.prompt and self._framer.tail() == ">":
+                self._framer.clear_tail()  # the prompt has no line end (3.3.8)
+                self._route(">")
+            self._cond.notify_all()
+
+    def _route(self, text: str) -> None:
+        now = time.monotonic()
+        p = self._pending
+        kind = _classify(p, text)
+        if kind == "urc":
+            self.transcript.record("URC", text)
+            self._urcs.append(Urc.parse(text, now))
+            if len(self._urcs) > MAX_URCS:
+                dropped = self._urcs.pop(0)
+                self.transcript.record("NOTE", f"URC queue full, dropped: {dropped.line}")
+            return
+        self.transcript.record("RX", text)
+        if kind == "stale" or p is None:
+            self.transcript.record("NOTE", f"discarded stale line {visible(text)!r}")
+        elif kind == "prompt":
+            p.prompt = True
+            if not p.data_mode:
+                p.error = "the DUT sent the '>' data prompt (3.3.8); use send_data() for data-mode forms"
+        elif kind == "echo":
+            cut = text[: len(text) - len(p.command.strip())]
+            if cut:
+                self.transcript.record("NOTE", f"echo preceded by stray bytes {visible(cut)!r}")
+            p.echo = text[len(cut):]
+        elif kind == "data_echo":
+            p.data_echo.append(text)
+        elif kind == "final":
+            p.final, p.finished = text, now
+            self._pending = None
+        else:
+            p.lines.append(text)
+
+
+def _classify(p: _Pending | None, text: str) -> str:
+    """Where a line goes: echo | final | info | urc | data_echo | prompt | stale."""
+    if p is None:  # nothing pending: a URC, unless it is a (late) answer to a command
+        if is_final(text) or text.upper().startswith("AT") or text == ">":
+            return "stale"
+        return "urc"
+    if not p.prompt and text == ">":
+        return "prompt"
+    if p.echo is None and _is_echo(text, p.command):
+        return "echo"
+    if p.require_echo and p.echo is None:  # resync probe: anything before its echo is stale
+        return "urc" if prefix(text).upper() in URC_PREFIXES else "stale"
+    if is_final(text):
+        return "final"
+    if p.payload_text and text.strip("\x1a\x1b \t") and text.strip("\x1a\x1b \t") in p.payload_text:
+        return "data_echo"
+    pre = prefix(text).upper()
+    if pre == p.name and not p.async_write:
+        return "info"
+    if pre in URC_PREFIXES:
+        return "urc"
+    return "info"
+
+
+def _is_echo(text: str, command: str) -> bool:
+    """Equal to the sent line (case-insensitive), or preceded only by garbage (non-printable bytes
+    that had no line end of their own, e.g. after a UART glitch)."""
+    cmd, up = command.strip().upper(), text.upper()
+    if up == cmd:
+        return True
+    if not up.endswith(cmd):
+        return False
+    return any(not (" " <= ch <= "~") for ch in text[: len(text) - len(cmd)])
+
+
+def _check_line(line: str) -> None:
+    if not isinstance(line, str) or not line.strip():
+        raise ValueError(f"AT command line must be a non-empty str, not {line!r}")
+    if "\r" in line or "\n" in line:
+        raise ValueError(f"AT command line must not contain CR/LF (the channel adds <CR>): {line!r}")
+
+
+def _short(text: str, n: int = 200) -> str:
+    text = visible(text)
+    return text if len(text) <= n else "..." + text[-n:]
+
+

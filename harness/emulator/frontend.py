@@ -1,0 +1,377 @@
+"""The AT engine: the module's UART side, implementing api.Context for the handlers.
+
+It owns the byte stream (3.1.2): command framing, echo, <CR><LF> framing of responses,
+ERROR vs +CME ERROR (AT+CMEE), data mode (`>` prompt, Ctrl+Z / fixed length, Esc, the 60 s
+limit of 3.3.8 note 5) and URC delivery. It knows nothing about sockets or ptys: a transport
+calls `feed(bytes)` and `attach(sink)`, so the module outlives host connections.
+
+Decisions (DESIGN "Module facts" where it speaks, else a real module's habits):
+- A line is everything up to <CR>; <LF>s at the start of a line are skipped (hosts send
+  <CR><LF>); an empty line is ignored; a line not starting with AT/at answers ERROR.
+- More than MAX_LINE bytes without <CR> are discarded and the line answers ERROR at its <CR>.
+- Echo (ATE1, the default) sends the line and <CR> when the command starts executing.
+- Consecutive information lines of one command share framing: <CR><LF>l1<CR><LF>l2<CR><LF>
+  then <CR><LF>OK<CR><LF>, which is the blank line before OK that ATI and the note show.
+- Data mode prompt is "<CR><LF>> " (no line end; chapter 6 prints ">" on its own line, a real
+  module sends a space after it). Esc cancels in both the Ctrl+Z and the fixed-length form.
+  The 60 s limit counts from the last input byte (module seconds).
+- Sleep (AT+QSCLK=1/2): after SLEEP_IDLE_S module seconds without UART traffic, the first
+  line wakes the module and is answered with a blank line only (not executed, not echoed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+from harness.emulator import profiles
+from harness.emulator.api import Arg, Command, ModuleState, handler_for
+
+log = logging.getLogger("harness.emulator")
+
+MAX_LINE = 3072  # bytes without <CR> before the line is discarded (answers ERROR)
+MAX_BUFFER = 65536  # unread input kept at most (a UART overrun drops the rest)
+DATA_CAP = 16384  # bytes kept in Ctrl+Z data mode; handlers apply the note's limits
+DATA_MODE_TIMEOUT_S = 60.0  # 3.3.8 note 5, module seconds
+SLEEP_IDLE_S = 5.0  # module seconds of silence before AT+QSCLK=1/2 lets the module sleep
+BOOT_S = 1.0  # module seconds from reset to RDY
+CTRL_Z, ESC = 0x1A, 0x1B
+
+# AT+CMEE=2 texts: general codes (DESIGN "Module facts") and chapter 4 Table 2.
+CME_TEXT: dict[int, str] = {
+    3: "operation not allowed",
+    4: "operation not supported",
+    50: "incorrect parameters",
+    59: "data value out of range",
+    100: "unknown",
+    8503: "MQTT link layer error",
+    8504: "MQTT illegal packet",
+    8505: "MQTT illegal character",
+    8506: "MQTT illegal UTF8",
+    8507: "MQTT invalid parameter",
+    8508: "The length of transmitted data exceeds the size of the remaining transmission buffer",
+    8509: "MQTT buffer overflow",
+    8510: "MQTT out of memory",
+    8511: "MQTT memory error",
+    8600: "MQTT unknown error",
+}
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def split_args(text: str) -> tuple[Arg, ...] | None:
+    """Split on commas outside double quotes (each `"` toggles), so chapter 6's
+    `17,"{"a":"1","b":"2"}"` keeps its payload whole. None when a quote is left open."""
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    if quoted:
+        return None
+    parts.append("".join(cur))
+    args = []
+    for p in parts:
+        t = p.strip()
+        if len(t) >= 2 and t[0] == '"' and t[-1] == '"':
+            args.append(Arg(t[1:-1], True))
+        else:
+            args.append(Arg(t, False))
+    return tuple(args)
+
+
+def parse_line(raw: str) -> Command | None:
+    """3.1.2 Table 1 forms. None when the line is not an AT command at all."""
+    s = raw.strip()
+    if s[:2].upper() != "AT":
+        return None
+    body = s[2:]
+    if not body:
+        return Command("", "exec", raw=raw)
+    if body[0] in "+&^%$":
+        end = next((i for i, ch in enumerate(body) if ch in "=?"), len(body))
+        name, rest = body[:end].upper(), body[end:]
+        if len(name) < 2 or not name[1:].replace("_", "").isalnum():
+            return None
+        if rest == "":
+            return Command(name, "exec", raw=raw)
+        if rest == "?":
+            return Command(name, "read", raw=raw)
+        if rest == "=?":
+            return Command(name, "test", raw=raw)
+        if rest.startswith("="):
+            args = split_args(rest[1:])
+            return None if args is None else Command(name, "write", args, raw=raw)
+        return None
+    if not body[0].isalpha():
+        return None
+    return Command(body[0].upper(), "exec", raw=raw, suffix=body[1:])
+
+
+class _Overlong:
+    """Marker for a line that exceeded MAX_LINE."""
+
+
+OVERLONG = _Overlong()
+
+
+class ATEngine:
+    """One emulated module. Implements api.Context (`module` is the current power cycle's
+    state: a reset swaps it, so handlers must not cache it across awaits)."""
+
+    def __init__(self, *, time_scale: float = 1.0, firmware: str = profiles.DEFAULT_FIRMWARE,
+                 imei: str = "") -> None:
+        self.time_scale = time_scale
+        self.firmware = firmware
+        self.imei = imei
+        self.module = self._power_on(echo=True)
+        self._buf = bytearray()
+        self._input = asyncio.Event()
+        self._sink: Callable[[bytes], None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._held: list[str] | None = None  # URCs held while in data mode
+        self._in_info = False
+        self._final_sent = False
+        self._overlong = False
+        self._waking = False
+        self._loop = asyncio.get_running_loop()
+        self._boot_until = 0.0
+        self._last_activity = self._loop.time()
+        self._worker = self._loop.create_task(self._run(), name="at-engine")
+
+    # ---- transport side -------------------------------------------------------------------
+    def attach(self, sink: Callable[[bytes], None]) -> None:
+        """A host connected. The partial line of a previous host is dropped (a new
+        connection is a framing boundary); the module state is kept."""
+        self._sink = sink
+        if self._held is None:
+            self._buf.clear()
+            self._overlong = False
+
+    def detach(self) -> None:
+        self._sink = None
+
+    def feed(self, data: bytes) -> None:
+        now = self._loop.time()
+        if now < self._boot_until:
+            return  # rebooting: the UART is not listening
+        if (not self._buf and self._held is None and self.module.sleep_mode in (1, 2)
+                and now - self._last_activity > self.module.scaled(SLEEP_IDLE_S)):
+            self._waking = True  # this line's first byte only wakes the UART
+        self._last_activity = now
+        room = MAX_BUFFER - len(self._buf)
+        if len(data) > room:
+            log.warning("input overrun: %d bytes dropped", len(data) - max(room, 0))
+            data = data[: max(room, 0)]
+        self._buf += data
+        self._input.set()
+
+    async def close(self) -> None:
+        self._worker.cancel()
+        await self._power_off()
+        await asyncio.gather(self._worker, return_exceptions=True)
+
+    # ---- api.Context ----------------------------------------------------------------------
+    def info(self, line: str) -> None:
+        self._write((b"" if self._in_info else b"\r\n") + encode(line) + b"\r\n")
+        self._in_info = True
+
+    def ok(self) -> None:
+        self._final("OK")
+
+    def error(self, cme: int | None = None) -> None:
+        mode = self.module.cmee
+        if cme is None or mode == 0:
+            self._final("ERROR")
+        elif mode == 2 and cme in CME_TEXT:
+            self._final(f"+CME ERROR: {CME_TEXT[cme]}")
+        else:
+            self._final(f"+CME ERROR: {cme}")
+
+    def urc(self, line: str) -> None:
+        if self._held is not None:
+            self._held.append(line)
+            return
+        self._write(b"\r\n" + encode(line) + b"\r\n")
+        self._in_info = False
+
+    async def read_data(self, length: int | None = None, echo: bool = False) -> bytes | None:
+        self._write(b"\r\n> ")
+        self._in_info = False
+        self._held = []
+        out = bytearray()
+        try:
+            while True:
+                while self._buf:
+                    b = self._buf.pop(0)
+                    if b == ESC:
+                        return None
+                    if length is None and b == CTRL_Z:
+                        return bytes(out)
+                    if len(out) < DATA_CAP or length is not None:
+                        out.append(b)
+                        if echo:
+                            self._write(bytes((b,)))
+                    if length is not None and len(out) >= length:
+                        return bytes(out)
+                if not await self._wait_input(self.module.scaled(DATA_MODE_TIMEOUT_S)):
+                    log.info("data mode: no input for %.0f module s, leaving", DATA_MODE_TIMEOUT_S)
+                    return None
+        finally:
+            held, self._held = self._held, None
+            for line in held or ():
+                self.urc(line)
+            self._last_activity = self._loop.time()
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = self._loop.create_task(_as_coroutine(coro))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    # ---- additions beyond api.Context -----------------------------------------------------
+    async def reset_module(self) -> None:
+        """AT+QRST=1 / AT+CFUN=<fun>,1: power-cycle after the final result. Everything but
+        the saved settings (echo, DESIGN "Module facts") starts afresh, pending input is lost,
+        and RDY follows after BOOT_S module seconds."""
+        echo = self.module.echo
+        await self._power_off()
+        self.module = self._power_on(echo=echo)
+        self._buf.clear()
+        self._overlong = self._waking = False
+        delay = self.module.scaled(BOOT_S)
+        self._boot_until = self._loop.time() + delay
+
+        async def boot() -> None:
+            await asyncio.sleep(delay)
+            self.urc("RDY")
+
+        self.spawn(boot())
+
+    # ---- internals ------------------------------------------------------------------------
+    def _power_on(self, *, echo: bool) -> ModuleState:
+        state = ModuleState(time_scale=self.time_scale, firmware=self.firmware, echo=echo)
+        state.ext["imei"] = self.imei
+        profiles.power_on(state)
+        return state
+
+    async def _power_off(self) -> None:
+        """Cancel the module's background work and let per-area state release resources:
+        any ext value with a `power_off()` method (sync or async) is called."""
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        for key, value in list(self.module.ext.items()):
+            hook = getattr(value, "power_off", None)
+            if not callable(hook):
+                continue
+            try:
+                result = hook()
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, 5)
+            except Exception as exc:  # a faulty area must not stop the reset
+                log.error("power_off of %s failed: %r", key, exc)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed: %r", task.exception())
+
+    def _write(self, data: bytes) -> None:
+        if self._sink is not None:
+            self._sink(data)
+
+    def _final(self, text: str) -> None:
+        self._write(b"\r\n" + text.encode() + b"\r\n")
+        self._in_info = False
+        self._final_sent = True
+
+    async def _wait_input(self, timeout: float | None = None) -> bool:
+        """Wait for more input; False on timeout."""
+        self._input.clear()
+        try:
+            await asyncio.wait_for(self._input.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _next_line(self) -> bytes | _Overlong:
+        while True:
+            while self._buf[:1] in (b"\n", b"\0"):
+                del self._buf[:1]
+            i = self._buf.find(b"\r")
+            if i >= 0:
+                line = bytes(self._buf[:i])
+                del self._buf[: i + 1]
+                if self._overlong:
+                    self._overlong = False
+                    return OVERLONG
+                return line
+            if len(self._buf) > MAX_LINE:
+                log.warning("line longer than %d bytes without <CR>: discarded", MAX_LINE)
+                self._buf.clear()
+                self._overlong = True
+            await self._wait_input()
+
+    async def _run(self) -> None:
+        while True:
+            line = await self._next_line()
+            try:
+                await self._execute(line)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # bad input never kills the module
+                log.error("internal error on a command line: %r", exc)
+                if not self._final_sent:
+                    self.error()
+            self._last_activity = self._loop.time()
+
+    async def _execute(self, line: bytes | _Overlong) -> None:
+        self._final_sent = False
+        self._in_info = False
+        if self._waking:
+            self._waking = False
+            log.info("asleep: the first line only wakes the module")
+            self._write(b"\r\n")
+            return
+        if isinstance(line, _Overlong):
+            self.error()
+            return
+        text = line.decode("utf-8", "surrogateescape")
+        if not text.strip():
+            return
+        if self.module.echo:
+            self._write(line + b"\r")
+        cmd = parse_line(text)
+        handler = handler_for(cmd.name) if cmd is not None else None
+        if cmd is None or handler is None:
+            self.error()
+            return
+        log.debug("AT%s (%s)", cmd.name, cmd.form)  # never the arguments: they may be secrets
+        try:
+            await handler(self, cmd)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("handler for AT%s failed: %r", cmd.name, exc)
+            if not self._final_sent:
+                self.error()
+            return
+        if not self._final_sent:
+            log.warning("handler for AT%s sent no final result", cmd.name)
+
+
+async def _as_coroutine(aw: Awaitable[None]) -> None:
+    await aw
+

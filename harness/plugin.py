@@ -1,0 +1,160 @@
+"""The pytest plugin: command-line options, markers, the rig, and report glue.
+
+Fixtures live in fixtures/ (one module per resource); this module is the only place in
+harness/ that imports pytest, so the library stays usable from a plain script.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.report.attach import attach_text, transcript_html
+from harness.report.environment import write_allure_environment
+from harness.rig import RigConfig, RigError, load_rig
+
+RIG_KEY = pytest.StashKey[RigConfig]()
+FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: every report's header
+# per item: (title, Transcript, always); always=False ones are attached only when setup failed
+TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
+
+MARKERS = (
+    "spec(section): the application note section the case checks, e.g. spec('3.3.1')",
+    "slow: takes module-time seconds even at the rig's time scale",
+    "ssl: needs the TLS path (AT+QSSLCFG, a TLS listener)",
+    "power: needs power/reset control of the DUT (a relay, or the emulator's control)",
+    "hardware_only: meaningful only on a physical module",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("bc660k", "BC660K-GL conformance rig")
+    g.addoption("--rig", default=None, metavar="FILE", help="rig file (default: rig.yaml in the rootdir)")
+    g.addoption("--port", default=None, metavar="URL",
+                help="pyserial URL of an external DUT (device path, socket://, rfc2217://); "
+                     "no emulator is started")
+    g.addoption("--time-scale", default=None, metavar="F",
+                help="one module second lasts F real seconds (overrides dut.time_scale)")
+    g.addoption("--broker", default=None, metavar="KIND", help="amqtt or mosquitto (overrides broker.kind)")
+    g.addoption("--firmware", default=None, metavar="NAME",
+                help="emulator firmware profile (overrides dut.firmware)")
+
+
+def _overrides(config: pytest.Config) -> dict[str, Any]:
+    o: dict[str, Any] = {}
+    if (port := config.getoption("--port")) is not None:
+        o["dut.kind"], o["dut.port"] = "serial", port
+    if (scale := config.getoption("--time-scale")) is not None:
+        o["dut.time_scale"] = scale
+    if (broker := config.getoption("--broker")) is not None:
+        o["broker.kind"] = broker
+    if (fw := config.getoption("--firmware")) is not None:
+        o["dut.firmware"] = fw
+    return o
+
+
+def _rig_path(config: pytest.Config) -> Path:
+    given = config.getoption("--rig")
+    if given is None:
+        return config.rootpath / "rig.yaml"
+    return config.invocation_params.dir / given
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the rig before anything runs: a broken rig file stops the run with one line."""
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    try:
+        rig = load_rig(_rig_path(config), _overrides(config))
+    except RigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[RIG_KEY] = rig
+    config.stash[FACTS_KEY] = {
+        "Rig file": str(rig.source),
+        "DUT kind": rig.dut.kind,
+        "Time scale": str(rig.dut.time_scale),
+        "Broker": rig.broker.kind,
+    }
+    _default_report_paths(config, rig)
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(_HtmlReportHooks(config), "bc660k-html-hooks")
+
+
+def _default_report_paths(config: pytest.Config, rig: RigConfig) -> None:
+    """Reports go where the rig file says unless the command line said otherwise. Skipped in
+    worker/child runs that set their own paths."""
+    opt = config.option
+    if hasattr(opt, "htmlpath") and not opt.htmlpath:
+        opt.htmlpath = str(rig.report.html)
+        opt.self_contained_html = True
+    if hasattr(opt, "xmlpath") and not opt.xmlpath:
+        opt.xmlpath = str(rig.report.junit)
+    if hasattr(opt, "allure_report_dir") and not opt.allure_report_dir:
+        opt.allure_report_dir = str(rig.report.allure)
+        opt.clean_alluredir = True
+
+
+def add_transcript(item: pytest.Item, title: str, transcript: Any, always: bool = True) -> None:
+    """Fixtures register the transcripts of a case; the report hook attaches them. A setup
+    transcript (always=False) only matters when the setup is what failed."""
+    item.stash.setdefault(TRANSCRIPTS_KEY, []).append((title, transcript, always))
+
+
+def record_facts(config: pytest.Config, facts: dict[str, str]) -> None:
+    config.stash[FACTS_KEY].update(facts)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    # The call phase carries the evidence; a case that died in setup carries the setup's.
+    setup_failed = report.when == "setup" and report.failed
+    if report.when == "call" or setup_failed:
+        for title, transcript, always in item.stash.get(TRANSCRIPTS_KEY, []):
+            if always or setup_failed:
+                attach_text(report, title, transcript.render(), transcript_html(transcript.entries, title))
+    for mark in item.iter_markers("spec"):
+        if report.when == "call" and mark.args:
+            report.user_properties.append(("spec_section", str(mark.args[0])))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    rig = config.stash.get(RIG_KEY, None)
+    if rig is None:
+        return []
+    dut = rig.dut
+    where = dut.port if dut.kind == "serial" else f"emulator ({dut.transport}, {dut.firmware})"
+    return [f"rig: {rig.source} | DUT: {where} | time scale {rig.dut.time_scale} | broker: {rig.broker.kind}"]
+
+
+class _HtmlReportHooks:
+    """pytest-html hooks, registered only when pytest-html is active (its hooks do not exist
+    otherwise), holding the config that the hooks' arguments do not carry."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = self.config.stash[RIG_KEY].report.title
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
+                                    session: pytest.Session) -> None:
+        facts = self.config.stash.get(FACTS_KEY, {})
+        rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+                       f"<td>{html.escape(v)}</td></tr>" for k, v in facts.items())
+        prefix.append(f"<table>{rows}</table>")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    facts = config.stash.get(FACTS_KEY, {})
+    allure_dir = getattr(config.option, "allure_report_dir", None)
+    if allure_dir and facts:
+        write_allure_environment(allure_dir, facts)

@@ -1,0 +1,42 @@
+"""Put a case's evidence (AT transcript, later the wire log) into every report format.
+
+One function per destination, so a destination can change without touching the others:
+JUnit reads `report.sections` ("Captured stdout ..." lands in <system-out>), pytest-html
+reads `report.extras`, Allure takes attachments while the case is still open.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import allure
+from pytest_html import extras as html_extras
+
+STYLE = {  # distinct colours per direction, readable on white
+    "TX": "color:#0b4f9c",
+    "RX": "color:#1b5e20",
+    "URC": "color:#8a4b00;font-weight:bold",
+    "NOTE": "color:#666;font-style:italic",
+}
+
+
+def transcript_html(entries: list[Any], title: str) -> str:
+    """A self-contained <pre> block: the HTML report must open from disk with no assets."""
+    t0 = entries[0].t if entries else 0.0
+    rows = []
+    for e in entries:
+        style = STYLE.get(e.direction, "")
+        rows.append(f'<span style="{style}">+{e.t - t0:8.3f}s {e.direction:<4} {html.escape(e.text)}</span>')
+    body = "\n".join(rows) or "(nothing was exchanged)"
+    return (f"<div><b>{html.escape(title)}</b><pre style=\"white-space:pre-wrap;font-size:12px;"
+            f"max-height:40em;overflow:auto\">{body}</pre></div>")
+
+
+def attach_text(report: Any, title: str, text: str, html_block: str | None = None) -> None:
+    """Attach one named text to JUnit system-out, pytest-html extras and Allure."""
+    report.sections.append((f"Captured stdout {title}", text + "\n"))
+    extras = list(getattr(report, "extras", []))
+    extras.append(html_extras.html(html_block or f"<pre>{html.escape(text)}</pre>"))
+    report.extras = extras
+    allure.attach(text, name=title, attachment_type=allure.attachment_type.TEXT)

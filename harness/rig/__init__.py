@@ -1,0 +1,32 @@
+"""The rig: the rig file (schema.py, loader.py); relay drivers and recovery come later."""
+
+from harness.rig.loader import DEFAULT_RIG, OPTION_NAMES, RigError, load_rig
+from harness.rig.schema import (
+    RELAY_KINDS,
+    SECRET,
+    BrokerConfig,
+    DutConfig,
+    RelayConfig,
+    RelayKind,
+    ReportConfig,
+    RigConfig,
+    Secret,
+    register_relay_kind,
+)
+
+__all__ = [
+    "DEFAULT_RIG",
+    "OPTION_NAMES",
+    "RELAY_KINDS",
+    "SECRET",
+    "BrokerConfig",
+    "DutConfig",
+    "RelayConfig",
+    "RelayKind",
+    "ReportConfig",
+    "RigConfig",
+    "RigError",
+    "Secret",
+    "load_rig",
+    "register_relay_kind",
+]

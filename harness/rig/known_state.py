@@ -1,0 +1,63 @@
+"""Put the DUT into the state every case starts from (DESIGN "How a case runs", step 2):
+echo off, numeric errors, every connect ID closed, every AT+QMTCFG option at its default.
+
+Done with the note's own commands (3.3.1-3.3.5) so it works the same for the emulator and a
+physical module; nothing here reaches into the emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from harness.at import ATTimeout
+from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES
+from harness.spec.timing import deadline_s
+
+
+class KnownStateError(Exception):
+    """The DUT refused a command of the reset sequence; names the command and the answer."""
+
+
+def _expect_ok(channel: Any, line: str) -> Any:
+    resp = channel.command(line)
+    if not resp.ok:
+        raise KnownStateError(f"{line} answered {resp.final!r} while resetting the DUT to its known state")
+    return resp
+
+
+def _ids_in(resp: Any, prefix: str) -> list[int]:
+    ids = []
+    for ln in resp.lines:
+        if ln.startswith(prefix):
+            head = ln.split(":", 1)[1].split(",", 1)[0].strip()
+            if head.isdigit():
+                ids.append(int(head))
+    return ids
+
+
+def reset_to_known_state(channel: Any) -> None:
+    _expect_ok(channel, "ATE0")
+    _expect_ok(channel, "AT+CMEE=1")
+    scale = channel.time_scale
+    for cid in _ids_in(_expect_ok(channel, "AT+QMTCONN?"), "+QMTCONN:"):
+        if channel.command(f"AT+QMTDISC={cid}").ok:
+            _wait_quiet(channel, "+QMTDISC", cid, deadline_s("AT+QMTDISC", scale))
+    for cid in _ids_in(_expect_ok(channel, "AT+QMTOPEN?"), "+QMTOPEN:"):
+        if channel.command(f"AT+QMTCLOSE={cid}").ok:
+            _wait_quiet(channel, "+QMTCLOSE", cid, deadline_s("AT+QMTCLOSE", scale))
+    still_open = _ids_in(_expect_ok(channel, "AT+QMTOPEN?"), "+QMTOPEN:")
+    if still_open:
+        raise KnownStateError(f"connect IDs {still_open} still open after AT+QMTDISC/AT+QMTCLOSE")
+    for cid in range(CONNECT_ID.lo, CONNECT_ID.hi + 1):
+        for item, values in DEFAULT_WRITES:
+            _expect_ok(channel, f'AT+QMTCFG="{item}",{cid},{values}')
+    channel.pkt_timeout, channel.retry_times = 30, 0
+    channel.drain_urcs()
+
+
+def _wait_quiet(channel: Any, urc: str, cid: int, timeout: float) -> None:
+    """Wait for the close/disconnect result; a missing one is not fatal here (the next check
+    of AT+QMTOPEN? decides), but it must not be left in the queue for the next case."""
+    with contextlib.suppress(ATTimeout):
+        channel.wait_urc(urc, timeout, predicate=lambda u: bool(u.args) and u.args[0] == cid)

@@ -1,0 +1,295 @@
+"""The embedded amqtt broker: real listeners on loopback, clean lifecycle, auth, TLS, and the
+amqtt deviations the ``capabilities`` table claims (checked on the wire, not taken on faith)."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError, TlsFiles
+
+pytestmark = pytest.mark.timeout(30)
+
+
+# -- a few raw MQTT 3.1.1 packets, so the listener is proven without any MQTT library ------------
+
+def _utf8(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack("!H", len(raw)) + raw
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    length, encoded = len(body), bytearray()
+    while True:
+        digit, length = length % 128, length // 128
+        encoded.append(digit | (0x80 if length else 0))
+        if not length:
+            return bytes([first]) + bytes(encoded) + body
+
+
+def _connect(client_id: str, *, keepalive: int = 60, name: str = "MQTT", level: int = 4) -> bytes:
+    return _packet(0x10, _utf8(name) + bytes([level, 0x02]) + struct.pack("!H", keepalive) + _utf8(client_id))
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _raw(port: int, timeout: float = 3.0) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.settimeout(timeout)
+    return sock
+
+
+@contextlib.contextmanager
+def _raw_after_start(broker: EmbeddedBroker) -> Iterator[tuple[EmbeddedBroker, socket.socket]]:
+    with broker.start(), _raw(broker.port) as sock:
+        yield broker, sock
+
+
+def _fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.CA, TlsFiles]]:
+    directory: Path = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    files = TlsFiles(certfile=directory / "server.pem", keyfile=directory / "server.key",
+                     cafile=directory / "ca.pem")
+    server.cert_chain_pems[0].write_to_path(files.certfile)
+    server.private_key_pem.write_to_path(files.keyfile)
+    ca.cert_pem.write_to_path(files.cafile)
+    yield ca, files
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as running:
+        yield running
+
+
+# -- listener ---------------------------------------------------------------------------------------
+
+def test_port_zero_binds_a_real_loopback_listener_that_answers_connack(broker: EmbeddedBroker) -> None:
+    assert broker.host == "127.0.0.1"
+    assert broker.port > 0
+    with _raw(broker.port) as sock:
+        sock.sendall(_connect("raw-check"))
+        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"  # CONNACK, session present 0, accepted
+
+
+def test_port_in_use_is_one_line_broker_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        threads = threading.active_count()
+        with pytest.raises(BrokerError) as info:
+            EmbeddedBroker(port=port).start()
+    text = str(info.value)
+    assert text == f"amqtt broker: cannot listen on 127.0.0.1:{port}: address in use"
+    assert "\n" not in text
+    assert threading.active_count() == threads  # the failed start left no broker thread behind
+
+
+def test_tls_port_in_use_names_the_tls_port(pki: tuple[trustme.CA, TlsFiles]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(BrokerError, match=rf"cannot listen on 127\.0\.0\.1:{port}: address in use"):
+            EmbeddedBroker(tls=pki[1], tls_port=port).start()
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"port": 70000}, "port must be an integer 0..65535"),
+    ({"host": "::1"}, "IPv6"),
+    ({"tls": TlsFiles(Path("/nonexistent/cert.pem"), Path("/nonexistent/key.pem"))}, "certfile not found"),
+])
+def test_bad_configuration_is_one_line_broker_error(kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(BrokerError) as info:
+        EmbeddedBroker(**kwargs).start()  # type: ignore[arg-type]
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_start_twice_is_refused(broker: EmbeddedBroker) -> None:
+    with pytest.raises(BrokerError, match="already running"):
+        broker.start()
+
+
+# -- lifecycle --------------------------------------------------------------------------------------
+
+def test_stop_is_quick_quiet_and_idempotent_with_clients_and_traffic(
+        caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.WARNING)
+    running = EmbeddedBroker().start()
+    port = running.port
+    with Observer("127.0.0.1", port).connect() as sub, Observer("127.0.0.1", port).connect() as pub:
+        sub.subscribe("load/#", qos=2)
+        for qos in (0, 1, 2):
+            pub.publish(f"load/{qos}", b"x" * 100, qos=qos)
+        sub.wait_message("load/2")
+        idle = _raw(port)  # a TCP client that never sends CONNECT
+        started = time.monotonic()
+        running.stop()
+        elapsed = time.monotonic() - started
+        print(f"\nEmbeddedBroker.stop() with 2 clients + 1 idle socket: {elapsed * 1000:.1f} ms")
+        assert elapsed < 3.0
+        assert _recv_exact(idle, 1) == b""  # the broker closed the idle connection, not just the listener
+        idle.close()
+    running.stop()  # idempotent
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith(("amqtt", "asyncio"))]
+    assert noisy == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_twenty_start_stop_cycles_leak_no_thread_and_no_fd(pki: tuple[trustme.CA, TlsFiles]) -> None:
+    def cycle() -> None:
+        with _raw_after_start(EmbeddedBroker(tls=pki[1])) as (running, sock):
+            assert running.tls_port is not None and running.tls_port != running.port
+            sock.sendall(_connect("leak-check"))  # a live client connection at stop time
+            assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+            running.stop()
+            assert _recv_exact(sock, 1) == b""
+
+    cycle()  # warm-up: first-use imports and caches are not leaks
+    gc.collect()  # sockets of earlier tests must not be counted as closed by this one
+    threads, fds = set(threading.enumerate()), _fd_count()
+    for _ in range(20):
+        cycle()
+    gc.collect()
+    assert set(threading.enumerate()) == threads
+    assert _fd_count() == fds
+
+
+# -- authentication ---------------------------------------------------------------------------------
+
+def test_users_right_password_connects_wrong_password_gets_connack_5() -> None:
+    with EmbeddedBroker(users={"dut": "s3cret"}, allow_anonymous=False) as running:
+        with Observer("127.0.0.1", running.port, username="dut", password="s3cret").connect() as ok:
+            assert ok.connack_code == 0
+        for user, password in (("dut", "wrong"), ("nobody", "s3cret")):
+            refused = Observer("127.0.0.1", running.port, username=user, password=password)
+            with pytest.raises(ObserverError) as info:
+                refused.connect()
+            # amqtt answers a failed password check with 5 (not authorized), never 4.
+            assert str(info.value).endswith("refused the connection: CONNACK return code 5")
+            assert refused.connack_code == 5
+            assert "wrong" not in str(info.value) and "s3cret" not in str(info.value)
+        with pytest.raises(ObserverError, match="CONNACK return code 5"):
+            Observer("127.0.0.1", running.port).connect()  # no user name and anonymous not allowed
+
+
+def test_users_with_anonymous_allowed_still_checks_given_passwords() -> None:
+    with EmbeddedBroker(users={"dut": "s3cret"}, allow_anonymous=True) as running:
+        Observer("127.0.0.1", running.port).connect().close()
+        with pytest.raises(ObserverError, match="CONNACK return code 5"):
+            Observer("127.0.0.1", running.port, username="dut", password="nope").connect()
+
+
+# -- TLS --------------------------------------------------------------------------------------------
+
+def test_tls_listener_serves_clients_that_trust_the_ca(pki: tuple[trustme.CA, TlsFiles]) -> None:
+    ca, files = pki
+    with EmbeddedBroker(tls=files) as running:
+        trusted = ssl.create_default_context()
+        ca.configure_trust(trusted)
+        with Observer("127.0.0.1", running.tls_port or 0, tls=trusted).connect() as obs:
+            obs.subscribe("tls/echo", qos=1)
+            obs.publish("tls/echo", b"over tls", qos=1)
+            assert obs.wait_message("tls/echo").payload == b"over tls"
+        with pytest.raises(ObserverError, match="TLS handshake .* failed: CERTIFICATE_VERIFY_FAILED"):
+            Observer("127.0.0.1", running.tls_port or 0, tls=ssl.create_default_context()).connect()
+        with _raw(running.port) as sock:  # the plain listener keeps working beside it
+            sock.sendall(_connect("plain-beside-tls"))
+            assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+
+
+def test_mutual_tls_refuses_clients_without_a_certificate(pki: tuple[trustme.CA, TlsFiles]) -> None:
+    ca, files = pki
+    mtls = TlsFiles(files.certfile, files.keyfile, files.cafile, require_client_cert=True)
+    with EmbeddedBroker(tls=mtls) as running:
+        assert running.capabilities["mtls_required"] is True
+        with_cert = ssl.create_default_context()
+        ca.configure_trust(with_cert)
+        ca.issue_cert("observer.test").configure_cert(with_cert)
+        with Observer("127.0.0.1", running.tls_port or 0, tls=with_cert).connect() as obs:
+            assert obs.connected
+        without_cert = ssl.create_default_context()
+        ca.configure_trust(without_cert)
+        with pytest.raises(ObserverError):
+            Observer("127.0.0.1", running.tls_port or 0, tls=without_cert).connect(timeout=3)
+
+
+# -- the amqtt deviations the capabilities table records --------------------------------------------
+
+def test_capabilities_mqtt31_false_connect_mqisdp_gets_no_connack(broker: EmbeddedBroker) -> None:
+    assert broker.capabilities["mqtt31"] is False
+    with _raw(broker.port) as sock:
+        sock.sendall(_connect("v31", name="MQIsdp", level=3))
+        assert _recv_exact(sock, 4) == b""  # closed without CONNACK (a 3.1 broker answers 0x20 0x02 ..)
+
+
+def test_capabilities_pubrel_retry_false_second_pubrel_gets_no_pubcomp(broker: EmbeddedBroker) -> None:
+    assert broker.capabilities["pubrel_retry_ok"] is False
+    with _raw(broker.port, timeout=1.0) as sock:
+        sock.sendall(_connect("pubrel-retry"))
+        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+        sock.sendall(_packet(0x34, _utf8("pubrel/retry") + struct.pack("!H", 7) + b"payload"))
+        assert _recv_exact(sock, 4) == b"\x50\x02\x00\x07"  # PUBREC 7
+        sock.sendall(b"\x62\x02\x00\x07")
+        assert _recv_exact(sock, 4) == b"\x70\x02\x00\x07"  # PUBCOMP 7
+        sock.sendall(b"\x62\x02\x00\x07")  # retransmitted PUBREL: 3.1.1 4.3.3 wants PUBCOMP again
+        with pytest.raises(TimeoutError):
+            sock.recv(4)
+
+
+def test_capabilities_qos_downgrade_false_delivery_uses_subscription_qos(broker: EmbeddedBroker) -> None:
+    assert broker.capabilities["qos_downgrade"] is False
+    with Observer("127.0.0.1", broker.port).connect() as obs:
+        obs.subscribe("qos/up", qos=2)
+        obs.publish("qos/up", b"sent at qos 0", qos=0)
+        assert obs.wait_message("qos/up").qos == 2  # 3.1.1 3.8.4 says min(0, 2) = 0
+
+
+def test_capabilities_keepalive_not_enforced(broker: EmbeddedBroker) -> None:
+    assert broker.capabilities["keepalive_enforced"] is False
+    with _raw(broker.port, timeout=2.5) as sock:
+        sock.sendall(_connect("silent", keepalive=1))
+        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+        with pytest.raises(TimeoutError):  # 3.1.1 3.1.2.10: closed after 1.5 s of silence
+            sock.recv(1)
+
+
+def test_capabilities_persistent_session_survives_with_anonymous_allowed(broker: EmbeddedBroker) -> None:
+    assert broker.capabilities["persistent_sessions"] is True
+    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as first:
+        first.subscribe("persist/t", qos=1)
+    with Observer("127.0.0.1", broker.port).connect() as pub:
+        pub.publish("persist/t", b"while offline", qos=1)
+    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as again:
+        message = again.wait_message("persist/t", timeout=3)
+        assert message.payload == b"while offline"
