@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 
-from harness.report.attach import attach_text, transcript_html
+from harness.report.attach import attach_junit, attach_text, transcript_html
 from harness.report.environment import write_allure_environment
-from harness.rig import RigConfig, RigError, load_rig
+from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
 
 RIG_KEY = pytest.StashKey[RigConfig]()
 FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: every report's header
 # per item: (title, Transcript, always); always=False ones are attached only when setup failed
 TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
+SETUP_FAILED_KEY = pytest.StashKey[bool]()
 
 MARKERS = (
     "spec(section): the application note section the case checks, e.g. spec('3.3.1')",
@@ -57,10 +58,13 @@ def _overrides(config: pytest.Config) -> dict[str, Any]:
 
 
 def _rig_path(config: pytest.Config) -> Path:
+    """The rig file, named as short as it can be so error lines read `rig.yaml: ...`."""
     given = config.getoption("--rig")
-    if given is None:
-        return config.rootpath / "rig.yaml"
-    return config.invocation_params.dir / given
+    path = config.rootpath / "rig.yaml" if given is None else config.invocation_params.dir / given
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -69,7 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     try:
-        rig = load_rig(_rig_path(config), _overrides(config))
+        rig = load_rig(_rig_path(config), _overrides(config), option_names=OPTION_NAMES)
     except RigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RIG_KEY] = rig
@@ -113,11 +117,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     # The call phase carries the evidence; a case that died in setup carries the setup's.
-    setup_failed = report.when == "setup" and report.failed
-    if report.when == "call" or setup_failed:
-        for title, transcript, always in item.stash.get(TRANSCRIPTS_KEY, []):
-            if always or setup_failed:
-                attach_text(report, title, transcript.render(), transcript_html(transcript.entries, title))
+    if report.when == "setup" and report.failed:
+        item.stash[SETUP_FAILED_KEY] = True
+    setup_failed = item.stash.get(SETUP_FAILED_KEY, False)
+    chosen = [(title, t) for title, t, always in item.stash.get(TRANSCRIPTS_KEY, []) if always or setup_failed]
+    if report.when == "call" or (report.when == "setup" and setup_failed):
+        for title, transcript in chosen:
+            attach_text(report, title, transcript.render(), transcript_html(transcript.entries, title))
+    elif report.when == "teardown":
+        for title, transcript in chosen:
+            attach_junit(report, title, transcript.render())
     for mark in item.iter_markers("spec"):
         if report.when == "call" and mark.args:
             report.user_properties.append(("spec_section", str(mark.args[0])))

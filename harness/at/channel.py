@@ -4,7 +4,15 @@ Why a reader thread: URCs (chapter 5) arrive at any time, also in the middle of 
 response, and a case must be able to wait for them after the command returned. So every
 byte is read by one thread, framed into lines, and each line is routed to exactly one
 place: the pending command (echo, information line, final result), the URC queue, or the
-bin (stale). The routing rules live in `_classify` and are documented in README.md.
+bin (stale). The routing rules live in `_classify` (one place, one docstring):
+  * nothing pending: a URC, unless it looks like a late answer (OK/ERROR/+CME ERROR, `AT...`, `>`);
+  * pending: the first line equal to the sent line is the echo; OK/ERROR/+CME ERROR is the final
+    result; a line with the command's own prefix (`+QMTCFG:` for AT+QMTCFG..., space before ':'
+    allowed) is information, except for the asynchronous write forms of 3.3.2-3.3.8, whose
+    result lines are URCs; a line with a URC prefix (lines.URC_PREFIXES) is a URC, even in the
+    middle of a response; anything else is information;
+  * data mode: the payload the DUT echoes back (echo_mode, SSL certificate entry) goes to
+    Response.data_echo, not to lines.
 
 Stale input. A command that timed out may still get its final result later. The channel
 never lets that late result complete the next command:
@@ -22,77 +30,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import serial
-
-from harness.at.errors import ATError, ATProtocolError, ATTimeout, PortOpenError
+from harness.at.demux import Pending, check_line, classify, short
+from harness.at.errors import ATError, ATProtocolError, ATTimeout
 from harness.at.framing import LineFramer
-from harness.at.lines import URC_PREFIXES, Response, Urc, is_async_write, is_final, prefix
+from harness.at.lines import Response, Urc, is_async_write
+from harness.at.port import open_port
 from harness.at.transcript import Transcript, bytes_text, visible
 from harness.spec.timing import command_name, deadline_s
 
-READ_POLL_S = 0.05  # reader wakes this often to notice close()
-WRITE_TIMEOUT_S = 5.0  # a DUT that stops reading must not hang the case
 QUIET_S = 0.1  # resync: the line must be quiet this long before the next command goes out
+DRAIN_MAX_S = 0.2  # before a command: longest wait for already-received input to be routed
 MAX_URCS = 10000  # queued URCs kept; older ones are dropped (with a NOTE) beyond this
-
-
-@dataclass
-class _Pending:
-    command: str
-    name: str
-    async_write: bool
-    started: float
-    data_mode: bool = False
-    require_echo: bool = False
-    echo: str | None = None
-    lines: list[str] = field(default_factory=list)
-    data_echo: list[str] = field(default_factory=list)
-    final: str | None = None
-    finished: float = 0.0
-    prompt: bool = False
-    payload_text: str = ""  # set once the payload is on its way: its echo (echo_mode) is not info
-    error: str | None = None  # protocol violation seen by the reader (e.g. '>' for a plain command)
-
-    def response(self) -> Response:
-        return Response(self.command, list(self.lines), self.final or "", self.echo, self.started,
-                        self.finished, list(self.data_echo))
-
-
-def _open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
-    """serial_for_url in a helper thread, so open_timeout holds even for a blackholed host."""
-    if not url or not url.strip():
-        raise PortOpenError(url, "empty URL")
-    state: dict[str, object] = {}
-    lock = threading.Lock()
-    kwargs: dict[str, object] = {"baudrate": baud, "timeout": READ_POLL_S, "write_timeout": WRITE_TIMEOUT_S}
-    if "://" not in url:
-        kwargs["exclusive"] = True  # two channels on one UART interleave garbage; refuse instead
-
-    def target() -> None:
-        try:
-            port = serial.serial_for_url(url, **kwargs)
-        except Exception as e:  # pyserial raises SerialException, ValueError, OSError...
-            state["error"] = e
-            return
-        with lock:
-            if state.get("abandoned"):
-                port.close()
-            else:
-                state["port"] = port
-
-    t = threading.Thread(target=target, name=f"at-open {url}", daemon=True)
-    t.start()
-    t.join(open_timeout)
-    with lock:
-        if "port" in state:
-            return state["port"]  # type: ignore[return-value]
-        if "error" in state:
-            msg = str(state["error"])
-            raise PortOpenError(url, msg[msg.rfind("[Errno"):] if "[Errno" in msg else msg)
-        state["abandoned"] = True
-    raise PortOpenError(url, f"no connection within {open_timeout:g} s")
 
 
 class ATChannel:
@@ -110,15 +59,16 @@ class ATChannel:
         self._cond = threading.Condition(threading.RLock())
         self._op = threading.RLock()  # one command/data exchange at a time
         self._wlock = threading.Lock()
-        self._pending: _Pending | None = None
+        self._pending: Pending | None = None
         self._urcs: list[Urc] = []
         self._framer = LineFramer()
         self._last_rx = time.monotonic()
         self._stale = False
         self._echo_on: bool | None = None
         self._dead: str | None = None
+        self._in_flight = False  # the reader holds bytes it has not routed yet
         self._stop = threading.Event()
-        self._port = _open_port(url, baud, open_timeout)
+        self._port = open_port(url, baud, open_timeout)
         self._closed = False
         self.transcript.record("NOTE", f"opened {url}")
         self._reader = threading.Thread(target=self._read_loop, name=f"at-reader {url}", daemon=True)
@@ -128,7 +78,7 @@ class ATChannel:
 
     def command(self, line: str, timeout: float | None = None) -> Response:
         """Send `line` + <CR> (3.1.2) and return when its final result arrives."""
-        _check_line(line)
+        check_line(line)
         deadline = timeout if timeout is not None else self._deadline(line)
         with self._op:
             self._recover_if_stale(line)
@@ -141,7 +91,7 @@ class ATChannel:
         If a final result comes instead of the prompt, that Response is returned and nothing
         is written. The timeout applies to the prompt and, afresh, to the final result.
         """
-        _check_line(line)
+        check_line(line)
         if not isinstance(payload, bytes | bytearray):
             raise TypeError("send_data payload must be bytes")
         deadline = timeout if timeout is not None else self._deadline(line)
@@ -178,7 +128,7 @@ class ATChannel:
                     raise ATError(f"waiting for URC {want}: {self._dead}")
                 if left <= 0:
                     got = "; ".join(u.line for u in self._urcs[-5:])
-                    raise ATTimeout(f"URC {want}", timeout, _short(f"queued: {got}" if got else ""))
+                    raise ATTimeout(f"URC {want}", timeout, short(f"queued: {got}" if got else ""))
                 self._cond.wait(left)
 
     def pending_urcs(self) -> list[Urc]:
@@ -247,14 +197,26 @@ class ATChannel:
         if not self.resync(attempts=2, timeout=probe):
             raise ATTimeout(f"'AT' (resync before {line!r})", probe, "")
 
-    def _begin(self, line: str, *, data_mode: bool = False, require_echo: bool = False) -> _Pending:
+    def _begin(self, line: str, *, data_mode: bool = False, require_echo: bool = False) -> Pending:
         name = command_name(line)
         with self._cond:
+            # Input already on its way belongs to the idle state, not to this command: let the
+            # reader route it first (bounded, so a DUT that streams garbage cannot stall us).
+            end = time.monotonic() + DRAIN_MAX_S
+            while (self._in_flight or self._port_waiting()) and time.monotonic() < end:
+                self._cond.wait(0.005)
             if self._dead is not None:
                 raise ATError(self._dead)
-            p = _Pending(line, name, is_async_write(line, name), time.monotonic(), data_mode, require_echo)
+            p = Pending(line, name, is_async_write(line, name), time.monotonic(), data_mode, require_echo)
+            p.pre_tail = self._framer.tail()
             self._pending = p
             return p
+
+    def _port_waiting(self) -> bool:
+        try:
+            return bool(self._port.in_waiting)
+        except Exception:  # a lost port is reported by the reader
+            return False
 
     def _exchange(self, line: str, deadline: float, *, require_echo: bool = False) -> Response:
         p = self._begin(line, require_echo=require_echo)
@@ -262,13 +224,13 @@ class ATChannel:
         self._wait(p, lambda: p.final is not None, deadline, repr(line))
         return self._finish(p)
 
-    def _raise_protocol_error(self, p: _Pending) -> None:
+    def _raise_protocol_error(self, p: Pending) -> None:
         """The DUT answered `>` to a command sent with command(): leave its data mode, then say so."""
         self._write(b"\x1b", "\x1b")
         self._stale = True
         raise ATProtocolError(f"{p.command!r}: {p.error}")
 
-    def _wait(self, p: _Pending, done: Callable[[], bool], deadline: float, what: str) -> None:
+    def _wait(self, p: Pending, done: Callable[[], bool], deadline: float, what: str) -> None:
         end = time.monotonic() + deadline
         with self._cond:
             while not done():
@@ -286,7 +248,7 @@ class ATChannel:
                     raise ATTimeout(what, deadline, self._so_far(p))
                 self._cond.wait(left)
 
-    def _finish(self, p: _Pending) -> Response:
+    def _finish(self, p: Pending) -> Response:
         r = p.response()
         if r.echo is not None:
             self._echo_on = True
@@ -307,14 +269,14 @@ class ATChannel:
                     return
                 self._cond.wait(min(quiet_at, end) - now)
 
-    def _so_far(self, p: _Pending) -> str:
+    def _so_far(self, p: Pending) -> str:
         parts = ([f"echo {p.echo!r}"] if p.echo else []) + [repr(x) for x in p.lines]
         tail = self._framer.tail()
         if tail:
             parts.append(f"unterminated {tail!r}")
         if p.prompt:
             parts.append("'>' prompt")
-        return _short(", ".join(parts))
+        return short(", ".join(parts))
 
     def _write(self, data: bytes, text: str) -> None:
         with self._wlock:
@@ -333,10 +295,12 @@ class ATChannel:
             try:
                 data = self._port.read(1)
                 if data:
+                    self._in_flight = True
                     n = self._port.in_waiting
                     if n:
                         data += self._port.read(min(n, 65536))
             except Exception as e:
+                self._in_flight = False
                 if not self._stop.is_set():
                     reason = " ".join(str(e).split())
                     self.transcript.record("NOTE", f"port lost: {reason}")
@@ -350,6 +314,10 @@ class ATChannel:
                 self._on_bytes(data)
             except Exception as e:  # a bug in routing must not kill the reader; say so and go on
                 self.transcript.record("NOTE", f"reader error ({type(e).__name__}: {e}); line dropped")
+            finally:
+                with self._cond:
+                    self._in_flight = False
+                    self._cond.notify_all()
 
     def _on_bytes(self, data: bytes) -> None:
         with self._cond:
@@ -367,7 +335,15 @@ class ATChannel:
     def _route(self, text: str) -> None:
         now = time.monotonic()
         p = self._pending
-        kind = _classify(p, text)
+        if p is not None and p.pre_tail:
+            pre, p.pre_tail = p.pre_tail, ""
+            if text.startswith(pre):  # the first line began before the command was sent
+                self.transcript.record("RX", pre)
+                self.transcript.record("NOTE", f"discarded stray bytes from before {p.command!r}")
+                text = text[len(pre):].strip()
+                if not text:
+                    return
+        kind = classify(p, text)
         if kind == "urc":
             self.transcript.record("URC", text)
             self._urcs.append(Urc.parse(text, now))
@@ -394,52 +370,3 @@ class ATChannel:
             self._pending = None
         else:
             p.lines.append(text)
-
-
-def _classify(p: _Pending | None, text: str) -> str:
-    """Where a line goes: echo | final | info | urc | data_echo | prompt | stale."""
-    if p is None:  # nothing pending: a URC, unless it is a (late) answer to a command
-        if is_final(text) or text.upper().startswith("AT") or text == ">":
-            return "stale"
-        return "urc"
-    if not p.prompt and text == ">":
-        return "prompt"
-    if p.echo is None and _is_echo(text, p.command):
-        return "echo"
-    if p.require_echo and p.echo is None:  # resync probe: anything before its echo is stale
-        return "urc" if prefix(text).upper() in URC_PREFIXES else "stale"
-    if is_final(text):
-        return "final"
-    if p.payload_text and text.strip("\x1a\x1b \t") and text.strip("\x1a\x1b \t") in p.payload_text:
-        return "data_echo"
-    pre = prefix(text).upper()
-    if pre == p.name and not p.async_write:
-        return "info"
-    if pre in URC_PREFIXES:
-        return "urc"
-    return "info"
-
-
-def _is_echo(text: str, command: str) -> bool:
-    """Equal to the sent line (case-insensitive), or preceded only by garbage (non-printable bytes
-    that had no line end of their own, e.g. after a UART glitch)."""
-    cmd, up = command.strip().upper(), text.upper()
-    if up == cmd:
-        return True
-    if not up.endswith(cmd):
-        return False
-    return any(not (" " <= ch <= "~") for ch in text[: len(text) - len(cmd)])
-
-
-def _check_line(line: str) -> None:
-    if not isinstance(line, str) or not line.strip():
-        raise ValueError(f"AT command line must be a non-empty str, not {line!r}")
-    if "\r" in line or "\n" in line:
-        raise ValueError(f"AT command line must not contain CR/LF (the channel adds <CR>): {line!r}")
-
-
-def _short(text: str, n: int = 200) -> str:
-    text = visible(text)
-    return text if len(text) <= n else "..." + text[-n:]
-
-

@@ -30,7 +30,7 @@ import logging
 import ssl
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -144,9 +144,15 @@ class _Broker(Broker):
         except OSError as exc:
             raise _BindError(address, port, exc) from exc
 
-    async def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                               listener_name: str) -> None:
+    def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,  # type: ignore[override]
+                         listener_name: str) -> Coroutine[Any, Any, None]:
+        # Deliberately not async: asyncio calls this inside connection_made, so the stream is
+        # tracked even if stop cancels its task before the task ever ran (no finally would run).
         self.client_writers.add(writer)
+        return self._serve_stream(reader, writer, listener_name)
+
+    async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            listener_name: str) -> None:
         try:
             await super().stream_connected(reader, writer, listener_name)
         except asyncio.CancelledError:
@@ -162,9 +168,28 @@ class _Broker(Broker):
                 for name, server in self._servers.items() if server.instance and server.instance.sockets}
 
     async def close_listeners(self) -> None:
+        """Stop accepting, let accepted sockets become transports, then close the listeners.
+
+        Closing an asyncio Server while an accepted socket still waits for its transport makes the
+        transport constructor fail (Server._attach asserts), and that socket then lingers until
+        garbage collection. So first stop the accept callbacks, and give those pending a few turns.
+        """
+        loop = asyncio.get_running_loop()
+        for server in self._servers.values():
+            for sock in (server.instance.sockets if server.instance else ()):
+                loop.remove_reader(sock.fileno())
+        for _ in range(20):
+            await asyncio.sleep(0)
+            if not any(_is_accepting(task) for task in asyncio.all_tasks()):
+                break
+        await asyncio.sleep(0)  # their connection_made callbacks run on the next turn
         for server in self._servers.values():
             with contextlib.suppress(Exception):
                 await server.close_instance()
+
+
+def _is_accepting(task: asyncio.Task[Any]) -> bool:
+    return getattr(task.get_coro(), "__qualname__", "").endswith("_accept_connection2")
 
 
 def _hash_users(users: Mapping[str, str], directory: Path) -> Path:
@@ -350,11 +375,15 @@ class EmbeddedBroker:
     async def _astop(self, broker: _Broker | None, timeout: float) -> None:
         if broker is not None:
             _install_quiet_filter()
-            with contextlib.suppress(Exception):  # best effort: listeners and streams are closed below
-                await asyncio.wait_for(broker.shutdown(), timeout)
             await broker.close_listeners()
+            # Drop the clients first: amqtt's shutdown cancels each session's reader, and on
+            # Python 3.11 a reader cancelled inside asyncio.wait_for can stay stuck, which
+            # held shutdown for its whole timeout. With the streams at EOF the readers end alone.
             for writer in list(broker.client_writers):
-                writer.close()
+                writer.transport.abort()
+            await asyncio.sleep(0)
+            with contextlib.suppress(Exception):  # best effort: leftovers are cancelled below
+                await asyncio.wait_for(broker.shutdown(), timeout)
         current = asyncio.current_task()
         tasks = [t for t in asyncio.all_tasks() if t is not current]
         for task in tasks:
@@ -372,7 +401,8 @@ class EmbeddedBroker:
             _QUIET.quiet_threads.add(thread.ident)
             try:
                 if thread.is_alive():
-                    future = asyncio.run_coroutine_threadsafe(self._astop(broker, timeout / 2), loop)
+                    stopping = self._astop(broker, min(timeout / 2, 2.0))
+                    future = asyncio.run_coroutine_threadsafe(stopping, loop)
                     with contextlib.suppress(Exception):
                         future.result(timeout)
                     loop.call_soon_threadsafe(loop.stop)

@@ -212,6 +212,8 @@ class ATEngine:
         out = bytearray()
         try:
             while True:
+                if length is not None and len(out) >= length:
+                    return bytes(out)  # also <msg_len> 0 (3.3.8 range 0-1460)
                 while self._buf:
                     b = self._buf.pop(0)
                     if b == ESC:

@@ -1,8 +1,7 @@
 """Put a case's evidence (AT transcript, later the wire log) into every report format.
 
-One function per destination, so a destination can change without touching the others:
-JUnit reads `report.sections` ("Captured stdout ..." lands in <system-out>), pytest-html
-reads `report.extras`, Allure takes attachments while the case is still open.
+JUnit reads the teardown report's `sections` ("Captured stdout ..." lands in <system-out>),
+pytest-html reads `report.extras`, Allure takes attachments while the case is still open.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ from typing import Any
 
 import allure
 from pytest_html import extras as html_extras
+
+from harness.at.transcript import visible
 
 STYLE = {  # distinct colours per direction, readable on white
     "TX": "color:#0b4f9c",
@@ -27,15 +28,21 @@ def transcript_html(entries: list[Any], title: str) -> str:
     rows = []
     for e in entries:
         style = STYLE.get(e.direction, "")
-        rows.append(f'<span style="{style}">+{e.t - t0:8.3f}s {e.direction:<4} {html.escape(e.text)}</span>')
+        text = html.escape(visible(e.text))
+        rows.append(f'<span style="{style}">+{e.t - t0:8.3f}s {e.direction:<4} {text}</span>')
     body = "\n".join(rows) or "(nothing was exchanged)"
     return (f"<div><b>{html.escape(title)}</b><pre style=\"white-space:pre-wrap;font-size:12px;"
             f"max-height:40em;overflow:auto\">{body}</pre></div>")
 
 
+def attach_junit(report: Any, title: str, text: str) -> None:
+    """JUnit's <system-out> is written from the teardown report's "Captured stdout" sections."""
+    # JUnit joins all sections' contents; the heading line keeps transcripts apart there.
+    report.sections.append((f"Captured stdout {title}", f"==== {title} ====\n{text}\n"))
+
+
 def attach_text(report: Any, title: str, text: str, html_block: str | None = None) -> None:
-    """Attach one named text to JUnit system-out, pytest-html extras and Allure."""
-    report.sections.append((f"Captured stdout {title}", text + "\n"))
+    """Attach one named text to the pytest-html extras and to Allure (while the case is open)."""
     extras = list(getattr(report, "extras", []))
     extras.append(html_extras.html(html_block or f"<pre>{html.escape(text)}</pre>"))
     report.extras = extras

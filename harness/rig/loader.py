@@ -179,7 +179,10 @@ def _one_line(
 
 
 def _locate(err: Any, shown: str, overrides: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    loc = [str(p) for p in err["loc"] if p != "[key]"]
+    raw_loc = list(err["loc"])
+    if "[key]" in raw_loc:  # a bad dict key: the path is the dict, the key goes in the message
+        raw_loc = raw_loc[: raw_loc.index("[key]") - 1]
+    loc = [str(p) for p in raw_loc]
     if err["type"] == "rig_rule":
         loc.append(err["ctx"]["path"])
     path = ".".join(loc)

@@ -262,7 +262,7 @@ class RelayConfig(_Section):
     """Power and reset lines of the DUT, for the recovery ladder (a lab rig)."""
 
     kind: str = _field("none", "relay driver: one of the registered kinds (RELAY_KINDS); none = no relay.")
-    channels: dict[Literal["power", "reset"], Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]] = Field(  # noqa: E501
+    channels: dict[Literal["power", "reset"], Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]] = Field(
         default_factory=dict,
         description="line name (power, reset) -> relay channel number, e.g. {power: 0, reset: 1}.",
         json_schema_extra={"expected": "a mapping of power/reset to channel numbers >= 0"},

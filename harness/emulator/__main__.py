@@ -1,0 +1,113 @@
+"""`python -m harness.emulator`: a BC660K-GL on the desk (DESIGN "Contracts").
+
+Prints exactly one line on stdout, the pyserial URL to open, once it accepts input; serves
+until SIGINT/SIGTERM (exit 0); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import math
+import sys
+from typing import NoReturn
+
+from harness.emulator import profiles
+from harness.emulator.general import DEFAULT_IMEI, luhn_ok
+from harness.emulator.server import Options, serve
+
+EPILOG = """\
+Without --pty or --tcp the emulator opens a pty (a module on the desk): open the printed
+/dev/pts/N with any terminal or pyserial. --tcp serves one host connection at a time on
+loopback; the module (its settings and connections) survives a host reconnect.
+Firmware profiles: {profiles}"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, exit 2: a bad argument is not a traceback or a usage wall."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _tcp(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _scale(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
+
+
+def _baud(text: str) -> int:
+    if not text.isdigit() or not 300 <= int(text) <= 4_000_000:
+        raise argparse.ArgumentTypeError(f"expected a baud rate 300..4000000, got {text!r}")
+    return int(text)
+
+
+def _imei(text: str) -> str:
+    if len(text) != 15 or not luhn_ok(text):
+        raise argparse.ArgumentTypeError(f"expected 15 digits with a valid check digit, got {text!r}")
+    return text
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    p = _Parser(prog="python -m harness.emulator", description="Quectel BC660K-GL MQTT AT emulator.",
+                epilog=EPILOG.format(profiles=", ".join(profiles.known())),
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--pty", nargs="?", const="", metavar="LINK",
+                       help="serve on a pty (the default); with LINK, also create the symlink "
+                            "LINK -> /dev/pts/N (removed on exit) and print LINK")
+    where.add_argument("--tcp", type=_tcp, metavar="HOST:PORT",
+                       help="serve on TCP (PORT 0 picks a free port); prints socket://HOST:PORT")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --tcp HOST")
+    p.add_argument("--time-scale", type=_scale, default=1.0, metavar="F",
+                   help="one module second lasts F real seconds (default 1.0)")
+    p.add_argument("--firmware", default=profiles.DEFAULT_FIRMWARE, metavar="NAME",
+                   help=f"firmware profile (default {profiles.DEFAULT_FIRMWARE})")
+    p.add_argument("--baud", type=_baud, default=115200, metavar="N", help="UART rate (default 115200)")
+    p.add_argument("--pace", action="store_true", help="send output no faster than --baud allows")
+    p.add_argument("--imei", type=_imei, default=DEFAULT_IMEI, help="IMEI for AT+CGSN")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
+    a = p.parse_args(argv)
+    if a.firmware not in profiles.PROFILES:
+        p.error(f"unknown firmware {a.firmware!r}; known: {', '.join(profiles.known())}")
+    host, port = a.tcp if a.tcp else ("", 0)
+    if a.tcp and not a.allow_remote and not _loopback(host):
+        p.error(f"--tcp {host} is not a loopback address (add --allow-remote to serve it)")
+    level = logging.DEBUG if a.verbose > 1 else logging.INFO if a.verbose else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="emulator %(levelname)s: %(message)s")
+    return Options(pty=a.tcp is None, link=a.pty or None, host=host, port=port,
+                   time_scale=a.time_scale, firmware=a.firmware, baud=a.baud, pace=a.pace, imei=a.imei)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(argv)
+    try:
+        return asyncio.run(serve(opts))
+    except KeyboardInterrupt:  # a second Ctrl+C during shutdown
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

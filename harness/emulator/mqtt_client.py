@@ -1,0 +1,457 @@
+"""The BC660K-GL's MQTT client engine: one instance per connect ID, asyncio, real TCP.
+
+Free of AT text on purpose: qmt_conn.py turns its results and events into URCs, the
+scripted-peer tests drive it directly. Timers follow Figure 1 (chapter 2 of the note):
+T1 = <pkt_timeout> with <retry_times> retransmissions ("Excep2: resend packets unless max
+retry times is reached"), T2 = keep-alive ("In the absence of a data-related message during
+the T2 time period, the client will send a pingreq packet"). Timer values arrive in real
+seconds (already scaled by the module's time scale).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+from harness.mqtt import codec
+from harness.mqtt.codec import Packet
+
+log = logging.getLogger(__name__)
+
+
+class OpenResult(IntEnum):
+    """3.3.2 <result> of +QMTOPEN (the ones the engine can produce)."""
+
+    OK = 0
+    FAILED = -1  # refused, unreachable, timed out
+    DNS_FAILED = 4  # "Failed to parse the domain name"
+
+
+class SendResult(IntEnum):
+    """3.3.4-3.3.8 <result>: 0 acked, 1 retransmission (reported via on_retry), 2 failed."""
+
+    ACKED = 0
+    RETRANSMIT = 1
+    FAILED = 2
+
+
+class StatCode(IntEnum):
+    """Chapter 5 Table 4, <err_code> of +QMTSTAT."""
+
+    PEER_CLOSED = 1
+    PING_TIMEOUT = 2
+    CONNECT_FAILED = 3
+    CONNACK_FAILED = 4
+    SERVER_CLOSED_AFTER_DISC = 5
+    SEND_FAILURES = 6
+    LINK_DEAD = 7
+
+
+class ConnState(IntEnum):
+    """3.3.4 <state> of AT+QMTCONN?."""
+
+    INITIALIZING = 1  # TCP open, no CONNECT yet
+    CONNECTING = 2
+    CONNECTED = 3
+    DISCONNECTING = 4
+
+
+@dataclass(frozen=True)
+class Retry:
+    """T1 in real seconds and <retry_times>, read from AT+QMTCFG="timeout" per operation."""
+
+    timeout_s: float
+    retries: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: SendResult
+    values: tuple[int, ...] = ()  # SUBACK granted QoS; CONNACK return code
+
+
+@dataclass(frozen=True)
+class ConnectParams:
+    client_id: str
+    username: str | None = None
+    password: str | None = None
+    clean_session: bool = True
+    keepalive: int = 120  # module seconds, as sent in CONNECT
+    keepalive_s: float = 120.0  # the same interval in real seconds (T2)
+    version: int = 1  # AT+QMTCFG "version": 0 -> MQTT 3.1, 1 -> MQTT 3.1.1
+    will_topic: str | None = None
+    will_payload: bytes = b""
+    will_qos: int = 0
+    will_retain: bool = False
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An application message the server published to us (-> +QMTRECV)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    packet_id: int  # 0 for QoS 0 (the chapter 6 example shows +QMTRECV: 0,0,...)
+
+
+@dataclass(frozen=True)
+class LinkLost:
+    code: StatCode
+
+
+Event = Delivered | LinkLost
+
+
+class LinkDown(ConnectionError):
+    """The connection went away while an operation waited for its acknowledgement."""
+
+
+def aliauth_credentials(client_id: str, product_key: str, device_name: str,
+                        device_secret: str) -> tuple[str, str, str]:
+    """(clientId, username, password) per Alibaba Cloud IoT's MQTT signing scheme
+    (securemode=3 = plain TCP, signmethod=hmacsha1), for 3.3.1 AT+QMTCFG="aliauth"."""
+    content = f"clientId{client_id}deviceName{device_name}productKey{product_key}"
+    sign = hmac.new(device_secret.encode(), content.encode(), hashlib.sha1).hexdigest()
+    return (f"{client_id}|securemode=3,signmethod=hmacsha1|", f"{device_name}&{product_key}", sign)
+
+
+class MqttClient:
+    """One connect ID's MQTT client. `run()` owns the connection's lifetime: the caller
+    spawns it right after a successful `open()` (the emulator through ctx.spawn, so power-off
+    cancels it) and the socket is closed in its `finally`."""
+
+    def __init__(self, connect_id: int, retry_policy: Callable[[], Retry],
+                 on_event: Callable[[Event], None]) -> None:
+        self.connect_id = connect_id
+        self._policy = retry_policy
+        self._on_event = on_event
+        self.state = ConnState.INITIALIZING
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._decoder = codec.Decoder()
+        self._pending: dict[tuple[type, int], asyncio.Future[Packet]] = {}
+        self._connack: asyncio.Future[codec.ConnAck] | None = None
+        self._pong: asyncio.Future[None] | None = None
+        self._inbound_qos2: set[int] = set()  # PUBREC sent, PUBREL not yet seen
+        self._last_sent = 0.0
+        self._keepalive_s = 0.0
+        self._ping_timeout_s = 0.0
+        self._keepalive_wake = asyncio.Event()
+        self._down = False  # no more sending
+        self._closed = False  # the host closed it: no events
+        self._reported = False  # the loss has been reported
+        self._run_task: asyncio.Task[None] | None = None
+
+    # --- network connection (3.3.2 / 3.3.3) ------------------------------------------
+
+    async def open(self, host: str, port: int, timeout_s: float) -> OpenResult:
+        """Resolve and connect to exactly what the host asked, within `timeout_s`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout_s)
+        except (socket.gaierror, UnicodeError, TimeoutError):
+            # DECIDED: a resolver timeout is a DNS failure as well (result 4)
+            return OpenResult.DNS_FAILED
+        for family, _, _, _, addr in infos:
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            try:
+                self._reader, self._writer = await asyncio.wait_for(
+                    asyncio.open_connection(addr[0], addr[1], family=family), left)
+                self._last_sent = loop.time()
+                return OpenResult.OK
+            except (OSError, TimeoutError) as exc:
+                log.info("connect %d: %s:%s failed: %s", self.connect_id, addr[0], addr[1], exc)
+        return OpenResult.FAILED
+
+    async def run(self) -> None:
+        """Read packets and keep the link alive until it goes down or is closed."""
+        self._run_task = asyncio.current_task()
+        pinger = asyncio.create_task(self._keepalive_loop())
+        try:
+            await self._read_loop()
+        finally:
+            pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pinger
+            self._down = True
+            self._fail_pending()
+            self._abort_transport()
+
+    async def close(self) -> None:
+        """Drop the connection without telling anyone (AT+QMTCLOSE, end of AT+QMTDISC);
+        `run()` then returns normally (its reader sees the end of the stream)."""
+        self._closed = self._down = True
+        self._fail_pending()
+        self._abort_transport()
+        task = self._run_task
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 2.0)
+            except TimeoutError:
+                task.cancel()
+
+    # --- MQTT flows (3.3.4 - 3.3.8) ---------------------------------------------------
+
+    async def connect(self, p: ConnectParams) -> Outcome:
+        """CONNECT and wait for CONNACK. Figure 1 "Excep1: disconnect the TCP connection":
+        CONNECT is never resent on the same connection ([MQTT-3.1.0-2]); the CONNACK wait
+        is the whole response time of 3.3.4, <pkt_timeout> x (<retry_times> + 1)."""
+        loop = asyncio.get_running_loop()
+        self._connack = loop.create_future()
+        self.state = ConnState.CONNECTING
+        pkt = codec.Connect(
+            p.client_id, clean_session=p.clean_session, keepalive=p.keepalive,
+            username=p.username,
+            password=None if p.password is None else p.password.encode("utf-8", "surrogateescape"),
+            will_flag=p.will_topic is not None, will_topic=p.will_topic or "",
+            will_payload=p.will_payload, will_qos=p.will_qos if p.will_topic is not None else 0,
+            will_retain=p.will_retain and p.will_topic is not None,
+            protocol_name="MQTT" if p.version == 1 else "MQIsdp",
+            protocol_level=4 if p.version == 1 else 3)
+        policy = self._policy()
+        if not await self._send_or_lose(pkt, StatCode.CONNECT_FAILED):
+            return Outcome(SendResult.FAILED)
+        try:
+            ack = await asyncio.wait_for(asyncio.shield(self._connack),
+                                         policy.timeout_s * (policy.retries + 1))
+        except TimeoutError:
+            self._lose_after_result(StatCode.CONNACK_FAILED)
+            return Outcome(SendResult.FAILED)
+        except LinkDown:
+            return Outcome(SendResult.FAILED)
+        if ack.return_code != 0:
+            # DECIDED: a refused CONNACK is "Receiving CONNACK packet ... failed" (Table 4
+            # code 4, whose advice is to check user name/password and client ID); the
+            # server closes anyway ([MQTT-3.2.2-5]), so the module closes and reports 4.
+            self._lose_after_result(StatCode.CONNACK_FAILED)
+            return Outcome(SendResult.ACKED, (ack.return_code,))
+        self.state = ConnState.CONNECTED
+        self._keepalive_s = p.keepalive_s if p.keepalive else 0.0
+        self._ping_timeout_s = policy.timeout_s
+        self._keepalive_wake.set()
+        return Outcome(SendResult.ACKED, (0,))
+
+    async def subscribe(self, packet_id: int, topics: list[tuple[str, int]],
+                        on_retry: Callable[[int], None] | None = None) -> Outcome:
+        pkt = codec.Subscribe(packet_id, list(topics))
+        ack = await self._exchange(pkt, codec.SubAck, lambda: pkt, on_retry)
+        if ack is None:
+            return Outcome(SendResult.FAILED)
+        assert isinstance(ack, codec.SubAck)
+        return Outcome(SendResult.ACKED, tuple(ack.return_codes))
+
+    async def unsubscribe(self, packet_id: int, topics: list[str],
+                          on_retry: Callable[[int], None] | None = None) -> Outcome:
+        pkt = codec.Unsubscribe(packet_id, list(topics))
+        ack = await self._exchange(pkt, codec.UnsubAck, lambda: pkt, on_retry)
+        return Outcome(SendResult.FAILED if ack is None else SendResult.ACKED)
+
+    async def publish(self, packet_id: int, topic: str, payload: bytes, qos: int, retain: bool,
+                      on_retry: Callable[[int], None] | None = None) -> Outcome:
+        """QoS 0: ACKED once written (3.3.8 <result> 0 "messages published when <QoS>=0 do
+        not require any ACK"). QoS 1/2: resent with DUP=1 and the same packet id; for QoS 2
+        the PUBREL phase has its own T1/retry budget and its own retransmission count
+        (DECIDED: Figure 1 times PUBLISH->PUBREC and PUBREL->PUBCOMP separately)."""
+        pkt = codec.Publish(topic, payload, qos, retain, False, packet_id if qos else None)
+        if qos == 0:
+            ok = await self._send_or_lose(pkt, StatCode.LINK_DEAD)
+            return Outcome(SendResult.ACKED if ok else SendResult.FAILED)
+        dup = replace(pkt, dup=True)
+        ack_type = codec.PubAck if qos == 1 else codec.PubRec
+        if await self._exchange(pkt, ack_type, lambda: dup, on_retry) is None:
+            return Outcome(SendResult.FAILED)
+        if qos == 2:
+            rel = codec.PubRel(packet_id)  # resent as is: PUBREL has no DUP flag
+            if await self._exchange(rel, codec.PubComp, lambda: rel, on_retry) is None:
+                return Outcome(SendResult.FAILED)
+        return Outcome(SendResult.ACKED)
+
+    async def disconnect(self) -> None:
+        """Send DISCONNECT (3.3.5) and close the connection."""
+        self.state = ConnState.DISCONNECTING
+        with contextlib.suppress(OSError, LinkDown):
+            await self._send(codec.Disconnect())
+        await self.close()
+
+    # --- internals ------------------------------------------------------------------------
+
+    async def _exchange(self, first: Packet, ack_type: type, resend: Callable[[], Packet],
+                        on_retry: Callable[[int], None] | None) -> Packet | None:
+        """Send, wait T1, resend up to <retry_times> (Figure 1 Excep2). None when retries
+        ran out; then the module gives up on the link (Table 4 code 6, after the result)."""
+        pid = getattr(first, "packet_id", 0) or 0
+        key = (ack_type, pid)
+        fut: asyncio.Future[Packet] = asyncio.get_running_loop().create_future()
+        self._pending[key] = fut
+        policy = self._policy()
+        try:
+            for attempt in range(policy.retries + 1):
+                pkt = first if attempt == 0 else resend()
+                if not await self._send_or_lose(pkt, StatCode.LINK_DEAD):
+                    return None
+                if attempt and on_retry is not None:
+                    on_retry(attempt)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), policy.timeout_s)
+                except TimeoutError:
+                    continue
+            self._lose_after_result(StatCode.SEND_FAILURES)
+            return None
+        except LinkDown:
+            return None
+        finally:
+            if self._pending.get(key) is fut:
+                del self._pending[key]
+
+    async def _send(self, pkt: Packet) -> None:
+        if self._down or self._writer is None:
+            raise LinkDown("connection is closed")
+        self._writer.write(codec.encode(pkt))
+        await self._writer.drain()
+        self._last_sent = asyncio.get_running_loop().time()
+
+    async def _send_or_lose(self, pkt: Packet, code: StatCode) -> bool:
+        try:
+            await self._send(pkt)
+            return True
+        except LinkDown:
+            return False
+        except OSError as exc:
+            log.info("connect %d: send failed: %s", self.connect_id, exc)
+            self._lose_after_result(code)
+            return False
+
+    def _lose_after_result(self, code: StatCode) -> None:
+        """Report the link loss on the next loop turn, so the failing command's own result
+        (which its task emits synchronously after we return) comes before +QMTSTAT."""
+        self._down = True
+        asyncio.get_running_loop().call_soon(self._lose, code)
+
+    def _lose(self, code: StatCode) -> None:
+        """The link is gone: chapter 5 "the client will close the MQTT connection and report
+        the URC". First loss wins; a close the host asked for is never reported."""
+        if self._closed or self._reported:
+            return
+        self._reported = self._down = True
+        self._fail_pending()
+        self._abort_transport()  # the reader sees the end of the stream and run() returns
+        self._on_event(LinkLost(code))
+
+    def _fail_pending(self) -> None:
+        futs = [*self._pending.values(), self._connack, self._pong]
+        for fut in futs:
+            if fut is not None and not fut.done():
+                fut.set_exception(LinkDown())
+                fut.exception()  # retrieved: nobody may be waiting any more
+
+    def _abort_transport(self) -> None:
+        if self._writer is not None:
+            self._writer.close()  # transport.close(): also fine when the peer is gone
+            self._writer = None
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        reader = self._reader
+        while True:
+            try:
+                data = await reader.read(65536)
+            except OSError:
+                data = b""
+            if not data:
+                if not self._down:
+                    # DECIDED: a close while waiting for CONNACK is "Receiving CONNACK ...
+                    # failed" (4); otherwise "closed or reset by its remote peer" (1).
+                    waiting = self.state is ConnState.CONNECTING
+                    self._lose(StatCode.CONNACK_FAILED if waiting else StatCode.PEER_CLOSED)
+                return
+            try:
+                packets = self._decoder.feed(data)
+            except codec.MalformedPacket as exc:
+                # DECIDED: garbage from the server -> we close ([MQTT-4.8.0-1]); Table 4 has
+                # no code for it, 7 "link is not alive or the server is inaccessible" is nearest.
+                log.info("connect %d: malformed packet from server: %s", self.connect_id, exc)
+                self._lose(StatCode.LINK_DEAD)
+                return
+            for pkt in packets:
+                await self._dispatch(pkt)
+
+    async def _dispatch(self, pkt: Packet) -> None:
+        if isinstance(pkt, codec.ConnAck):
+            if self._connack is not None and not self._connack.done():
+                self._connack.set_result(pkt)
+        elif isinstance(pkt, codec.PingResp):
+            if self._pong is not None and not self._pong.done():
+                self._pong.set_result(None)
+        elif isinstance(pkt, codec.Publish):
+            await self._inbound_publish(pkt)
+        elif isinstance(pkt, codec.PubRel):
+            # Inbound QoS 2, second half: release the id, answer PUBCOMP (also for an unknown
+            # id, [MQTT-4.3.3-2] the receiver MUST respond to PUBREL with PUBCOMP).
+            self._inbound_qos2.discard(pkt.packet_id)
+            await self._send_quietly(codec.PubComp(pkt.packet_id))
+        elif isinstance(pkt, codec.PubAck | codec.PubRec | codec.PubComp | codec.SubAck
+                        | codec.UnsubAck):
+            fut = self._pending.get((type(pkt), pkt.packet_id))
+            if fut is not None and not fut.done():
+                fut.set_result(pkt)
+            else:
+                log.info("connect %d: unexpected %s", self.connect_id, pkt)
+        else:
+            log.info("connect %d: ignoring %s from server", self.connect_id, type(pkt).__name__)
+
+    async def _inbound_publish(self, pkt: codec.Publish) -> None:
+        """QoS 0 deliver; QoS 1 PUBACK then deliver; QoS 2 deliver on PUBLISH and remember
+        the id until PUBREL (MQTT 3.1.1 4.3.3 "Method B"): a re-sent PUBLISH (DUP) with an
+        id still held is answered with PUBREC again but not delivered, so the host sees
+        +QMTRECV exactly once."""
+        pid = pkt.packet_id or 0
+        if pkt.qos == 1:
+            await self._send_quietly(codec.PubAck(pid))
+        elif pkt.qos == 2:
+            seen = pid in self._inbound_qos2
+            self._inbound_qos2.add(pid)
+            await self._send_quietly(codec.PubRec(pid))
+            if seen:
+                return
+        self._on_event(Delivered(pkt.topic, pkt.payload, pkt.qos, pkt.retain, pid))
+
+    async def _send_quietly(self, pkt: Packet) -> None:
+        with contextlib.suppress(OSError, LinkDown):
+            await self._send(pkt)
+
+    async def _keepalive_loop(self) -> None:
+        """T2: PINGREQ after keep-alive seconds without anything sent; no PINGRESP within
+        T1 -> the link is dead (Table 4 code 2). DECIDED: PINGREQ is not retransmitted."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._keepalive_s <= 0 or self.state is not ConnState.CONNECTED:
+                self._keepalive_wake.clear()
+                await self._keepalive_wake.wait()
+                continue
+            due = self._last_sent + self._keepalive_s - loop.time()
+            if due > 0:
+                await asyncio.sleep(due)
+                continue
+            self._pong = loop.create_future()
+            if not await self._send_or_lose(codec.PingReq(), StatCode.PING_TIMEOUT):
+                return
+            try:
+                await asyncio.wait_for(asyncio.shield(self._pong), self._ping_timeout_s)
+            except TimeoutError:
+                self._lose(StatCode.PING_TIMEOUT)
+                return
+            except LinkDown:
+                return

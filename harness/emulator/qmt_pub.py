@@ -1,0 +1,282 @@
+"""AT+QMTSUB, AT+QMTUNS, AT+QMTPUB (3.3.6-3.3.8). Registered by importing qmt_conn.
+
+Result URCs follow the <result>/<value> tables of each section: 0 with the ACK's data,
+1 for each retransmission when AT+QMTCFG="timeout" <timeout_notice> is 1, 2 when the
+retries ran out (then +QMTSTAT: <id>,6, chapter 5 Table 4, follows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from harness.emulator.api import Arg, Command, Context, ModuleState, command
+from harness.emulator.mqtt_client import Outcome, SendResult
+from harness.emulator.mqtt_config import configs
+from harness.emulator.qmt_state import (
+    ID_RANGE,
+    INVALID_PARAMETER,
+    LINK_LAYER_ERROR,
+    TOPIC_MAX,
+    Link,
+    encode,
+    int_arg,
+    state,
+    str_arg,
+)
+
+TEXT_MAX = 1460  # 3.3.8 <msg_len> "in text mode is 0–1460"; NOTE 2 data mode limit
+HEX_MAX = 730  # 3.3.8 <msg_len> "in hex mode is 0–730"
+
+
+def _notice(ctx: Context, module: ModuleState, link: Link, prefix: str,
+            with_count: bool) -> Callable[[int], None]:
+    """on_retry for the engine: `<prefix>,1[,<count>]` when timeout_notice is 1 (read live)."""
+
+    def on_retry(count: int) -> None:
+        if configs(module.ext)[link.connect_id].timeout_notice == 1:
+            ctx.urc(f"{prefix},1,{count}" if with_count else f"{prefix},1")
+
+    return on_retry
+
+
+async def _finish(ctx: Context, link: Link, msg_id: int, prefix: str,
+                  op: Awaitable[Outcome], values: bool) -> None:
+    try:
+        outcome = await op
+    finally:
+        link.in_flight.discard(msg_id)
+    if outcome.result is SendResult.ACKED:
+        tail = "".join(f",{v}" for v in outcome.values) if values else ""
+        ctx.urc(f"{prefix},0{tail}")
+    else:
+        ctx.urc(f"{prefix},{int(SendResult.FAILED)}")  # <value> "will not be presented"
+
+
+def _claim(ctx: Context, cid: int | None, msg_id: int | None) -> Link | None:
+    """The connected link for `cid` with `msg_id` reserved, or None after answering ERROR.
+    DECIDED: a msgID still in flight on the connect ID is +CME ERROR: 8507 (3.3.6 NOTE:
+    "<msgID> of each message in the inflight window ... must be unique")."""
+    if cid is None or msg_id is None:
+        ctx.error(INVALID_PARAMETER)
+        return None
+    link = state(ctx.module).connected(cid)
+    if link is None:
+        ctx.error(LINK_LAYER_ERROR)
+        return None
+    if msg_id and msg_id in link.in_flight:
+        ctx.error(INVALID_PARAMETER)
+        return None
+    return link
+
+
+# --- AT+QMTSUB (3.3.6) -------------------------------------------------------------------
+
+
+@command("+QMTSUB")
+async def qmtsub(ctx: Context, cmd: Command) -> None:
+    if cmd.form == "test":
+        # Chapter 6 prints `+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…`;
+        # DECIDED: "..." in ASCII (the "…" is the document's typography, not UART output).
+        ctx.info("+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),...")
+        ctx.ok()
+        return
+    if cmd.form != "write":
+        ctx.error()
+        return
+    args = cmd.args
+    if len(args) < 4 or len(args) % 2:
+        ctx.error(INVALID_PARAMETER)
+        return
+    topics: list[tuple[str, int]] = []
+    for t_arg, q_arg in zip(args[2::2], args[3::2], strict=True):
+        topic, qos = str_arg(t_arg, 1, TOPIC_MAX), int_arg(q_arg, 0, 2)
+        if topic is None or qos is None:
+            ctx.error(INVALID_PARAMETER)
+            return
+        topics.append((topic, qos))
+    cid, msg_id = int_arg(args[0], *ID_RANGE), int_arg(args[1], 1, 65535)
+    link = _claim(ctx, cid, msg_id)
+    if link is None or msg_id is None:
+        return
+    link.in_flight.add(msg_id)
+    prefix = f"+QMTSUB: {link.connect_id},{msg_id}"
+    on_retry = _notice(ctx, ctx.module, link, prefix, with_count=True)
+    ctx.ok()
+    ctx.spawn(_finish(ctx, link, msg_id, prefix,
+                      link.client.subscribe(msg_id, topics, on_retry), values=True))
+
+
+# --- AT+QMTUNS (3.3.7) -------------------------------------------------------------------
+
+
+@command("+QMTUNS")
+async def qmtuns(ctx: Context, cmd: Command) -> None:
+    if cmd.form == "test":
+        ctx.info("+QMTUNS: (0-4),(1-65535),<topic>,<topic>,...")
+        ctx.ok()
+        return
+    if cmd.form != "write":
+        ctx.error()
+        return
+    args = cmd.args
+    if len(args) < 3:
+        ctx.error(INVALID_PARAMETER)
+        return
+    topics = [str_arg(a, 1, TOPIC_MAX) for a in args[2:]]
+    cid, msg_id = int_arg(args[0], *ID_RANGE), int_arg(args[1], 1, 65535)
+    if any(t is None for t in topics):
+        ctx.error(INVALID_PARAMETER)
+        return
+    link = _claim(ctx, cid, msg_id)
+    if link is None or msg_id is None:
+        return
+    link.in_flight.add(msg_id)
+    prefix = f"+QMTUNS: {link.connect_id},{msg_id}"
+    # DECIDED: 3.3.7 `+QMTUNS: <id>,<msgID>,<result>` has no <value>, so a retransmission
+    # is reported as `+QMTUNS: <id>,<msgID>,1` without a count.
+    on_retry = _notice(ctx, ctx.module, link, prefix, with_count=False)
+    ctx.ok()
+    ctx.spawn(_finish(ctx, link, msg_id, prefix,
+                      link.client.unsubscribe(msg_id, [t for t in topics if t], on_retry),
+                      values=False))
+
+
+# --- AT+QMTPUB (3.3.8) -------------------------------------------------------------------
+
+
+def _inline_message(cmd: Command) -> str | None:
+    """The <msg> of the non-data-mode form, taken from the raw line after the sixth comma
+    outside quotes, so a payload with quotes and commas (chapter 6's
+    `17,"{"a":"1","b":"2"}"`) arrives intact. None when it is not quoted."""
+    raw = cmd.raw
+    eq = raw.find("=")
+    text: str | None = None
+    if eq >= 0:
+        commas, quoted = 0, False
+        for i, ch in enumerate(raw[eq + 1:], start=eq + 1):
+            if ch == '"':
+                quoted = not quoted
+            elif ch == "," and not quoted:
+                commas += 1
+                if commas == 6:
+                    text = raw[i + 1:].strip()
+                    break
+    if text is None:  # no raw line: fall back to the parsed argument
+        arg = cmd.args[6]
+        return arg.text if arg.quoted else None
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]
+    return None
+
+
+def _payload(data: bytes, hex_mode: bool) -> bytes | None:
+    """Input as typed -> payload. In hex mode (AT+QMTCFG="dataformat" send_format 1) the
+    host types hex digits; None when they are not valid hex."""
+    if not hex_mode:
+        return data
+    try:
+        return bytes.fromhex(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _pub_args(args: tuple[Arg, ...], hex_mode: bool) -> tuple[int, int, int, int, str, int | None] | None:
+    cid = int_arg(args[0], *ID_RANGE)
+    msg_id = int_arg(args[1], 0, 65535)  # 3.3.8 <msgID> "Range: 0–65535"
+    qos = int_arg(args[2], 0, 2)
+    retain = int_arg(args[3], 0, 1)
+    topic = str_arg(args[4], 1, TOPIC_MAX)
+    length = int_arg(args[5], 0, HEX_MAX if hex_mode else TEXT_MAX) if len(args) > 5 else None
+    if None in (cid, msg_id, qos, retain, topic) or (len(args) > 5 and length is None):
+        return None
+    # DECIDED: <msgID> 0 at QoS 1/2 is an error ([MQTT-2.3.1-1]: packet ids are non-zero);
+    # a non-zero <msgID> at QoS 0 is accepted ("should be set to 0") and echoed in the URC,
+    # the PUBLISH carries no packet id.
+    if qos and not msg_id:
+        return None
+    return cid, msg_id, qos, retain, topic, length  # type: ignore[return-value]
+
+
+@command("+QMTPUB")
+async def qmtpub(ctx: Context, cmd: Command) -> None:
+    if cmd.form == "test":
+        # DECIDED: chapter 6 prints `+QMTPUB : (0-4),...` with a space before the colon
+        # (DESIGN "unclear" list); we print `+QMTPUB: ` like every other response.
+        ctx.info("+QMTPUB: (0-4),(0-65535),(0-2),(0,1),<topic>,(0-1460),<msg>")
+        ctx.ok()
+        return
+    if cmd.form != "write" or len(cmd.args) < 5:
+        ctx.error() if cmd.form != "write" else ctx.error(INVALID_PARAMETER)
+        return
+    module = ctx.module
+    cid0 = int_arg(cmd.args[0], *ID_RANGE)
+    cfg = configs(module.ext)[cid0] if cid0 is not None else None
+    hex_mode = cfg is not None and cfg.send_format == 1
+    parsed = _pub_args(cmd.args, hex_mode)
+    inline = _inline_message(cmd) if len(cmd.args) > 6 else None
+    if parsed is None or cfg is None or (len(cmd.args) > 6 and inline is None):
+        ctx.error(INVALID_PARAMETER)
+        return
+    cid, msg_id, qos, retain, topic, length = parsed
+    link = _claim(ctx, cid, msg_id if qos else 0)
+    if link is None:
+        return
+    if qos:
+        link.in_flight.add(msg_id)
+    try:
+        payload = await _read_payload(ctx, cmd, cfg.echo_mode == 1, hex_mode, length, inline)
+    except BaseException:
+        link.in_flight.discard(msg_id)
+        raise
+    if payload is None or isinstance(payload, int):
+        link.in_flight.discard(msg_id)
+        if payload is None:
+            # DECIDED: Esc (or the 60 s data-mode limit, 3.3.8 NOTE 5) cancels: OK, nothing
+            # is published and no +QMTPUB URC follows ("tap Esc to cancel the operation").
+            ctx.ok()
+        else:
+            ctx.error(payload)
+        return
+    if state(module).connected(cid) is not link:
+        # the link was lost while the host typed the data: nothing to publish on
+        link.in_flight.discard(msg_id)
+        ctx.error(LINK_LAYER_ERROR)
+        return
+    prefix = f"+QMTPUB: {cid},{msg_id}"
+    on_retry = _notice(ctx, module, link, prefix, with_count=True)
+    ctx.ok()
+    # 3.3.8 NOTE 1: the host may publish again after the final result; the flow runs on.
+    ctx.spawn(_finish(ctx, link, msg_id, prefix,
+                      link.client.publish(msg_id, topic, payload, qos, retain == 1, on_retry),
+                      values=False))
+
+
+async def _read_payload(ctx: Context, cmd: Command, echo: bool, hex_mode: bool,
+                        length: int | None, inline: str | None) -> bytes | int | None:
+    """The payload bytes, None when cancelled, or a CME error code."""
+    if inline is not None:
+        # DECIDED: as in the fixed-length data-mode form ("Length of the data must be equal
+        # to <msg_len>"), the inline <msg> must be exactly <msg_len> bytes (after hex decoding).
+        payload = _payload(encode(inline), hex_mode)
+        if payload is None or len(payload) != length:
+            return INVALID_PARAMETER
+        return payload
+    if length is None:
+        data = await ctx.read_data(echo=echo)
+        if data is None:
+            return None
+        # 3.3.8 NOTE 2: "The part of data that exceeds 1460 bytes is omitted." In hex mode
+        # the 1460 typed characters carry 730 bytes (<msg_len> "hex mode is 0–730").
+        payload = _payload(data[:TEXT_MAX], hex_mode)
+        return INVALID_PARAMETER if payload is None else payload
+    if length == 0:
+        # DECIDED: <msg_len> 0 publishes an empty message without entering data mode
+        # (there is nothing to wait for).
+        return b""
+    # DECIDED: in hex mode <msg_len> counts payload bytes, so the host types 2 x <msg_len>
+    # hex digits.
+    data = await ctx.read_data(length=length * 2 if hex_mode else length, echo=echo)
+    if data is None:
+        return None
+    payload = _payload(data, hex_mode)
+    return INVALID_PARAMETER if payload is None else payload

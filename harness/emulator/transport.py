@@ -1,0 +1,189 @@
+"""The emulator's UART: a pseudo-terminal or a loopback TCP socket.
+
+Both hand received bytes to ATEngine.feed and give it a sink for output. The engine (the
+module) lives across host connections: closing the port is not a power cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import termios
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.emulator.frontend import ATEngine
+
+log = logging.getLogger("harness.emulator")
+
+OUT_CAP = 1 << 20  # bytes of output kept for a host that does not read (then oldest dropped)
+
+
+class Pacer:
+    """Hands output to `sink` no faster than a UART at `baud` (10 bits per byte, 8N1)."""
+
+    def __init__(self, sink: Callable[[bytes], None], baud: int) -> None:
+        self._sink = sink
+        self._rate = baud / 10.0
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def __call__(self, data: bytes) -> None:
+        self._queue.put_nowait(data)
+
+    async def _drain(self) -> None:
+        while True:
+            data = await self._queue.get()
+            for i in range(0, len(data), 64):
+                chunk = data[i:i + 64]
+                self._sink(chunk)
+                await asyncio.sleep(len(chunk) / self._rate)
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+class TcpUart:
+    """One host at a time: a second connection waits in line until the first closes."""
+
+    def __init__(self, engine: ATEngine, host: str, port: int, pace_baud: int | None) -> None:
+        self.engine, self.host, self.port, self.pace_baud = engine, host, port, pace_baud
+        self._server: asyncio.Server | None = None
+        self._turn = asyncio.Lock()
+        self._conns: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        port = self._server.sockets[0].getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"socket://{host}:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns[task] = writer
+        peer = writer.get_extra_info("peername")
+        try:
+            async with self._turn:
+                log.info("host connected: %s", peer)
+
+                def sink(data: bytes) -> None:
+                    if not writer.is_closing():
+                        writer.write(data)
+
+                pacer = Pacer(sink, self.pace_baud) if self.pace_baud else None
+                self.engine.attach(pacer or sink)
+                try:
+                    while data := await reader.read(4096):
+                        self.engine.feed(data)
+                except (ConnectionError, OSError) as exc:
+                    log.info("host connection lost: %r", exc)
+                finally:
+                    self.engine.detach()
+                    if pacer:
+                        pacer.close()
+                    log.info("host disconnected: %s", peer)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            self._conns.pop(task, None)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Closing the sockets ends each _serve at EOF (cancelling the tasks instead makes
+        # asyncio's stream callback log a CancelledError traceback on 3.11).
+        for writer in list(self._conns.values()):
+            writer.close()
+        if self._conns:
+            await asyncio.wait(list(self._conns), timeout=2)
+
+
+class PtyUart:
+    """A pty in raw mode. The emulator keeps the slave side open itself, so a host can close
+    and reopen the device (like unplugging a USB-UART cable) without the master seeing EIO."""
+
+    def __init__(self, engine: ATEngine, link: str | None, baud: int, pace: bool) -> None:
+        self.engine, self.link, self.baud, self.pace = engine, link, baud, pace
+        self._master = self._slave = -1
+        self._out = bytearray()
+        self._writing = False
+        self._pacer: Pacer | None = None
+        self._loop = asyncio.get_running_loop()
+
+    async def start(self) -> str:
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # no echo, no line editing, no CR/LF translation
+        speed = getattr(termios, f"B{self.baud}", None)
+        if speed is not None:
+            attrs = termios.tcgetattr(self._slave)
+            attrs[4] = attrs[5] = speed
+            termios.tcsetattr(self._slave, termios.TCSANOW, attrs)
+        os.set_blocking(self._master, False)
+        path = os.ttyname(self._slave)
+        self._loop.add_reader(self._master, self._readable)
+        self._pacer = Pacer(self._send, self.baud) if self.pace else None
+        self.engine.attach(self._pacer or self._send)
+        if self.link:
+            link = Path(self.link)
+            if link.is_symlink():
+                link.unlink()  # a stale link of an earlier run
+            link.symlink_to(path)
+            return str(link)
+        return path
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._master, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.debug("pty read: %r", exc)
+            return
+        if data:
+            self.engine.feed(data)
+
+    def _send(self, data: bytes) -> None:
+        self._out += data
+        if len(self._out) > OUT_CAP:
+            log.warning("host is not reading: %d bytes of output dropped", len(self._out) - OUT_CAP)
+            del self._out[: len(self._out) - OUT_CAP]
+        self._flush()
+
+    def _flush(self) -> None:
+        try:
+            while self._out:
+                n = os.write(self._master, self._out)
+                del self._out[:n]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            log.debug("pty write: %r", exc)
+            self._out.clear()
+        want = bool(self._out)
+        if want and not self._writing:
+            self._loop.add_writer(self._master, self._flush)
+        elif not want and self._writing:
+            self._loop.remove_writer(self._master)
+        self._writing = want
+
+    async def close(self) -> None:
+        self.engine.detach()
+        if self._pacer:
+            self._pacer.close()
+        if self._master >= 0:
+            self._loop.remove_reader(self._master)
+            self._loop.remove_writer(self._master)
+        if self.link:
+            link = Path(self.link)
+            with contextlib.suppress(OSError):
+                if link.is_symlink() and os.readlink(link) == os.ttyname(self._slave):
+                    link.unlink()
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)

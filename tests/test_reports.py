@@ -1,0 +1,91 @@
+"""`pytest suites` leaves the three report outputs, each carrying the case's AT transcript and
+the DUT's identity (issue 2, "Done when"); and a suite run against an emulator started by hand
+through --port runs the same cases."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.emulator.launcher import EmulatorProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_suite(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q",
+           f"--junitxml={out / 'junit.xml'}", f"--html={out / 'html' / 'index.html'}",
+           "--self-contained-html", f"--alluredir={out / 'allure'}", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def qualified(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    proc = run_suite(out, "-k", "bare_at or ati_identifies or keepalive_valid_value_reads_back")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+def html_tests(page: str) -> dict:
+    """pytest-html 4 keeps every case's row, log and extras in one JSON blob in the page."""
+    blob = re.search(r'data-jsonblob="([^"]*)"', page)
+    assert blob, "no pytest-html data blob in the report"
+    return json.loads(html.unescape(blob.group(1)))["tests"]
+
+
+def test_html_report_is_self_contained_and_carries_transcripts(qualified):
+    page = (qualified / "html" / "index.html").read_text()
+    tests = html_tests(page)
+    assert tests
+    for nodeid, phases in tests.items():
+        extras = [x["content"] for ph in phases for x in ph["extras"] if x["format_type"] == "html"]
+        assert any("AT transcript" in x and "TX" in x for x in extras), nodeid
+    keepalive = [x["content"] for k, phases in tests.items() if "keepalive" in k for ph in phases
+                 for x in ph["extras"]]
+    assert any("AT+QMTCFG=&quot;keepalive&quot;,0,0&lt;CR&gt;" in x for x in keepalive)
+    assert "Quectel_BC660K-GL" in page and "DUT IMEI" in page
+    assert not list((qualified / "html").glob("assets/*")), "a self-contained report needs no assets"
+
+
+def test_junit_has_transcripts_in_system_out_and_identity_properties(qualified):
+    root = ET.parse(qualified / "junit.xml").getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["DUT model"] == "Quectel_BC660K-GL"
+    assert len(props["DUT IMEI"]) == 15
+    cases = suite.findall("testcase")
+    assert cases
+    for case in cases:
+        out = case.findtext("system-out") or ""
+        assert "AT transcript" in out and " TX " in out, case.get("name")
+
+
+def test_allure_results_have_transcript_attachments_and_environment(qualified):
+    allure = qualified / "allure"
+    results = [json.loads(p.read_text()) for p in allure.glob("*-result.json")]
+    assert results
+    for res in results:
+        names = [a["name"] for a in res.get("attachments", [])]
+        assert "AT transcript" in names, res["name"]
+        source = next(a["source"] for a in res["attachments"] if a["name"] == "AT transcript")
+        assert " TX " in (allure / source).read_text()
+    env = (allure / "environment.properties").read_text()
+    assert "DUT.firmware=BC660KGL" in env
+
+
+def test_suite_runs_unchanged_against_an_emulator_started_by_hand(tmp_path):
+    emulator = EmulatorProcess.start(transport="tcp", time_scale=0.1, log_path=tmp_path / "emu.log")
+    try:
+        proc = run_suite(tmp_path, "--port", emulator.url, "--time-scale", "0.1", "-k", "bare_at or ati_identifies")
+    finally:
+        emulator.stop()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "passed" in proc.stdout.splitlines()[-1]
