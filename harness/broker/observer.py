@@ -3,7 +3,8 @@
 Cases use it to see what the DUT really published (AT+QMTPUB, note 3.3.x) and to publish to the
 DUT's subscriptions (+QMTRECV). Every call waits on an event with a deadline (no sleeps) and
 fails with a one-line ObserverError, so a silent DUT reads as "no message on 'x' within 5.0 s".
-Received messages queue until a case consumes them, in arrival order.
+Received messages queue until a case consumes them, in arrival order. There is no silent
+reconnect: a dropped connection stays dropped and is named in the errors that follow.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Observer:
         self._closed = False
         self._started = False
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                   protocol=protocol,
+                                   protocol=protocol, reconnect_on_failure=False,
                                    clean_session=None if protocol == mqtt.MQTTv5 else clean_session)
         if tls is not None:
             self._client.tls_set_context(tls)

@@ -28,11 +28,8 @@ class Arg:
         if self.quoted:
             return None
         t = self.text.strip()
-        if t[:1] in "+-":
-            sign, digits = t[0], t[1:]
-        else:
-            sign, digits = "", t
-        return int(sign + digits) if digits.isdigit() else None
+        sign, digits = (t[0], t[1:]) if t[:1] in ("+", "-") else ("", t)
+        return int(sign + digits) if digits.isascii() and digits.isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class EmulatorProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
     args: list[str] = field(default_factory=list)
+    own_log: bool = False  # a temporary log we made: removed on stop
 
     @classmethod
     def start(cls, *, transport: str = "tcp", time_scale: float = 1.0, firmware: str = "conformant",
@@ -39,6 +40,7 @@ class EmulatorProcess:
         where = ["--tcp", "127.0.0.1:0"] if transport == "tcp" else ["--pty"]
         args = [sys.executable, "-m", "harness.emulator", *where, "--time-scale", repr(time_scale),
                 "--firmware", firmware, "--baud", str(baud), *(extra or [])]
+        own_log = log_path is None
         if log_path is None:
             fd, name = tempfile.mkstemp(prefix="bc660k-emulator-", suffix=".log")
             os.close(fd)
@@ -49,16 +51,21 @@ class EmulatorProcess:
         url = _first_line(proc, timeout)
         if not url:
             tail = _stop(proc, log_path)
+            if own_log:
+                log_path.unlink(missing_ok=True)
             raise LaunchError(f"emulator did not print its URL within {timeout:.0f} s "
                               f"(exit {proc.returncode}): {tail or 'no output'}")
-        return cls(url=url, proc=proc, log_path=log_path, args=args)
+        return cls(url=url, proc=proc, log_path=log_path, args=args, own_log=own_log)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def stop(self) -> str:
         """Stop it (SIGTERM, then SIGKILL) and return the tail of its stderr."""
-        return _stop(self.proc, self.log_path)
+        tail = _stop(self.proc, self.log_path)
+        if self.own_log:
+            self.log_path.unlink(missing_ok=True)
+        return tail
 
 
 def _first_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
