@@ -133,9 +133,17 @@ def test_tls_port_in_use_names_the_tls_port(pki: tuple[trustme.CA, TlsFiles]) ->
             EmbeddedBroker(tls=pki[1], tls_port=port).start()
 
 
+def test_host_name_is_resolved_to_one_ipv4_address() -> None:
+    with EmbeddedBroker(host="localhost") as running, _raw(running.port) as sock:
+        assert running.host == "127.0.0.1"
+        sock.sendall(_connect("by-name"))
+        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+
+
 @pytest.mark.parametrize(("kwargs", "fragment"), [
     ({"port": 70000}, "port must be an integer 0..65535"),
     ({"host": "::1"}, "IPv6"),
+    ({"host": "no-such-host.invalid"}, "cannot resolve host"),
     ({"tls": TlsFiles(Path("/nonexistent/cert.pem"), Path("/nonexistent/key.pem"))}, "certfile not found"),
 ])
 def test_bad_configuration_is_one_line_broker_error(kwargs: dict[str, object], fragment: str) -> None:
@@ -202,6 +210,7 @@ def test_twenty_start_stop_cycles_leak_no_thread_and_no_fd(pki: tuple[trustme.CA
 # -- authentication ---------------------------------------------------------------------------------
 
 def test_users_right_password_connects_wrong_password_gets_connack_5() -> None:
+    threads = set(threading.enumerate())
     with EmbeddedBroker(users={"dut": "s3cret"}, allow_anonymous=False) as running:
         with Observer("127.0.0.1", running.port, username="dut", password="s3cret").connect() as ok:
             assert ok.connack_code == 0
@@ -215,6 +224,7 @@ def test_users_right_password_connects_wrong_password_gets_connack_5() -> None:
             assert "wrong" not in str(info.value) and "s3cret" not in str(info.value)
         with pytest.raises(ObserverError, match="CONNACK return code 5"):
             Observer("127.0.0.1", running.port).connect()  # no user name and anonymous not allowed
+    assert set(threading.enumerate()) == threads  # refused observers stopped their network threads
 
 
 def test_users_with_anonymous_allowed_still_checks_given_passwords() -> None:
@@ -254,8 +264,14 @@ def test_mutual_tls_refuses_clients_without_a_certificate(pki: tuple[trustme.CA,
             assert obs.connected
         without_cert = ssl.create_default_context()
         ca.configure_trust(without_cert)
-        with pytest.raises(ObserverError):
+        # TLS 1.3: the client finishes its handshake first, so the refusal shows as a close.
+        with pytest.raises(ObserverError, match="closed the connection before CONNACK"):
             Observer("127.0.0.1", running.tls_port or 0, tls=without_cert).connect(timeout=3)
+        foreign = ssl.create_default_context()
+        ca.configure_trust(foreign)
+        trustme.CA().issue_cert("stranger.test").configure_cert(foreign)
+        with pytest.raises(ObserverError, match="closed the connection before CONNACK"):
+            Observer("127.0.0.1", running.tls_port or 0, tls=foreign).connect(timeout=3)
 
 
 # -- the amqtt deviations the capabilities table records --------------------------------------------

@@ -17,36 +17,33 @@ Facts about amqtt 0.12.1 this module relies on or works around (checked against 
   disconnect (clean_session=0 would not survive). With ``allow_anonymous`` we use a small plugin
   that admits everyone without that mark, so persistent sessions work.
 - Client connections still open at shutdown are not closed by amqtt; we track and close them so
-  that a start/stop loop leaks no socket.
+  that a start/stop loop leaks no socket, and close them *before* amqtt's shutdown, whose
+  cancellation of a session reader blocked in ``asyncio.wait_for`` could otherwise stall it.
+- The amqtt-specific pieces (Broker subclass, auth plugin, log filter) live in ``_amqtt.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import ipaddress
-import logging
-import ssl
+import socket
 import tempfile
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from amqtt.broker import Broker
 from amqtt.contexts import BrokerConfig
-from amqtt.plugins.base import BaseAuthPlugin
-from amqtt.session import Session
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 
+from harness.broker import _amqtt
+from harness.broker._amqtt import PREFIX as _PREFIX
+from harness.broker._amqtt import QUIET as _QUIET
+from harness.broker._amqtt import AmqttBroker, BindError, find_cause, hash_users, install_quiet_filter, one_line
 from harness.broker.errors import BrokerError
 
 __all__ = ["BrokerError", "EmbeddedBroker", "TlsFiles"]
-
-_PREFIX = "amqtt broker"
 
 
 @dataclass(frozen=True)
@@ -59,151 +56,15 @@ class TlsFiles:
     require_client_cert: bool = False  # mutual TLS: refuse clients without a certificate from cafile
 
 
-class OpenAuthPlugin(BaseAuthPlugin):
-    """Admit every client without flagging the session anonymous (see the module docstring)."""
-
-    @dataclass
-    class Config:
-        """No options."""
-
-    async def authenticate(self, *, session: Session) -> bool | None:
-        return True
-
-
-class _QuietDuringLifecycle(logging.Filter):
-    """Demote amqtt's log records to DEBUG, without traceback, while start or stop runs.
-
-    Start failures reach the caller as one-line BrokerErrors and stop noise is expected, so neither
-    should print a traceback. Only records emitted on a broker thread that is starting or stopping
-    are touched; a running broker logs as amqtt normally does.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.quiet_threads: set[int] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.thread in self.quiet_threads and record.levelno > logging.DEBUG:
-            if record.exc_info and record.exc_info[1] is not None:
-                record.msg = f"{record.getMessage()}: {record.exc_info[1]!r}"
-                record.args = None
-            record.exc_info = None
-            record.exc_text = None
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            # The logger's level check already ran at the original level: redo it for DEBUG.
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-        return True
-
-
-_QUIET = _QuietDuringLifecycle()
-
-
-def _install_quiet_filter() -> None:
-    """Attach the filter to every amqtt logger: logger filters do not apply to child records."""
-    for name in ["amqtt", *list(logging.Logger.manager.loggerDict)]:
-        if name == "amqtt" or name.startswith("amqtt."):
-            logger = logging.getLogger(name)
-            if _QUIET not in logger.filters:
-                logger.addFilter(_QUIET)
-
-
-class _BindError(Exception):
-    def __init__(self, address: str | None, port: int, cause: OSError) -> None:
-        super().__init__(address, port, cause)
-        self.address, self.port, self.cause = address, port, cause
-
-    def line(self) -> str:
-        reason = {
-            errno.EADDRINUSE: "address in use",
-            errno.EADDRNOTAVAIL: "address not available on this host",
-            errno.EACCES: "permission denied",
-        }.get(self.cause.errno or 0, self.cause.strerror or str(self.cause))
-        return f"{_PREFIX}: cannot listen on {self.address}:{self.port}: {reason}"
-
-
-class _Broker(Broker):
-    """amqtt's Broker plus: mutual TLS on request, one-line bind errors, tracked client streams."""
-
-    def __init__(self, config: BrokerConfig, *, mtls_listeners: frozenset[str]) -> None:
-        super().__init__(config)
-        self._mtls_listeners = mtls_listeners
-        self.client_writers: set[asyncio.StreamWriter] = set()
-
-    def _create_ssl_context(self, listener: Any) -> Any:  # type: ignore[override]
-        ctx = Broker._create_ssl_context(listener)
-        for name, cfg in self.listeners_config.items():
-            if cfg is listener and name in self._mtls_listeners:
-                ctx.verify_mode = ssl.CERT_REQUIRED
-        return ctx
-
-    async def _create_server_instance(self, listener_name: str, listener_type: Any, address: str | None,
-                                      port: int, ssl_context: Any) -> Any:
-        try:
-            return await super()._create_server_instance(listener_name, listener_type, address, port,
-                                                         ssl_context)
-        except OSError as exc:
-            raise _BindError(address, port, exc) from exc
-
-    def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,  # type: ignore[override]
-                         listener_name: str) -> Coroutine[Any, Any, None]:
-        # Deliberately not async: asyncio calls this inside connection_made, so the stream is
-        # tracked even if stop cancels its task before the task ever ran (no finally would run).
-        self.client_writers.add(writer)
-        return self._serve_stream(reader, writer, listener_name)
-
-    async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            listener_name: str) -> None:
-        try:
-            await super().stream_connected(reader, writer, listener_name)
-        except asyncio.CancelledError:
-            # Only our stop cancels these. Returning normally matters on Python 3.11: asyncio's
-            # done-callback calls task.exception() on a cancelled task and logs a traceback.
-            pass
-        finally:
-            self.client_writers.discard(writer)
-            writer.close()
-
-    def bound_ports(self) -> dict[str, int]:
-        return {name: server.instance.sockets[0].getsockname()[1]
-                for name, server in self._servers.items() if server.instance and server.instance.sockets}
-
-    async def close_listeners(self) -> None:
-        """Stop accepting, let accepted sockets become transports, then close the listeners.
-
-        Closing an asyncio Server while an accepted socket still waits for its transport makes the
-        transport constructor fail (Server._attach asserts), and that socket then lingers until
-        garbage collection. So first stop the accept callbacks, and give those pending a few turns.
-        """
-        loop = asyncio.get_running_loop()
-        for server in self._servers.values():
-            for sock in (server.instance.sockets if server.instance else ()):
-                loop.remove_reader(sock.fileno())
-        for _ in range(20):
-            await asyncio.sleep(0)
-            if not any(_is_accepting(task) for task in asyncio.all_tasks()):
-                break
-        await asyncio.sleep(0)  # their connection_made callbacks run on the next turn
-        for server in self._servers.values():
-            with contextlib.suppress(Exception):
-                await server.close_instance()
-
-
-def _is_accepting(task: asyncio.Task[Any]) -> bool:
-    return getattr(task.get_coro(), "__qualname__", "").endswith("_accept_connection2")
-
-
-def _hash_users(users: Mapping[str, str], directory: Path) -> Path:
-    """Write amqtt's password file (``user:argon2-hash`` lines); plaintext never touches disk."""
-    hasher = PasswordHash((Argon2Hasher(),))
-    lines = []
-    for user, password in users.items():
-        if not user or ":" in user or "\n" in user:
-            raise BrokerError(f"{_PREFIX}: invalid user name {user!r} (empty, or contains ':' or newline)")
-        lines.append(f"{user}:{hasher.hash(password)}\n")
-    path = directory / "passwd"
-    path.write_text("".join(lines), encoding="utf-8")
-    path.chmod(0o600)
-    return path
+def _ipv4(host: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    try:
+        return str(socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+    except (OSError, IndexError):
+        raise BrokerError(f"{_PREFIX}: cannot resolve host {host!r} to an IPv4 address") from None
 
 
 class EmbeddedBroker:
@@ -237,7 +98,7 @@ class EmbeddedBroker:
         with contextlib.suppress(ValueError):
             if ipaddress.ip_address(host).version == 6:
                 raise BrokerError(f"{_PREFIX}: IPv6 host {host!r} is not supported by amqtt's bind parser")
-        self.host = host
+        self.host = _ipv4(host)  # one address: with port 0 a name like localhost could bind two ports
         self.port = port
         self._requested_port = port
         self._tls = tls
@@ -247,10 +108,9 @@ class EmbeddedBroker:
         self._users = dict(users) if users is not None else None
         self.capabilities: dict[str, bool | int] = dict(self.CAPABILITIES)
         self.capabilities["mtls_required"] = bool(tls and tls.require_client_cert)
-        self.capabilities["persistent_sessions"] = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._broker: _Broker | None = None
+        self._broker: AmqttBroker | None = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
 
@@ -291,7 +151,7 @@ class EmbeddedBroker:
                 raise
             except Exception as exc:  # amqtt raises plain exceptions for config problems
                 self._teardown(timeout)
-                raise BrokerError(f"{_PREFIX}: cannot start: {_one_line(exc)}") from None
+                raise BrokerError(f"{_PREFIX}: cannot start: {one_line(exc)}") from None
             finally:
                 _QUIET.quiet_threads.discard(thread.ident)
             ports = self._broker.bound_ports()
@@ -339,18 +199,18 @@ class EmbeddedBroker:
             listeners["tls"] = tls_listener
         plugins: dict[str, Any] = {}
         if self._allow_anonymous:
-            plugins[f"{__name__}.OpenAuthPlugin"] = {}
+            plugins[f"{_amqtt.__name__}.OpenAuthPlugin"] = {}
         else:
             # Requires a user name; with `users` the password file below also checks the password.
             plugins["amqtt.plugins.authentication.AnonymousAuthPlugin"] = {"allow_anonymous": False}
         if self._users is not None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="amqtt-auth-")
-            passwd = _hash_users(self._users, Path(self._tmpdir.name))
+            passwd = hash_users(self._users, Path(self._tmpdir.name))
             plugins["amqtt.plugins.authentication.FileAuthPlugin"] = {"password_file": str(passwd)}
         try:
             return BrokerConfig.from_dict({"listeners": listeners, "plugins": plugins})
         except Exception as exc:
-            raise BrokerError(f"{_PREFIX}: bad configuration: {_one_line(exc)}") from None
+            raise BrokerError(f"{_PREFIX}: bad configuration: {one_line(exc)}") from None
 
     @staticmethod
     def _run_loop(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
@@ -358,23 +218,23 @@ class EmbeddedBroker:
         loop.call_soon(ready.set)
         loop.run_forever()
 
-    async def _astart(self, config: BrokerConfig) -> _Broker:
+    async def _astart(self, config: BrokerConfig) -> AmqttBroker:
         mtls = frozenset({"tls"} if self._tls is not None and self._tls.require_client_cert else set())
-        broker = _Broker(config, mtls_listeners=mtls)  # built on this loop: see the module docstring
-        _install_quiet_filter()
+        broker = AmqttBroker(config, mtls_listeners=mtls)  # built on this loop: see the module docstring
+        install_quiet_filter()
         try:
             await broker.start()
         except Exception as exc:
             await broker.close_listeners()
-            bind = _find_cause(exc, _BindError)
+            bind = find_cause(exc, BindError)
             if bind is not None:
                 raise BrokerError(bind.line()) from None
-            raise BrokerError(f"{_PREFIX}: cannot start: {_one_line(exc)}") from None
+            raise BrokerError(f"{_PREFIX}: cannot start: {one_line(exc)}") from None
         return broker
 
-    async def _astop(self, broker: _Broker | None, timeout: float) -> None:
+    async def _astop(self, broker: AmqttBroker | None, timeout: float) -> None:
         if broker is not None:
-            _install_quiet_filter()
+            install_quiet_filter()
             await broker.close_listeners()
             # Drop the clients first: amqtt's shutdown cancels each session's reader, and on
             # Python 3.11 a reader cancelled inside asyncio.wait_for can stay stuck, which
@@ -418,19 +278,3 @@ class EmbeddedBroker:
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None
-
-
-def _find_cause(exc: BaseException, kind: type[_BindError]) -> _BindError | None:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

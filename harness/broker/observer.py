@@ -197,12 +197,15 @@ class Observer:
                         return True
                 return False
 
-            if not self._cond.wait_for(take, timeout):
-                lost = "" if self._connected else f" (connection lost: {self._disconnect_reason})"
-                what = " matching the predicate" if predicate is not None else ""
-                raise ObserverError(f"{_PREFIX}: no message{what} on {_describe(topic)} within "
-                                    f"{timeout} s{lost}")
-            return found[0]
+            # A dropped connection ends the wait at once: nothing more can arrive.
+            self._cond.wait_for(lambda: take() or not self._connected, timeout)
+            if found:
+                return found[0]
+            what = " matching the predicate" if predicate is not None else ""
+            if not self._connected:
+                raise ObserverError(f"{_PREFIX}: no message{what} on {_describe(topic)}: connection lost "
+                                    f"({self._disconnect_reason or 'never connected'})")
+            raise ObserverError(f"{_PREFIX}: no message{what} on {_describe(topic)} within {timeout} s")
 
     def messages(self) -> list[Message]:
         """A snapshot of the messages not consumed yet, oldest first."""
@@ -223,10 +226,14 @@ class Observer:
                 hit.extend(m for m in self._messages if _matches(m, topic, None))
                 return bool(hit)
 
-            if self._cond.wait_for(arrived, within):
+            self._cond.wait_for(lambda: arrived() or not self._connected, within)
+            if hit:
                 m = hit[0]
                 raise ObserverError(f"{_PREFIX}: unexpected message on {m.topic!r} (qos {m.qos}, "
                                     f"{len(m.payload)} bytes) while expecting none on {_describe(topic)}")
+            if not self._connected:  # silence from a dead connection proves nothing
+                raise ObserverError(f"{_PREFIX}: cannot watch {_describe(topic)}: connection lost "
+                                    f"({self._disconnect_reason or 'never connected'})")
 
     def close(self) -> None:
         """Disconnect and stop the network thread. Idempotent."""
