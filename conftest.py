@@ -1,3 +1,10 @@
 """Loads the harness plugin and its fixtures; nothing else lives here (DESIGN "Shape")."""
 
-pytest_plugins = ["harness.plugin", "fixtures.rig", "fixtures.broker", "fixtures.dut", "fixtures.modem"]
+pytest_plugins = [
+    "harness.plugin",
+    "fixtures.rig",
+    "fixtures.broker",
+    "fixtures.dut",
+    "fixtures.modem",
+    "fixtures.report",
+]

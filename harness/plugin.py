@@ -7,6 +7,9 @@ harness/ that imports pytest, so the library stays usable from a plain script.
 from __future__ import annotations
 
 import html
+import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,10 @@ import pytest
 
 from harness.report.attach import attach_junit, attach_text, transcript_html
 from harness.report.environment import write_allure_environment
+from harness.report.history import keep_history
+from harness.report.matrix import render_html as matrix_html
+from harness.report.progress import Progress
+from harness.report.record import RunRecord
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
 
 RIG_KEY = pytest.StashKey[RigConfig]()
@@ -21,6 +28,9 @@ FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: ever
 # per item: (title, Transcript, always); always=False ones are attached only when setup failed
 TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
 SETUP_FAILED_KEY = pytest.StashKey[bool]()
+OBSERVATIONS_KEY = pytest.StashKey[dict[str, str]]()
+RECORD_KEY = pytest.StashKey[RunRecord]()
+PROGRESS_KEY = pytest.StashKey[Progress]()
 
 MARKERS = (
     "spec(section): the application note section the case checks, e.g. spec('3.3.1')",
@@ -28,6 +38,7 @@ MARKERS = (
     "ssl: needs the TLS path (AT+QSSLCFG, a TLS listener)",
     "power: needs power/reset control of the DUT (a relay, or the emulator's control)",
     "hardware_only: meaningful only on a physical module",
+    "needs_broker(*capabilities, at_least=None): skipped, with the reason, when the rig's broker lacks one",
 )
 
 
@@ -84,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "Broker": rig.broker.kind,
     }
     _default_report_paths(config, rig)
+    config.stash[RECORD_KEY] = RunRecord(facts=config.stash[FACTS_KEY], rig=rig.redacted_dump())
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(_HtmlReportHooks(config), "bc660k-html-hooks")
 
@@ -127,9 +139,53 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.when == "teardown":
         for title, transcript in chosen:
             attach_junit(report, title, transcript.render())
+    sections = sections_of(item)
+    if report.when == "call":
+        report.user_properties.extend(("spec_section", sec) for sec in sections)
+    record = item.config.stash.get(RECORD_KEY, None)
+    if record is not None and "dut" in getattr(item, "fixturenames", ()):
+        case = record.case(item.nodeid, sections)
+        case.observations.update(item.stash.get(OBSERVATIONS_KEY, {}))
+        case.evidence = [title for title, _ in chosen]
+        message = report.longreprtext if report.failed else ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2]).removeprefix("Skipped: ")
+        record.phase(item.nodeid, sections, report.when, report.outcome, report.duration, message,
+                     xfail=hasattr(report, "wasxfail"))
+
+
+def sections_of(item: pytest.Item) -> list[str]:
+    """The note sections a case checks: its spec markers, closest first, without repeats."""
+    found: list[str] = []
     for mark in item.iter_markers("spec"):
-        if report.when == "call" and mark.args:
-            report.user_properties.append(("spec_section", str(mark.args[0])))
+        for sec in map(str, mark.args):
+            if sec not in found:
+                found.append(sec)
+    return found
+
+
+def observe(item: pytest.Item, name: str, value: object) -> None:
+    """Record what the note leaves open (DESIGN "Where the application note is unclear"): kept
+    per firmware in the record, diffed between firmware versions, never a verdict."""
+    item.stash.setdefault(OBSERVATIONS_KEY, {})[name] = str(value)
+    item.user_properties.append((f"observation.{name}", str(value)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[PROGRESS_KEY] = Progress(len(session.items))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    progress = item.config.stash.get(PROGRESS_KEY, None)
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    if progress is None or reporter is None:
+        return
+    sections = sections_of(item)
+    line = progress.step(item.nodeid, sections[0] if sections else "")
+    if line:
+        reporter.ensure_newline()
+        reporter.write_line(line)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -159,6 +215,10 @@ class _HtmlReportHooks:
         rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
                        f"<td>{html.escape(v)}</td></tr>" for k, v in facts.items())
         prefix.append(f"<table>{rows}</table>")
+        rig = self.config.stash[RIG_KEY]
+        html_dir = Path(self.config.option.htmlpath).resolve().parent
+        matrix = os.path.relpath((rig.report.dir / "matrix.html").resolve(), html_dir)
+        prefix.append(f'<p><a href="{html.escape(matrix)}">Conformance matrix by section of the note</a></p>')
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -167,3 +227,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     allure_dir = getattr(config.option, "allure_report_dir", None)
     if allure_dir and facts:
         write_allure_environment(allure_dir, facts)
+    record, rig = config.stash.get(RECORD_KEY, None), config.stash.get(RIG_KEY, None)
+    if record is None or rig is None or not record.cases or hasattr(config, "workerinput"):
+        return
+    record.finished = time.time()
+    out = rig.report.dir
+    path = record.write(out / "record.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    (out / "matrix.html").write_text(matrix_html(data, f"{rig.report.title}: conformance matrix"), encoding="utf-8")
+    keep_history(data, out / "history")

@@ -110,7 +110,7 @@ def test_settings_are_per_connect_id(modem):
     assert query(modem, "keepalive", 4) == [f"+QMTCFG: {KEEPALIVE.params[0].default}"]
 
 
-def test_configuration_is_not_saved_across_reset(modem, record_property):
+def test_configuration_is_not_saved_across_reset(modem, observe):
     """3.3.1 Characteristics: "The configuration will not be saved." After AT+QRST=1 and RDY,
     every connect ID reads the printed defaults again."""
     from harness.spec.timing import boot_deadline_s
@@ -126,4 +126,4 @@ def test_configuration_is_not_saved_across_reset(modem, record_property):
         pkt, retry, notice = query(modem, "timeout", cid)[0].removeprefix("+QMTCFG: ").split(",")
         assert (int(pkt), int(retry)) == (TIMEOUT.params[0].default, TIMEOUT.params[1].default)
         # The note lost the underline of <timeout_notice>'s default: an observation, not a verdict.
-        record_property(f"observation.timeout_notice_default.id{cid}", notice)
+        observe(f"timeout_notice default, connect ID {cid}", notice)

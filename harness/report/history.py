@@ -1,0 +1,52 @@
+"""Past runs under reports/history/, bounded, with a trend page per firmware: a nightly
+rig shows whether a firmware's verdict is stable or flickering."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+KEEP = 30  # runs kept; the oldest go first
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60] or "unknown"
+
+
+def keep_history(record: dict[str, Any], directory: Path, keep: int = KEEP) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    firmware = record.get("facts", {}).get("DUT firmware", "unknown")
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(record.get("started") or time.time()))
+    path = directory / f"{stamp}-{_slug(firmware)}.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    runs = sorted(directory.glob("*.json"))
+    for old in runs[:-keep]:
+        old.unlink(missing_ok=True)
+    write_trend(sorted(directory.glob("*.json")), directory / "index.html")
+    return path
+
+
+def write_trend(runs: list[Path], out: Path) -> None:
+    by_fw: dict[str, list[tuple[str, dict[str, int]]]] = {}
+    for run in runs:
+        try:
+            data = json.loads(run.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged history file must not cost the report of this run
+        fw = data.get("facts", {}).get("DUT firmware", "unknown")
+        by_fw.setdefault(fw, []).append((run.stem.split("-", 1)[0], data.get("summary", {})))
+    parts = []
+    for fw, rows in sorted(by_fw.items()):
+        cells = "".join(
+            f"<tr><td>{html.escape(stamp)}</td><td>{s.get('passed', 0)}</td><td>{s.get('failed', 0)}</td>"
+            f"<td>{s.get('error', 0)}</td><td>{s.get('skipped', 0)}</td></tr>" for stamp, s in rows)
+        parts.append(f"<h2>{html.escape(fw)}</h2><table><tr><th>run (UTC)</th><th>passed</th><th>failed</th>"
+                     f"<th>errors</th><th>skipped</th></tr>{cells}</table>")
+    out.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><title>History</title><style>'
+                   "body{font-family:sans-serif} td,th{border:1px solid #ccc;padding:2px 8px}"
+                   "table{border-collapse:collapse}</style></head><body><h1>Runs by firmware</h1>"
+                   + "".join(parts) + "</body></html>\n", encoding="utf-8")
