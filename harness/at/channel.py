@@ -146,11 +146,13 @@ class ATChannel:
 
     def resync(self, attempts: int = 5, timeout: float = 1.0) -> bool:
         """Send `AT` until OK, then wait for a quiet line. From the 2nd attempt on, an <ESC>
-        goes first, to leave a data mode the DUT may be stuck in (3.3.8)."""
+        goes first, to leave a data mode the DUT may be stuck in (3.3.8), then a <CR> that ends
+        whatever line the <ESC> started outside data mode (its late ERROR lands while idle)."""
         with self._op:
             for i in range(max(1, attempts)):
                 if i:
-                    self._write(b"\x1b", "\x1b")
+                    self._write(b"\x1b\r", "\x1b\r")
+                    self._settle()
                 try:
                     r = self._exchange("AT", timeout, require_echo=bool(self._echo_on))
                 except ATTimeout:

@@ -1,0 +1,38 @@
+"""The AT channel against the real emulator, where the two must agree without a script:
+resync out of a stuck data mode (3.3.8 "tap Esc to cancel") and out of a half-typed line."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.at import ATChannel
+from harness.emulator.launcher import EmulatorProcess
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    proc = EmulatorProcess.start(transport="tcp", time_scale=0.05,
+                                 log_path=tmp_path_factory.mktemp("emu") / "emulator.log")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def channel(emulator):
+    with ATChannel(emulator.url, time_scale=0.05) as ch:
+        assert ch.resync()
+        assert ch.command("ATE0").ok
+        yield ch
+
+
+def test_resync_leaves_a_data_mode_the_host_abandoned(channel):
+    # QMTCFG write puts nothing in data mode; AT+QSSLCFG cacert does (a '>' prompt, 6.2).
+    channel.write_raw(b'AT+QSSLCFG=0,0,"cacert"\r')
+    assert channel.resync(attempts=3, timeout=0.5)
+    assert channel.command("AT").final == "OK"
+
+
+def test_resync_after_a_half_typed_line(channel):
+    channel.write_raw(b"AT+QMTCFG=\"keep")
+    assert channel.resync(attempts=3, timeout=0.5)
+    assert channel.command('AT+QMTCFG="keepalive",0').ok
