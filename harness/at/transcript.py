@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from harness.spec.commands import secrets_in
+
 MAX_TEXT = 2048  # characters kept per entry; long payloads/garbage are cut, with the length noted
 
 _NAMES = {0x00: "<NUL>", 0x09: "<TAB>", 0x0A: "<LF>", 0x0D: "<CR>", 0x1A: "<SUB>", 0x1B: "<ESC>",
@@ -78,6 +80,9 @@ class Transcript:
         if direction not in DIRECTIONS:
             raise ValueError(f"transcript direction must be one of {DIRECTIONS}, not {direction!r}")
         now_t, now_wall = time.monotonic(), time.time()
+        if direction == "TX":
+            for secret in secrets_in(text.strip()):  # 3.3.1 <device_secret>, 3.3.4 <pass_word>
+                self.add_secret(secret)
         with self._lock:
             text = self._redact(text)  # redact before cutting, so a cut never exposes half a secret
             if len(text) > MAX_TEXT:

@@ -79,12 +79,12 @@ th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;
 tr.pass td:first-child{{border-left:6px solid #2e7d32}} tr.fail td:first-child{{border-left:6px solid #c62828}}
 tr.skip td:first-child{{border-left:6px solid #f9a825}} .notes{{font-size:12px}} .failure{{color:#c62828}}
 .obs{{color:#0b4f9c}} .skip{{color:#8a6d00}} .verdict{{font-size:20px;font-weight:bold}}
-col.n{{width:5em}} col.sec{{width:5em}} col.title{{width:20em}}
+col.n{{width:5.5em}} col.sec{{width:5.5em}} col.title{{width:20em}} table.facts{{width:auto}}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class=verdict>{verdict}: {s.get("passed", 0)} passed, {s.get("failed", 0)} failed, {s.get("error", 0)} errors,
 {s.get("skipped", 0)} skipped</p>
-<table>{head}</table><h2>By section of the application note</h2>
+<table class=facts>{head}</table><h2>By section of the application note</h2>
 <table><colgroup><col class=sec><col class=title><col class=n><col class=n><col class=n><col class=n><col class=n><col>
 </colgroup><tr><th>Section</th><th>Title</th><th>Cases</th><th>Passed</th><th>Failed</th><th>Errors</th>
 <th>Skipped</th><th>Notes</th></tr>
