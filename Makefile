@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv qualify test test-harness test-suite lint clean
+.PHONY: venv deps qualify test test-harness test-suite lint clean
 
 venv: $(STAMP)
 
@@ -17,10 +17,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-qualify: venv
+# Debian packages: mosquitto, the second real broker (`--broker mosquitto`). Installed only when
+# missing and we are root; otherwise one line says how, and the mosquitto tests skip with that reason.
+# Debian puts the broker in /usr/sbin, which a non-root PATH may lack: look there too.
+DEB_PACKAGES := mosquitto mosquitto-clients
+MOSQUITTO_SBIN ?= /usr/sbin/mosquitto
+deps:
+	@if command -v mosquitto >/dev/null 2>&1 || test -x $(MOSQUITTO_SBIN); then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); \
+	else \
+		echo "mosquitto is not installed: its tests will be skipped; install it with: sudo apt-get install -y --no-install-recommends $(DEB_PACKAGES)"; \
+	fi
+
+qualify: venv deps
 	$(BIN)/pytest suites $(PYTEST_ARGS)
 
-test: venv
+test: venv deps
 	$(BIN)/pytest tests suites -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv

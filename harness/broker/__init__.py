@@ -10,9 +10,22 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from harness.broker.certs import TestPki
     from harness.broker.embedded import EmbeddedBroker, TlsFiles
     from harness.broker.errors import BrokerError, ObserverError
+    from harness.broker.mosquitto import MosquittoBroker
     from harness.broker.observer import Message, Observer
+    from harness.broker.peer import (
+        Capture,
+        Connection,
+        Match,
+        PeerError,
+        PeerMismatch,
+        PeerTimeout,
+        PeerViolation,
+        ScriptedPeer,
+        predicate,
+    )
 
 _EXPORTS = {
     "BrokerError": "harness.broker.errors",
@@ -21,9 +34,38 @@ _EXPORTS = {
     "TlsFiles": "harness.broker.embedded",
     "Message": "harness.broker.observer",
     "Observer": "harness.broker.observer",
+    "MosquittoBroker": "harness.broker.mosquitto",
+    "TestPki": "harness.broker.certs",
+    "ScriptedPeer": "harness.broker.peer",
+    "Connection": "harness.broker.peer",
+    "Match": "harness.broker.peer",
+    "Capture": "harness.broker.peer",
+    "predicate": "harness.broker.peer",
+    "PeerError": "harness.broker.peer",
+    "PeerTimeout": "harness.broker.peer",
+    "PeerMismatch": "harness.broker.peer",
+    "PeerViolation": "harness.broker.peer",
 }
 
-__all__ = ["BrokerError", "EmbeddedBroker", "Message", "Observer", "ObserverError", "TlsFiles"]
+__all__ = [  # noqa: RUF022 - grouped as _EXPORTS
+    "BrokerError",
+    "ObserverError",
+    "EmbeddedBroker",
+    "TlsFiles",
+    "Message",
+    "Observer",
+    "MosquittoBroker",
+    "TestPki",
+    "ScriptedPeer",
+    "Connection",
+    "Match",
+    "Capture",
+    "predicate",
+    "PeerError",
+    "PeerTimeout",
+    "PeerMismatch",
+    "PeerViolation",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -85,6 +85,7 @@ class EmbeddedBroker:
         "max_qos": 2,
         "tls": True,
         "mtls_required": False,        # set per instance: True when TlsFiles.require_client_cert
+        "duplicate_qos2_limit": 4,     # PUBREC to at least 4 duplicate QoS 2 PUBLISHes before PUBREL (tested)
     }
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None,

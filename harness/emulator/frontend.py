@@ -243,11 +243,14 @@ class ATEngine:
     # ---- additions beyond api.Context -----------------------------------------------------
     async def reset_module(self) -> None:
         """AT+QRST=1 / AT+CFUN=<fun>,1: power-cycle after the final result. Everything but
-        the saved settings (echo, DESIGN "Module facts") starts afresh, pending input is lost,
+        the saved settings (echo, DESIGN "Module facts"; ext values whose `nonvolatile`
+        attribute is true, e.g. AT+QSSLCFG certificates) starts afresh, pending input is lost,
         and RDY follows after BOOT_S module seconds."""
         echo = self.module.echo
+        saved = {k: v for k, v in self.module.ext.items() if getattr(v, "nonvolatile", False) is True}
         await self._power_off()
         self.module = self._power_on(echo=echo)
+        self.module.ext.update(saved)
         self._buf.clear()
         self._overlong = self._waking = False
         delay = self.module.scaled(BOOT_S)

@@ -16,9 +16,11 @@ import hashlib
 import hmac
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import IntEnum
+from typing import Any
 
 from harness.mqtt import codec
 from harness.mqtt.codec import Packet
@@ -153,9 +155,19 @@ class MqttClient:
 
     # --- network connection (3.3.2 / 3.3.3) ------------------------------------------
 
-    async def open(self, host: str, port: int, timeout_s: float) -> OpenResult:
-        """Resolve and connect to exactly what the host asked, within `timeout_s`."""
+    async def open(self, host: str, port: int, timeout_s: float, *,
+                   ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
+                   handshake_timeout_s: float | None = None) -> OpenResult:
+        """Resolve and connect to exactly what the host asked, within `timeout_s`. With
+        `ssl_context` the connection is TLS: the handshake (verifying against `server_hostname`,
+        default `host`, as the context says) must also finish within `handshake_timeout_s`;
+        a failed or late handshake is FAILED like a refused connection."""
         loop = asyncio.get_running_loop()
+        tls: dict[str, Any] = {}
+        if ssl_context is not None:
+            tls = {"ssl": ssl_context, "server_hostname": server_hostname or host}
+            if handshake_timeout_s is not None:
+                tls["ssl_handshake_timeout"] = max(handshake_timeout_s, 0.001)
         deadline = loop.time() + timeout_s
         try:
             infos = await asyncio.wait_for(
@@ -169,7 +181,7 @@ class MqttClient:
                 break
             try:
                 self._reader, self._writer = await asyncio.wait_for(
-                    asyncio.open_connection(addr[0], addr[1], family=family), left)
+                    asyncio.open_connection(addr[0], addr[1], family=family, **tls), left)
                 self._last_sent = loop.time()
                 return OpenResult.OK
             except (OSError, TimeoutError) as exc:

@@ -16,9 +16,14 @@ Conventions decided once for all MQTT handlers here:
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import Any
 
-from harness.emulator import qmt_pub  # noqa: F401  (registers +QMTSUB, +QMTUNS, +QMTPUB)
+from harness.emulator import (
+    qmt_pub,  # noqa: F401  (registers +QMTSUB, +QMTUNS, +QMTPUB)
+    qsslcfg,  # registers +QSSLCFG; builds the TLS context for SSL opens
+)
 from harness.emulator.api import Command, Context, ModuleState, command
 from harness.emulator.mqtt_client import (
     ConnectParams,
@@ -42,6 +47,8 @@ from harness.emulator.qmt_state import (
     state,
     str_arg,
 )
+
+log = logging.getLogger("harness.emulator")
 
 OPEN_RESPONSE_S = 176.0  # 3.3.2 "Maximum Response Time 176 s, determined by network"
 HOST_MAX = 100  # 3.3.2 <host_name> "Maximum length: 100 bytes"
@@ -115,12 +122,19 @@ async def _open_and_run(ctx: Context, module: ModuleState, link: Link) -> None:
     cancels it and MqttClient.run closes the socket in its finally)."""
     st = state(module)
     try:
-        if configs(module.ext)[link.connect_id].ssl_enable:
-            # TODO(TLS): AT+QMTCFG="ssl" is stored but TLS is not modelled yet; until it is,
-            # an SSL open fails rather than silently talking plain TCP.
-            ctx.urc(f"+QMTOPEN: {link.connect_id},{int(OpenResult.FAILED)}")
-            return
-        result = await link.client.open(link.host, link.port, module.scaled(OPEN_RESPONSE_S))
+        cfg = configs(module.ext)[link.connect_id]
+        tls: dict[str, Any] = {}
+        if cfg.ssl_enable:
+            # 3.3.1 "ssl" + AT+QSSLCFG (qsslcfg.py): TLS with the SSL context's settings.
+            # DECIDED there: an unusable SSL context fails the open like a failed handshake, -1.
+            try:
+                client = qsslcfg.client_context(module, cfg.ssl_ctx, cfg.ssl_conn)
+            except qsslcfg.TlsSetupError as exc:
+                log.info("connect %d: TLS not set up: %s", link.connect_id, exc)
+                ctx.urc(f"+QMTOPEN: {link.connect_id},{int(OpenResult.FAILED)}")
+                return
+            tls = {"ssl_context": client.context, "handshake_timeout_s": client.handshake_timeout_s}
+        result = await link.client.open(link.host, link.port, module.scaled(OPEN_RESPONSE_S), **tls)
         if st.links.get(link.connect_id) is not link:
             await link.client.close()  # closed (or module reset) while opening
             return

@@ -1,0 +1,429 @@
+"""mosquitto as the second real broker: lifecycle, TLS and mutual TLS, password auth, and every entry
+of MosquittoBroker.CAPABILITIES checked on the wire (raw MQTT via our codec, or paho)."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError, TlsFiles
+from harness.broker import mosquitto as mosquitto_module
+from harness.broker.capabilities import require
+from harness.broker.certs import TestPki
+from harness.broker.mosquitto import INSTALL_HINT, MosquittoBroker, missing_reason
+from harness.mqtt.codec import ConnAck, Connect, Decoder, Packet, PubComp, Publish, PubRec, PubRel, encode
+
+pytestmark = [pytest.mark.timeout(30)]
+MISSING = missing_reason()
+needs_mosquitto = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+WAIT = 3.0  # loopback answers take milliseconds; this only bounds a broker that stays silent
+
+
+# -- raw MQTT over a socket, so the broker's answers are seen byte for byte -------------------------
+
+class Raw:
+    def __init__(self, port: int, timeout: float = WAIT) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.decoder = Decoder()
+        self.queue: list[Packet] = []
+
+    def send(self, packet: Packet) -> None:
+        self.sock.sendall(encode(packet))
+
+    def next(self) -> Packet | None:
+        """The next packet; None when the broker closed the connection."""
+        while not self.queue:
+            try:
+                data = self.sock.recv(4096)
+            except ConnectionResetError:
+                return None
+            if not data:
+                return None
+            self.queue.extend(self.decoder.feed(data))
+        return self.queue.pop(0)
+
+    def connect(self, client_id: str, **kw: object) -> Packet | None:
+        self.send(Connect(client_id, **kw))  # type: ignore[arg-type]
+        return self.next()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Raw:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return TestPki.create(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[MosquittoBroker]:
+    if MISSING is not None:
+        pytest.skip(MISSING)
+    with MosquittoBroker() as running:
+        yield running
+
+
+def _fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _children() -> set[int]:
+    me = str(os.getpid())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{entry}/stat").read_text().split(") ", 1)[1].split()[1] == me:
+                    found.add(int(entry))
+    return found
+
+
+# -- lifecycle --------------------------------------------------------------------------------------
+
+@needs_mosquitto
+def test_start_answers_connack_and_stop_frees_the_port() -> None:
+    running = MosquittoBroker().start()
+    port = running.port
+    assert running.kind == "mosquitto" and running.host == "127.0.0.1" and port > 0
+    assert running.version is not None and running.version.startswith("2.")
+    with Raw(port) as raw:
+        assert raw.connect("plain") == ConnAck(False, 0, flags=0)
+        started = time.monotonic()
+        running.stop()
+        assert time.monotonic() - started < 3.0
+        assert raw.next() is None  # the live client was disconnected by the stop
+    running.stop()  # idempotent
+    assert not running.running and running.tls_port is None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+@needs_mosquitto
+def test_fixed_port_in_use_is_one_line_broker_error() -> None:
+    children = _children()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(BrokerError) as info:
+            MosquittoBroker(port=port).start()
+    assert str(info.value) == f"mosquitto broker: cannot listen on 127.0.0.1:{port}: address in use"
+    assert _children() == children  # the refused mosquitto was reaped
+
+
+@needs_mosquitto
+def test_port_zero_picks_again_when_the_chosen_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = taken.getsockname()[1]
+        picks = iter([busy])
+        real = mosquitto_module._free_port
+        monkeypatch.setattr(mosquitto_module, "_free_port", lambda host: next(picks, None) or real(host))
+        with MosquittoBroker() as running, Raw(running.port) as raw:
+            assert running.port != busy
+            assert raw.connect("second-pick") == ConnAck(False, 0, flags=0)
+
+
+@needs_mosquitto
+def test_start_twice_is_refused(broker: MosquittoBroker) -> None:
+    with pytest.raises(BrokerError, match="already running"):
+        broker.start()
+
+
+@needs_mosquitto
+def test_twenty_start_stop_cycles_leak_no_process_thread_fd_or_tmpdir(pki: TestPki) -> None:
+    def cycle() -> None:
+        with MosquittoBroker(tls=pki.server_files()) as running, Raw(running.port) as raw:
+            assert running.tls_port is not None and running.tls_port != running.port
+            assert raw.connect("leak-check") == ConnAck(False, 0, flags=0)
+            work = running.log_path
+            assert work is not None and work.parent.is_dir()
+        assert not work.parent.exists()  # config, password file and log are gone
+
+    cycle()  # warm-up: first-use imports and caches are not leaks
+    gc.collect()
+    threads, fds, children = set(threading.enumerate()), _fd_count(), _children()
+    started = time.monotonic()
+    for _ in range(20):
+        cycle()
+    gc.collect()
+    assert time.monotonic() - started < 20
+    assert set(threading.enumerate()) == threads
+    assert _fd_count() == fds
+    assert _children() == children  # no mosquitto of these cycles left behind
+
+
+# -- errors are one line ----------------------------------------------------------------------------
+
+def test_missing_binary_is_one_line_broker_error_with_the_install_hint(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without mosquitto
+    monkeypatch.setattr(mosquitto_module, "SBIN_DIRS", (str(tmp_path / "sbin"),))
+    assert mosquitto_module.find_mosquitto() is None
+    with pytest.raises(BrokerError) as info:
+        MosquittoBroker().start()
+    text = str(info.value)
+    assert text.startswith("mosquitto broker: mosquitto is not installed") and INSTALL_HINT in text
+    assert "\n" not in text
+    assert missing_reason() is not None and INSTALL_HINT in (missing_reason() or "")
+
+
+@needs_mosquitto
+def test_mosquitto_refusing_its_config_quotes_the_last_log_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    children = _children()
+    with pytest.raises(BrokerError) as info:
+        MosquittoBroker(tls=TlsFiles(garbage, garbage)).start()
+    text = str(info.value)
+    assert text.startswith("mosquitto broker: exited with status") and "Error" in text, text
+    assert "\n" not in text
+    assert _children() == children
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"port": 70000}, "port must be an integer 0..65535"),
+    ({"host": "::1"}, "host must be an IPv4 address"),
+    ({"users": {"a:b": "x"}}, "cannot go in a mosquitto password file"),
+    ({"require_certificate": True}, "require_certificate needs a TLS listener"),
+    ({"tls": TlsFiles(Path("/nonexistent/cert.pem"), Path("/nonexistent/key.pem"))}, "certfile not found"),
+])
+def test_bad_configuration_is_one_line_broker_error(kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(BrokerError) as info:
+        MosquittoBroker(**kwargs).start()  # type: ignore[arg-type]
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+# -- TLS and mutual TLS -----------------------------------------------------------------------------
+
+@needs_mosquitto
+def test_tls_listener_serves_clients_that_trust_the_ca(pki: TestPki) -> None:
+    with MosquittoBroker(tls=pki.server_files()) as running:
+        assert running.capabilities["mtls_required"] is False
+        with Observer("127.0.0.1", running.tls_port or 0, tls=pki.client_context("none")).connect() as obs:
+            obs.subscribe("tls/echo", qos=1)
+            obs.publish("tls/echo", b"over tls", qos=1)
+            assert obs.wait_message("tls/echo").payload == b"over tls"
+        with pytest.raises(ObserverError, match="CERTIFICATE_VERIFY_FAILED"):
+            Observer("127.0.0.1", running.tls_port or 0, tls=ssl.create_default_context()).connect()
+        with Raw(running.port) as raw:  # the plain listener keeps working beside it
+            assert raw.connect("plain-beside-tls") == ConnAck(False, 0, flags=0)
+
+
+@needs_mosquitto
+@pytest.mark.parametrize("via", ["require_certificate", "TlsFiles.require_client_cert"])
+def test_require_certificate_admits_the_good_client_cert_only(pki: TestPki, via: str) -> None:
+    if via == "require_certificate":
+        running = MosquittoBroker(tls=pki.server_files(), require_certificate=True)
+    else:
+        running = MosquittoBroker(tls=pki.server_files(require_client_cert=True))
+    with running:
+        assert running.capabilities["mtls_required"] is True
+        assert require("mtls_required", running) is None
+        with Observer("127.0.0.1", running.tls_port or 0, tls=pki.client_context("good")).connect() as obs:
+            assert obs.connected
+        for cert in ("none", "foreign"):
+            # TLS 1.3: the client finishes its handshake first, so the refusal shows as a close.
+            refused = Observer("127.0.0.1", running.tls_port or 0, tls=pki.client_context(cert))  # type: ignore[arg-type]
+            with pytest.raises(ObserverError, match=r"closed the connection before CONNACK|TLS handshake"):
+                refused.connect(timeout=WAIT)
+
+
+# -- password authentication ------------------------------------------------------------------------
+
+@needs_mosquitto
+def test_password_file_right_password_connects_wrong_gets_connack_5() -> None:
+    with MosquittoBroker(users={"dut": "s3cret"}, allow_anonymous=False) as running:
+        with Observer("127.0.0.1", running.port, username="dut", password="s3cret").connect() as ok:
+            assert ok.connack_code == 0
+        for user, password in (("dut", "wrong"), ("nobody", "s3cret")):
+            refused = Observer("127.0.0.1", running.port, username=user, password=password)
+            with pytest.raises(ObserverError) as info:
+                refused.connect()
+            # Recorded: mosquitto 2.0 answers a failed password check with 5 (not authorized), not 4.
+            assert refused.connack_code == 5
+            assert "s3cret" not in str(info.value) and "wrong" not in str(info.value)
+        with pytest.raises(ObserverError, match="CONNACK return code 5"):
+            Observer("127.0.0.1", running.port).connect()  # anonymous not allowed
+        assert running.log_path is not None
+        written = "\n".join(p.read_text() for p in running.log_path.parent.iterdir() if p.is_file())
+        assert "s3cret" not in written  # neither the config, the password file nor the log holds it
+
+
+@needs_mosquitto
+def test_users_with_anonymous_allowed_still_check_given_passwords() -> None:
+    with MosquittoBroker(users={"dut": "s3cret"}) as running:
+        Observer("127.0.0.1", running.port).connect().close()
+        with pytest.raises(ObserverError, match="CONNACK return code 5"):
+            Observer("127.0.0.1", running.port, username="dut", password="nope").connect()
+
+
+# -- the capabilities, each checked on the wire -----------------------------------------------------
+
+def test_capability_table_has_amqtts_keys_and_the_qos2_duplicate_limit() -> None:
+    assert set(EmbeddedBroker.CAPABILITIES) <= set(MosquittoBroker.CAPABILITIES)
+    assert set(MosquittoBroker.CAPABILITIES) == set(EmbeddedBroker.CAPABILITIES)
+
+
+@needs_mosquitto
+def test_capability_mqtt31_mqisdp_connect_gets_connack_0(broker: MosquittoBroker) -> None:
+    assert broker.capabilities["mqtt31"] is True and broker.capabilities["mqtt311"] is True
+    with Raw(broker.port) as raw:
+        assert raw.connect("v31", protocol_name="MQIsdp", protocol_level=3) == ConnAck(False, 0, flags=0)
+    with Raw(broker.port) as raw:
+        assert raw.connect("v311") == ConnAck(False, 0, flags=0)
+
+
+@needs_mosquitto
+def test_capability_keepalive_enforced_will_published_after_one_and_a_half_keepalive(
+        broker: MosquittoBroker) -> None:
+    """mosquitto 2.0 checks keep-alives only every ~6 s (src/keepalive.c: ``last_check + 5 < now``, in
+    whole seconds), so the close comes between 1.5 x keep-alive and that plus ~6 s: enforced, late."""
+    assert broker.capabilities["keepalive_enforced"] is True and broker.capabilities["will"] is True
+    keepalive, check_period = 1, 6.0
+    latest = keepalive * 1.5 + check_period + 1.0
+    with Observer("127.0.0.1", broker.port).connect() as obs, Raw(broker.port, timeout=latest) as raw:
+        obs.subscribe("will/silent", qos=1)
+        assert raw.connect("silent", keepalive=keepalive, will_flag=True, will_topic="will/silent",
+                           will_payload=b"gone", will_qos=1) == ConnAck(False, 0, flags=0)
+        started = time.monotonic()
+        assert raw.next() is None  # 3.1.1 3.1.2.10: closed after 1.5 x keep-alive of silence
+        elapsed = time.monotonic() - started
+        assert keepalive <= elapsed <= latest  # keepalive*3/2 is integer arithmetic in mosquitto: 1 s here
+        assert obs.wait_message("will/silent", timeout=WAIT).payload == b"gone"
+
+
+@needs_mosquitto
+def test_capability_pubrel_retry_ok_second_pubrel_gets_pubcomp(broker: MosquittoBroker) -> None:
+    assert broker.capabilities["pubrel_retry_ok"] is True
+    with Raw(broker.port) as raw:
+        assert raw.connect("pubrel-retry", keepalive=60) == ConnAck(False, 0, flags=0)
+        raw.send(Publish("pubrel/retry", b"payload", qos=2, packet_id=7))
+        assert raw.next() == PubRec(7, flags=0)
+        raw.send(PubRel(7))
+        assert raw.next() == PubComp(7, flags=0)
+        raw.send(PubRel(7))  # retransmitted PUBREL: 3.1.1 4.3.3 wants PUBCOMP again
+        assert raw.next() == PubComp(7, flags=0)
+
+
+@needs_mosquitto
+def test_capability_qos_downgrade_delivery_at_min_of_publish_and_subscription(broker: MosquittoBroker) -> None:
+    assert broker.capabilities["qos_downgrade"] is True and broker.capabilities["max_qos"] == 2
+    with Observer("127.0.0.1", broker.port).connect() as obs:
+        assert obs.subscribe("qos/down", qos=2) == 2  # granted QoS 2: max_qos
+        obs.publish("qos/down", b"sent at qos 0", qos=0)
+        assert obs.wait_message("qos/down").qos == 0  # 3.1.1 3.8.4: min(0, 2)
+        obs.publish("qos/down", b"sent at qos 1", qos=1)
+        assert obs.wait_message("qos/down").qos == 1
+
+
+@needs_mosquitto
+def test_capability_persistent_sessions_and_retain(broker: MosquittoBroker) -> None:
+    assert broker.capabilities["persistent_sessions"] is True and broker.capabilities["retain"] is True
+    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as first:
+        first.subscribe("persist/t", qos=1)
+    with Observer("127.0.0.1", broker.port).connect() as pub:
+        pub.publish("persist/t", b"while offline", qos=1)
+        pub.publish("persist/retained", b"kept", qos=1, retain=True)
+    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as again:
+        assert again.wait_message("persist/t", timeout=WAIT).payload == b"while offline"
+        again.subscribe("persist/retained", qos=1)
+        message = again.wait_message("persist/retained", timeout=WAIT)
+        assert message.payload == b"kept" and message.retain
+
+
+@needs_mosquitto
+def test_capability_duplicate_qos2_limit_one_duplicate_then_disconnect(broker: MosquittoBroker) -> None:
+    limit = broker.capabilities["duplicate_qos2_limit"]
+    assert limit == 1
+    with Raw(broker.port) as raw:
+        assert raw.connect("dup-qos2", keepalive=60) == ConnAck(False, 0, flags=0)
+        raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9))
+        assert raw.next() == PubRec(9, flags=0)
+        for _ in range(limit):  # 3.1.1 4.3.3: a duplicate before PUBREL is acknowledged again
+            raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9, dup=True))
+            assert raw.next() == PubRec(9, flags=0)
+        raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9, dup=True))
+        assert raw.next() is None  # mosquitto issue #3602: closed instead of PUBREC
+    reason = require("duplicate_qos2_limit", broker, at_least=limit + 1)
+    assert reason is not None and "mosquitto 2.0" in reason and "#3602" in reason
+
+
+def test_amqtt_acknowledges_as_many_duplicate_qos2_publishes_as_it_declares() -> None:
+    with EmbeddedBroker() as amqtt:  # __enter__ starts it
+        limit = amqtt.capabilities["duplicate_qos2_limit"]
+        with Raw(amqtt.port) as raw:
+            assert raw.connect("dup-qos2-amqtt", keepalive=60) == ConnAck(False, 0, flags=0)
+            raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9))
+            assert raw.next() == PubRec(9, flags=0)
+            for _ in range(limit):  # 3.1.1 4.3.3: a duplicate before PUBREL is acknowledged again
+                raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9, dup=True))
+                assert raw.next() == PubRec(9, flags=0)
+
+
+# -- require(): the skip reasons --------------------------------------------------------------------
+
+def test_require_names_broker_version_and_upstream_issue() -> None:
+    amqtt = EmbeddedBroker()  # never started: the table is a class fact
+    reason = require("keepalive_enforced", amqtt)
+    assert reason == ("amqtt 0.12.1 does not enforce keep-alive: a silent client is not disconnected after "
+                      "1.5 x keep-alive (amqtt issue #308)")
+    assert require("retain", amqtt) is None
+    assert require("max_qos", amqtt, at_least=2) is None
+    assert require("duplicate_qos2_limit", amqtt, at_least=4) is None
+    assert require("pubrel_retry_ok", amqtt) == ("amqtt 0.12.1 answers a retransmitted PUBREL with no PUBCOMP, "
+                                                 "against [MQTT-4.3.3-2] (amqtt issue #100)")
+    with pytest.raises(ValueError, match="yes/no capability"):
+        require("retain", amqtt, at_least=1)
+
+
+MARKED_CASES = '''
+import pytest
+
+@pytest.mark.needs_broker("keepalive_enforced")
+def test_needs_keepalive(broker):
+    assert broker.capabilities["keepalive_enforced"]
+
+@pytest.mark.needs_broker("no_such_thing")
+def test_typo(broker):
+    pass
+'''
+
+
+def _run_marked(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A real pytest run of two marked cases with the project's plugin and broker fixtures."""
+    (tmp_path / "conftest.py").write_text(
+        'pytest_plugins = ["harness.plugin", "fixtures.rig", "fixtures.broker"]\n')
+    (tmp_path / "test_marked.py").write_text(MARKED_CASES)
+    (tmp_path / "rig.yaml").write_text("broker:\n  kind: amqtt\n")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "--rig", "rig.yaml", *args]
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def test_needs_broker_marker_skips_with_the_reason_and_fails_a_typo(tmp_path: Path) -> None:
+    proc = _run_marked(tmp_path)
+    out = proc.stdout + proc.stderr
+    assert "1 skipped, 1 error" in out, out  # a typo fails the setup, loudly
+    assert "SKIPPED [1] test_marked.py:4: amqtt 0.12.1 does not enforce keep-alive" in out
+    assert "(amqtt issue #308)" in out
+    assert "needs_broker: unknown capability 'no_such_thing'" in out and "Traceback" not in out
+
+
+@needs_mosquitto
+def test_needs_broker_marker_runs_the_case_on_mosquitto(tmp_path: Path) -> None:
+    proc = _run_marked(tmp_path, "--broker", "mosquitto", "-k", "keepalive")
+    assert "1 passed" in proc.stdout, proc.stdout + proc.stderr
