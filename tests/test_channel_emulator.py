@@ -27,8 +27,10 @@ def channel(emulator):
 
 def test_resync_leaves_a_data_mode_the_host_abandoned(channel):
     # QMTCFG write puts nothing in data mode; AT+QSSLCFG cacert does (a '>' prompt, 6.2).
+    mark = channel.transcript.mark()
     channel.write_raw(b'AT+QSSLCFG=0,0,"cacert"\r')
     assert channel.resync(attempts=3, timeout=0.5)
+    assert "RX  >" in channel.transcript.render(since=mark), "the emulator never entered data mode"
     assert channel.command("AT").final == "OK"
 
 

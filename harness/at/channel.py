@@ -155,7 +155,7 @@ class ATChannel:
                     self._settle()
                 try:
                     r = self._exchange("AT", timeout, require_echo=bool(self._echo_on))
-                except ATTimeout:
+                except (ATTimeout, ATProtocolError):  # a late '>' prompt: the DUT is in data mode
                     continue
                 if r.ok:
                     self._settle()
