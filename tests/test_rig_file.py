@@ -108,7 +108,8 @@ def test_new_secret_field_is_one_annotation() -> None:
 
 def test_registered_relay_kind_is_accepted(rig_dir: Path) -> None:
     path = write(rig_dir, "relay: {kind: usbrelay, channels: {power: 0, reset: 1}}\n")
-    assert "relay.kind: expected one of 'none'; got 'usbrelay'" in error_of(path)
+    assert "relay.kind: expected one of 'none', 'command', " in error_of(path)
+    assert error_of(path).endswith("got 'usbrelay'")
     register_relay_kind("usbrelay", RelayKind("a test relay", has_channels=True))
     try:
         assert load_rig(path, env={}).relay.channels == {"power": 0, "reset": 1}
@@ -127,8 +128,11 @@ def test_registered_relay_kind_is_accepted(rig_dir: Path) -> None:
         ("source: x\n", "source: unknown key (expected one of: dut, relay, broker, report)"),
         ("dut: {prot: 1}\n", "dut.prot: unknown key (expected one of: kind, port, baud, transport, "
                              "firmware, time_scale); did you mean 'port'?"),
-        ("relay: {chanels: {}}\n", "relay.chanels: unknown key (expected one of: kind, channels); "
-                                   "did you mean 'channels'?"),
+        ("relay: {chanels: {}}\n", "relay.chanels: unknown key (expected one of: kind, channels, device, "
+                                   "serial, lines, active_low, commands, reset_pulse_s, power_off_s, boot_s, "
+                                   "timeout_s); did you mean 'channels'?"),
+        ("relay: {kind: command, commands: {of: x}}\n", "relay.commands.of: unknown key (expected one of: "
+                                                        "power_on, power_off, power_cycle, reset)"),
         ("broker: {pasword: x}\n", "broker.pasword: unknown key"),
         ("report: {juint: x}\n", "report.juint: unknown key"),
     ],
@@ -141,7 +145,8 @@ def test_misspelt_key_at_each_level(rig_dir: Path, text: str, expected: str) -> 
     ("text", "expected"),
     [
         ("broker: {kind: mosquito}\n", "broker.kind: expected one of 'amqtt', 'mosquitto'; got 'mosquito'"),
-        ("relay: {kind: gpio}\n", "relay.kind: expected one of 'none'; got 'gpio'"),
+        ("relay: {kind: gpio}\n", "relay.kind: expected one of 'none', 'command', 'manual', 'dtr_rts', "
+                                   "'gpiod', 'hid', 'emulated'; got 'gpio'; did you mean 'gpiod'?"),
         ("dut: {kind: modem}\n", "dut.kind: expected one of 'emulator', 'serial'; got 'modem'"),
         ("dut: {transport: usb}\n", "dut.transport: expected one of 'tcp', 'pty'; got 'usb'"),
         ("dut: {baud: 1234}\n", "dut.baud: expected one of 4800, 9600, 19200, 38400, 57600, 115200, "
@@ -277,3 +282,61 @@ def test_option_names_can_be_supplied() -> None:
     names = {"dut.time_scale": "--scale"}
     with pytest.raises(RigError, match=r"^--scale: expected a number"):
         load_rig(ROOT / "rig.yaml", {"dut.time_scale": "x"}, env={}, option_names=names)
+
+
+# -- the relay section's driver keys (harness/rig/relay_schema.py) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("relay: {device: /dev/gpiochip0}\n",
+         "relay.device: applies to relay.kind 'dtr_rts', 'gpiod', 'hid', 'emulated' only; remove it for "
+         "relay.kind 'none'"),
+        ("relay: {kind: manual, active_low: true}\n", "relay.active_low: applies to relay.kind 'dtr_rts', "),
+        ("relay: {kind: gpiod, channels: {power: 3}}\n", "relay.device: required when relay.kind is 'gpiod'"),
+        ("relay: {kind: gpiod, device: /dev/gpiochip0}\n", "relay.channels: required when relay.kind is 'gpiod'"),
+        ("relay: {kind: gpiod, device: /dev/gpiochip0, channels: {power: 3, reset: 3}}\n",
+         "relay.channels: power and reset must use different lines"),
+        ("relay: {kind: dtr_rts, device: /dev/ttyUSB1}\n", "relay.lines: required when relay.kind is 'dtr_rts'"),
+        ("relay: {kind: dtr_rts, device: /dev/ttyUSB1, lines: {power: cts}}\n",
+         "relay.lines.power: expected one of 'dtr', 'rts'; got 'cts'"),
+        ("relay: {kind: dtr_rts, device: /dev/ttyUSB1, lines: {power: rts, reset: rts}}\n",
+         "relay.lines: power and reset must use different lines"),
+        ("relay: {kind: hid, channels: {power: 0}}\n",
+         "relay.channels.power: expected a relay number 1..8 for relay.kind 'hid'; got 0"),
+        ("relay: {kind: hid, channels: {power: 1}, device: /dev/hidraw0, serial: QAAMZ}\n",
+         "relay.serial: give device or serial, not both"),
+        ("relay: {kind: command}\n", "relay.commands: required when relay.kind is 'command'"),
+        ("relay: {kind: command, commands: {}}\n",
+         "relay.commands: expected power_on and power_off, power_cycle, or reset"),
+        ("relay: {kind: command, commands: {power_on: 'true'}}\n",
+         "relay.commands: give both power_on and power_off (or neither)"),
+        ("relay: {kind: command, commands: {on: 'true', off: 'true'}}\n",
+         "relay.commands: keys on/off read as YAML true/false; write power_on and power_off"),
+        ("relay: {kind: command, commands: {reset: \"pdu 'reset\"}}\n",
+         "relay.commands.reset: not a valid command line: No closing quotation"),
+        ("relay: {kind: command, commands: {reset: '  '}}\n", "relay.commands.reset: expected a command; got an "
+                                                             "empty string"),
+        ("relay: {kind: command, commands: {reset: 'pdu -p ${PDU_PW}'}}\n",
+         "relay.commands.reset: environment variable PDU_PW is not set"),
+        ("relay: {reset_pulse_s: 0}\n", "relay.reset_pulse_s: expected a number of seconds > 0 and <= 10; got 0"),
+        ("relay: {power_off_s: yes}\n", "relay.power_off_s: expected a number of seconds > 0 and <= 60; got true"),
+        ("relay: {boot_s: 500}\n", "relay.boot_s: expected a number of seconds > 0 and <= 120; got 500"),
+        ("relay: {timeout_s: soon}\n", "relay.timeout_s: expected a number of seconds > 0 and <= 600; got 'soon'"),
+        ("relay: {kind: emulated, active_low: maybe}\n", "relay.active_low: expected true or false; got 'maybe'"),
+    ],
+)
+def test_relay_driver_key_mistakes(rig_dir: Path, text: str, expected: str) -> None:
+    assert error_of(write(rig_dir, text)).startswith("rig.yaml: " + expected)
+
+
+def test_relay_command_lines_stay_unexpanded_and_timings_default_from_the_hardware_design(rig_dir: Path) -> None:
+    from harness.rig.relay_schema import BOOT_S, POWER_OFF_S, RESET_PULSE_S
+
+    path = write(rig_dir, "relay: {kind: command, commands: {reset: 'pdu --password ${PDU_PW} reset 3'}}\n")
+    rig = load_rig(path, env={"PDU_PW": "hunter2"})
+    assert rig.relay.commands is not None and rig.relay.commands.reset == "pdu --password ${PDU_PW} reset 3"
+    assert "hunter2" not in str(rig.redacted_dump())
+    assert (rig.relay.reset_pulse_s, rig.relay.power_off_s, rig.relay.boot_s) == (RESET_PULSE_S, POWER_OFF_S, BOOT_S)
+    assert RESET_PULSE_S == 0.1

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
         ScriptedPeer,
         predicate,
     )
+    from harness.broker.proxy import FaultProxy, ProxyError
+    from harness.broker.rules import Blackhole, Close, Corrupt, Delay, Drop, Duplicate, Reset, Rule, RuleError
+    from harness.broker.wirelog import WireLog
 
 _EXPORTS = {
     "BrokerError": "harness.broker.errors",
@@ -45,6 +48,18 @@ _EXPORTS = {
     "PeerTimeout": "harness.broker.peer",
     "PeerMismatch": "harness.broker.peer",
     "PeerViolation": "harness.broker.peer",
+    "FaultProxy": "harness.broker.proxy",
+    "ProxyError": "harness.broker.proxy",
+    "WireLog": "harness.broker.wirelog",
+    "Rule": "harness.broker.rules",
+    "RuleError": "harness.broker.rules",
+    "Drop": "harness.broker.rules",
+    "Delay": "harness.broker.rules",
+    "Duplicate": "harness.broker.rules",
+    "Corrupt": "harness.broker.rules",
+    "Close": "harness.broker.rules",
+    "Reset": "harness.broker.rules",
+    "Blackhole": "harness.broker.rules",
 }
 
 __all__ = [  # noqa: RUF022 - grouped as _EXPORTS
@@ -65,6 +80,18 @@ __all__ = [  # noqa: RUF022 - grouped as _EXPORTS
     "PeerTimeout",
     "PeerMismatch",
     "PeerViolation",
+    "FaultProxy",
+    "ProxyError",
+    "WireLog",
+    "Rule",
+    "RuleError",
+    "Drop",
+    "Delay",
+    "Duplicate",
+    "Corrupt",
+    "Close",
+    "Reset",
+    "Blackhole",
 ]
 
 

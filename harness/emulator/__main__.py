@@ -11,12 +11,16 @@ import asyncio
 import ipaddress
 import logging
 import math
+import os
+import stat
 import sys
 from typing import NoReturn
 
 from harness.emulator import profiles
 from harness.emulator.general import DEFAULT_IMEI, luhn_ok
 from harness.emulator.server import Options, serve
+
+UNIX_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with the terminating NUL
 
 EPILOG = """\
 Without --pty or --tcp the emulator opens a pty (a module on the desk): open the printed
@@ -61,6 +65,14 @@ def _imei(text: str) -> str:
     return text
 
 
+def _control(text: str) -> str:
+    if not text or len(os.fsencode(text)) > UNIX_PATH_MAX:
+        raise argparse.ArgumentTypeError(f"expected a socket path of 1..{UNIX_PATH_MAX} bytes, got {text!r}")
+    if os.path.exists(text) and not stat.S_ISSOCK(os.lstat(text).st_mode):
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a socket")
+    return text
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -88,6 +100,8 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--baud", type=_baud, default=115200, metavar="N", help="UART rate (default 115200)")
     p.add_argument("--pace", action="store_true", help="send output no faster than --baud allows")
     p.add_argument("--imei", type=_imei, default=DEFAULT_IMEI, help="IMEI for AT+CGSN")
+    p.add_argument("--control", type=_control, metavar="PATH",
+                   help="also serve the power/reset control socket (a Unix socket) at PATH")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
     a = p.parse_args(argv)
     if a.firmware not in profiles.PROFILES:
@@ -98,7 +112,8 @@ def parse(argv: list[str] | None = None) -> Options:
     level = logging.DEBUG if a.verbose > 1 else logging.INFO if a.verbose else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="emulator %(levelname)s: %(message)s")
     return Options(pty=a.tcp is None, link=a.pty or None, host=host, port=port,
-                   time_scale=a.time_scale, firmware=a.firmware, baud=a.baud, pace=a.pace, imei=a.imei)
+                   time_scale=a.time_scale, firmware=a.firmware, baud=a.baud, pace=a.pace, imei=a.imei,
+                   control=a.control)
 
 
 def main(argv: list[str] | None = None) -> int:

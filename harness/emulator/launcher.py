@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,14 +31,24 @@ class EmulatorProcess:
     log_path: Path
     args: list[str] = field(default_factory=list)
     own_log: bool = False  # a temporary log we made: removed on stop
+    control: Path | None = None  # the power/reset control socket (control.py), when started with one
+    own_control_dir: Path | None = None  # a temporary directory we made for it: removed on stop
 
     @classmethod
     def start(cls, *, transport: str = "tcp", time_scale: float = 1.0, firmware: str = "conformant",
               baud: int = 115200, timeout: float = 15.0, extra: list[str] | None = None,
-              log_path: Path | None = None) -> EmulatorProcess:
+              log_path: Path | None = None, control: bool = False,
+              control_path: Path | None = None) -> EmulatorProcess:
         """`log_path` receives the emulator's stderr (a file, so a chatty emulator never blocks
-        on a full pipe); by default a temporary file."""
+        on a full pipe); by default a temporary file. `control` (or a `control_path`) also opens
+        the power/reset control socket, by default in a fresh temporary directory."""
         where = ["--tcp", "127.0.0.1:0"] if transport == "tcp" else ["--pty"]
+        control_dir = None
+        if control and control_path is None:
+            control_dir = Path(tempfile.mkdtemp(prefix="bc660k-ctl-"))
+            control_path = control_dir / "control.sock"
+        if control_path is not None:
+            where += ["--control", str(control_path)]
         args = [sys.executable, "-m", "harness.emulator", *where, "--time-scale", repr(time_scale),
                 "--firmware", firmware, "--baud", str(baud), *(extra or [])]
         own_log = log_path is None
@@ -53,9 +64,11 @@ class EmulatorProcess:
             tail = _stop(proc, log_path)
             if own_log:
                 log_path.unlink(missing_ok=True)
+            _remove_dir(control_dir)
             raise LaunchError(f"emulator did not print its URL within {timeout:.0f} s "
                               f"(exit {proc.returncode}): {tail or 'no output'}")
-        return cls(url=url, proc=proc, log_path=log_path, args=args, own_log=own_log)
+        return cls(url=url, proc=proc, log_path=log_path, args=args, own_log=own_log, control=control_path,
+                   own_control_dir=control_dir)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -65,7 +78,13 @@ class EmulatorProcess:
         tail = _stop(self.proc, self.log_path)
         if self.own_log:
             self.log_path.unlink(missing_ok=True)
+        _remove_dir(self.own_control_dir)
         return tail
+
+
+def _remove_dir(path: Path | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _first_line(proc: subprocess.Popen[bytes], timeout: float) -> str:

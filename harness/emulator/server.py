@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 
 import harness.emulator as emulator_pkg
+from harness.emulator.control import ControlServer, PoweredEngine
 from harness.emulator.frontend import ATEngine
 from harness.emulator.transport import PtyUart, TcpUart
 
@@ -23,7 +24,7 @@ log = logging.getLogger("harness.emulator")
 
 # Handler modules register their commands on import (api.command). The MQTT connection
 # commands are written separately; the emulator runs without them until they exist.
-HANDLER_MODULES = ("harness.emulator.general", "harness.emulator.qmtcfg")
+HANDLER_MODULES = ("harness.emulator.general", "harness.emulator.qmtcfg", "harness.emulator.qsslcfg")
 OPTIONAL_HANDLER_MODULES = ("harness.emulator.qmt_conn",)
 
 
@@ -38,6 +39,7 @@ class Options:
     baud: int
     pace: bool
     imei: str
+    control: str | None = None  # --control PATH: the power/reset control socket (control.py)
 
 
 def load_handlers() -> None:
@@ -63,7 +65,9 @@ async def serve(opts: Options) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    engine = ATEngine(time_scale=opts.time_scale, firmware=opts.firmware, imei=opts.imei)
+    engine_type = ATEngine if opts.control is None else PoweredEngine
+    engine = engine_type(time_scale=opts.time_scale, firmware=opts.firmware, imei=opts.imei)
+    control = None if opts.control is None else ControlServer(engine, opts.control)  # type: ignore[arg-type]
     uart: PtyUart | TcpUart
     if opts.pty:
         uart = PtyUart(engine, opts.link, opts.baud, opts.pace)
@@ -75,6 +79,12 @@ async def serve(opts: Options) -> int:
         except OSError as exc:
             print(f"emulator: cannot open the UART: {exc}", file=sys.stderr)
             return 1
+        try:
+            if control is not None:
+                await control.start()
+        except OSError as exc:
+            print(f"emulator: cannot open the control socket {opts.control}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         sys.stdout.write(url + "\n")
         sys.stdout.flush()
         log.info("serving %s (firmware %s, time scale %g)", url, opts.firmware, opts.time_scale)
@@ -84,4 +94,6 @@ async def serve(opts: Options) -> int:
     finally:
         with contextlib.suppress(Exception):
             await uart.close()
+        if control is not None:
+            await control.close()
         await engine.close()

@@ -5,7 +5,8 @@ the rig running on a default the user thought they had changed. Fields carry a
 description (the documentation of the rig file) and, where a plain type name would be
 vague, an ``expected`` phrase the loader uses in its one-line errors.
 
-Two annotations carry the environment rules, so a new field picks them up in one place:
+Two annotations carry the environment rules (defined in fields.py, re-exported here), so a new
+field picks them up in one place:
 
 - ``Secret`` (``Annotated[str | None, SECRET]``): the value must be written as ``${VAR}``
   and comes from the environment; ``RigConfig.secrets()`` finds every such field, so the
@@ -19,122 +20,31 @@ without one, ``os.environ`` is used.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, model_validator
 
-# -- environment substitution and secrets ----------------------------------------------
+from harness.rig.fields import (  # re-exported: the schema's public names live here
+    SECRET,
+    EnvPath,
+    EnvStr,
+    Secret,
+    _fail,
+    _field,
+    _not_bool,
+    _Section,
+    is_secret_field,
+    substitute,
+)
+from harness.rig.relay_schema import RELAY_KINDS, RelayConfig, RelayKind, register_relay_kind
 
-_VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _env(info: ValidationInfo) -> Mapping[str, str]:
-    ctx = info.context
-    if isinstance(ctx, Mapping) and ctx.get("env") is not None:
-        return ctx["env"]
-    return os.environ
-
-
-def _lookup(name: str, env: Mapping[str, str]) -> str:
-    if name not in env:
-        raise PydanticCustomError("rig_env", "environment variable {name} is not set", {"name": name})
-    return env[name]
-
-
-def substitute(value: Any, info: ValidationInfo) -> Any:
-    """Replace each ``${VAR}`` in a string with the environment's value; ``$${`` stays ``${``."""
-    if not isinstance(value, str) or "$" not in value:
-        return value
-    env = _env(info)
-
-    def one(m: re.Match[str]) -> str:
-        if m.group(0) == "$${":
-            return "${"
-        name = m.group(1)
-        if not _VAR_NAME.fullmatch(name):
-            raise PydanticCustomError(
-                "rig_env", "bad variable reference ${{name}} (expected ${NAME})", {"name": name}
-            )
-        return _lookup(name, env)
-
-    if re.search(r"\$\{[^}]*$", value.replace("$${", "")):
-        raise PydanticCustomError("rig_env", "unclosed ${ in the value (write $${ for a literal ${)")
-    return _VAR.sub(one, value)
-
-
-class _SecretMarker:
-    """Annotation metadata: the field is a secret, written only as ``${VAR}``."""
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: Callable[[Any], core_schema.CoreSchema]
-    ) -> core_schema.CoreSchema:
-        return core_schema.with_info_before_validator_function(_secret_from_env, handler(source))
-
-    def __repr__(self) -> str:
-        return "SECRET"
-
-
-SECRET = _SecretMarker()
-
-
-def _secret_from_env(value: Any, info: ValidationInfo) -> Any:
-    if value is None or not isinstance(value, str):
-        return value  # None is "no secret"; other types fail the str check without echoing the value
-    m = _WHOLE_VAR.fullmatch(value)
-    if m is None:
-        raise PydanticCustomError(
-            "rig_secret",
-            "secrets are not written in the rig file; name an environment variable as ${VAR}",
-        )
-    return _lookup(m.group(1), _env(info))
-
-
-def _not_bool(value: Any) -> Any:
-    # YAML `yes`/`true` would otherwise pass as the number 1.
-    if isinstance(value, bool):
-        raise PydanticCustomError("rig_type", "a number, not true/false")
-    return value
-
-
-Secret = Annotated[str | None, SECRET]
-EnvStr = Annotated[str, BeforeValidator(substitute)]
-EnvPath = Annotated[Path, BeforeValidator(substitute)]
-
-
-def is_secret_field(field: Any) -> bool:
-    return any(m is SECRET for m in getattr(field, "metadata", ()))
-
-
-def _fail(path: str, message: str, **ctx: Any) -> PydanticCustomError:
-    """An error about one key of the section (``path``), not the whole section.
-
-    ``because`` (ctx) names a sibling key that caused it, so an error caused by an override
-    of that key (``dut.kind`` from ``--port``) names the option rather than the file.
-    """
-    return PydanticCustomError("rig_rule", message, {"path": path, **ctx})
-
-
-def _field(default: Any, description: str, expected: str | None = None, **kw: Any) -> Any:
-    extra = {"expected": expected} if expected else None
-    return Field(default, description=description, json_schema_extra=extra, **kw)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-    def __repr_args__(self):  # secrets never reach a log through repr()
-        for name, value in super().__repr_args__():
-            field = type(self).model_fields.get(name) if name else None
-            yield name, ("***" if field is not None and is_secret_field(field) and value else value)
-
+__all__ = [
+    "RELAY_KINDS", "SECRET", "SECTIONS", "BrokerConfig", "DutConfig", "EnvPath", "EnvStr", "RelayConfig",
+    "RelayKind", "ReportConfig", "RigConfig", "Secret", "is_secret_field", "register_relay_kind", "substitute",
+]
 
 # -- dut ------------------------------------------------------------------------------
 
@@ -234,48 +144,6 @@ def _host_port(text: str, path: str, *, allow_zero: bool) -> None:
     if not sep or not host or not port.isdigit() or not low <= int(port) <= 65535:
         raise _fail(path, "expected HOST:PORT after the scheme, PORT {low}..65535; got {got}",
                     low=low, got=repr(text))
-
-
-# -- relay ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RelayKind:
-    """What the schema needs to know of a relay driver; the driver registers one."""
-
-    description: str
-    has_channels: bool
-
-
-# The one registry of relay kinds: a driver adds itself here (register_relay_kind) and
-# relay.kind accepts it. Checked at validation time, so late registration works.
-RELAY_KINDS: dict[str, RelayKind] = {
-    "none": RelayKind("no power or reset control; recovery stops at the AT-level steps", has_channels=False),
-}
-
-
-def register_relay_kind(name: str, kind: RelayKind) -> None:
-    RELAY_KINDS[name] = kind
-
-
-class RelayConfig(_Section):
-    """Power and reset lines of the DUT, for the recovery ladder (a lab rig)."""
-
-    kind: str = _field("none", "relay driver: one of the registered kinds (RELAY_KINDS); none = no relay.")
-    channels: dict[Literal["power", "reset"], Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]] = Field(
-        default_factory=dict,
-        description="line name (power, reset) -> relay channel number, e.g. {power: 0, reset: 1}.",
-        json_schema_extra={"expected": "a mapping of power/reset to channel numbers >= 0"},
-    )
-
-    @model_validator(mode="after")
-    def _registered(self) -> RelayConfig:
-        if self.kind not in RELAY_KINDS:
-            raise _fail("kind", "expected one of {choices}; got {got}",
-                        choices=", ".join(repr(k) for k in RELAY_KINDS), got=repr(self.kind))
-        if self.channels and not RELAY_KINDS[self.kind].has_channels:
-            raise _fail("channels", "relay kind {kind} has no channels; remove them", kind=repr(self.kind))
-        return self
 
 
 # -- broker ---------------------------------------------------------------------------
