@@ -7,4 +7,6 @@ pytest_plugins = [
     "fixtures.dut",
     "fixtures.modem",
     "fixtures.report",
+    "fixtures.wire",
+    "fixtures.peer",
 ]

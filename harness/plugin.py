@@ -115,8 +115,9 @@ def _default_report_paths(config: pytest.Config, rig: RigConfig) -> None:
 
 
 def add_transcript(item: pytest.Item, title: str, transcript: Any, always: bool = True) -> None:
-    """Fixtures register the transcripts of a case; the report hook attaches them. A setup
-    transcript (always=False) only matters when the setup is what failed."""
+    """Fixtures register the evidence of a case (anything with `render() -> str`: an AT
+    transcript, a wire log, a scripted peer's log); the report hook attaches it to every
+    report format. Setup evidence (always=False) only matters when the setup is what failed."""
     item.stash.setdefault(TRANSCRIPTS_KEY, []).append((title, transcript, always))
 
 
@@ -134,8 +135,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setup_failed = item.stash.get(SETUP_FAILED_KEY, False)
     chosen = [(title, t) for title, t, always in item.stash.get(TRANSCRIPTS_KEY, []) if always or setup_failed]
     if report.when == "call" or (report.when == "setup" and setup_failed):
-        for title, transcript in chosen:
-            attach_text(report, title, transcript.render(), transcript_html(transcript.entries, title))
+        for title, evidence in chosen:
+            text = evidence.render()
+            entries = getattr(evidence, "entries", None)  # an AT transcript: styled per direction
+            attach_text(report, title, text, transcript_html(entries, title) if entries is not None else None)
     elif report.when == "teardown":
         for title, transcript in chosen:
             attach_junit(report, title, transcript.render())

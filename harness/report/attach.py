@@ -44,6 +44,8 @@ def attach_junit(report: Any, title: str, text: str) -> None:
 def attach_text(report: Any, title: str, text: str, html_block: str | None = None) -> None:
     """Attach one named text to the pytest-html extras and to Allure (while the case is open)."""
     extras = list(getattr(report, "extras", []))
-    extras.append(html_extras.html(html_block or f"<pre>{html.escape(text)}</pre>"))
+    block = html_block or (f"<div><b>{html.escape(title)}</b><pre style=\"white-space:pre-wrap;font-size:12px;"
+                           f"max-height:40em;overflow:auto\">{html.escape(text)}</pre></div>")
+    extras.append(html_extras.html(block))
     report.extras = extras
     allure.attach(text, name=title, attachment_type=allure.attachment_type.TEXT)
