@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from harness.report.attach import attach_junit, attach_text, transcript_html
+from harness.report.coverage import CoverageError, coverage_map
+from harness.report.coverage import write as write_coverage
 from harness.report.environment import write_allure_environment
 from harness.report.history import keep_history
 from harness.report.matrix import render_html as matrix_html
@@ -31,6 +33,7 @@ SETUP_FAILED_KEY = pytest.StashKey[bool]()
 OBSERVATIONS_KEY = pytest.StashKey[dict[str, str]]()
 RECORD_KEY = pytest.StashKey[RunRecord]()
 PROGRESS_KEY = pytest.StashKey[Progress]()
+COVERAGE_KEY = pytest.StashKey[dict[str, list[str]]]()
 
 MARKERS = (
     "spec(section): the application note section the case checks, e.g. spec('3.3.1')",
@@ -38,6 +41,7 @@ MARKERS = (
     "ssl: needs the TLS path (AT+QSSLCFG, a TLS listener)",
     "power: needs power/reset control of the DUT (a relay, or the emulator's control)",
     "hardware_only: meaningful only on a physical module",
+    "covers(*entry_ids): the harness.spec entries (ids) the case checks; feeds the coverage report",
     "needs_broker(*capabilities, at_least=None): skipped, with the reason, when the rig's broker lacks one",
 )
 
@@ -176,6 +180,13 @@ def observe(item: pytest.Item, name: str, value: object) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[PROGRESS_KEY] = Progress(len(session.items))
+    citations = [(item.nodeid, [str(a) for m in item.iter_markers("covers") for a in m.args])
+                 for item in session.items]
+    if any(ids for _, ids in citations):
+        try:
+            session.config.stash[COVERAGE_KEY] = coverage_map(citations)
+        except CoverageError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(trylast=True)
@@ -231,6 +242,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if allure_dir and facts:
         write_allure_environment(allure_dir, facts)
     record, rig = config.stash.get(RECORD_KEY, None), config.stash.get(RIG_KEY, None)
+    coverage = config.stash.get(COVERAGE_KEY, None)
+    if coverage is not None and rig is not None and not hasattr(config, "workerinput"):
+        write_coverage(coverage, rig.report.dir)
     if record is None or rig is None or not record.cases or hasattr(config, "workerinput"):
         return
     record.finished = time.time()

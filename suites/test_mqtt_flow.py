@@ -13,6 +13,8 @@ TOPIC = "bc660k/conformance/flow"
 
 @pytest.mark.spec("3.3.2")
 @pytest.mark.spec("3.3.3")
+@pytest.mark.covers("3.3.2/QMTOPEN/write", "3.3.2/QMTOPEN/read", "3.3.2/QMTOPEN/result/0", "3.3.2/QMTOPEN/urc",
+                    "3.3.3/QMTCLOSE/write", "3.3.3/QMTCLOSE/result/0", "3.3.3/QMTCLOSE/urc")
 def test_open_reports_host_and_port_then_close(modem, wire):
     opened = result(modem, f'AT+QMTOPEN=0,"{wire.dut_host}",{wire.port}', "+QMTOPEN", 0)
     assert opened.args == [0, 0]
@@ -26,6 +28,9 @@ def test_open_reports_host_and_port_then_close(modem, wire):
 @pytest.mark.spec("3.3.8")
 @pytest.mark.spec("3.3.4")
 @pytest.mark.spec("3.3.5")
+@pytest.mark.covers("3.3.8/QMTPUB/write/data_variable", "3.3.8/QMTPUB/result/0", "3.3.8/QMTPUB/urc",
+                    "3.3.4/QMTCONN/write", "3.3.4/QMTCONN/result/0", "3.3.4/QMTCONN/ret_code/0",
+                    "3.3.5/QMTDISC/write", "3.3.5/QMTDISC/result/0", "3.3.5/QMTDISC/urc")
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_publish_crosses_the_wire_and_reaches_a_subscriber(modem, wire, observer, qos):
     observer.subscribe(TOPIC, qos=qos)
@@ -47,6 +52,7 @@ def test_publish_crosses_the_wire_and_reaches_a_subscriber(modem, wire, observer
 
 @pytest.mark.spec("5.2")
 @pytest.mark.spec("3.3.6")
+@pytest.mark.covers("5.2/QMTRECV/urc", "3.3.6/QMTSUB/write", "3.3.6/QMTSUB/result/0", "3.3.6/QMTSUB/value/result0")
 def test_broker_publish_arrives_as_qmtrecv(modem, wire, observer):
     open_connect(modem, wire.dut_host, wire.port, "dut-recv")
     sub = result(modem, f'AT+QMTSUB=0,1,"{TOPIC}/down",1', "+QMTSUB", 0)
