@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from harness.report.allure_meta import write_categories
 from harness.report.attach import attach_junit, attach_text, transcript_html
 from harness.report.coverage import CoverageError, coverage_map
 from harness.report.coverage import write as write_coverage
 from harness.report.environment import write_allure_environment
 from harness.report.history import keep_history
+from harness.report.matrix import chapter_of, feature_of
 from harness.report.matrix import render_html as matrix_html
 from harness.report.progress import Progress
 from harness.report.record import RunRecord
@@ -178,6 +180,19 @@ def observe(item: pytest.Item, name: str, value: object) -> None:
     item.user_properties.append((f"observation.{name}", str(value)))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Allure's tree follows the note: epic = chapter, feature = section, story = the case."""
+    for item in items:
+        sections = sections_of(item)
+        if not sections:
+            continue
+        item.add_marker(pytest.mark.allure_label(chapter_of(sections[0]), label_type="epic"))
+        for section in sections:
+            item.add_marker(pytest.mark.allure_label(feature_of(section), label_type="feature"))
+        story = getattr(item, "originalname", item.name)
+        item.add_marker(pytest.mark.allure_label(story, label_type="story"))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[PROGRESS_KEY] = Progress(len(session.items))
     citations = [(item.nodeid, [str(a) for m in item.iter_markers("covers") for a in m.args])
@@ -241,6 +256,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     allure_dir = getattr(config.option, "allure_report_dir", None)
     if allure_dir and facts:
         write_allure_environment(allure_dir, facts)
+        write_categories(allure_dir)
     record, rig = config.stash.get(RECORD_KEY, None), config.stash.get(RIG_KEY, None)
     coverage = config.stash.get(COVERAGE_KEY, None)
     if coverage is not None and rig is not None and not hasattr(config, "workerinput"):

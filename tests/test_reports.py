@@ -79,6 +79,14 @@ def test_allure_results_have_transcript_attachments_and_environment(qualified):
         assert " TX " in (allure / source).read_text()
     env = (allure / "environment.properties").read_text()
     assert "DUT.firmware=BC660KGL" in env
+    categories = [c["name"] for c in json.loads((allure / "categories.json").read_text())]
+    assert categories == ["Rig fault", "Timeout", "DUT nonconformance", "Harness error"]
+    keepalive = [r for r in results if "keepalive" in r["name"]]
+    assert keepalive
+    for res in keepalive:  # the tree follows the note: chapter, then section
+        labels = {(lb["name"], lb["value"]) for lb in res["labels"]}
+        assert ("epic", "3 MQTT AT Commands") in labels
+        assert ("feature", "3.3.1 AT+QMTCFG  configure optional parameters") in labels
 
 
 def test_suite_runs_unchanged_against_an_emulator_started_by_hand(tmp_path):

@@ -90,3 +90,22 @@ col.n{{width:5.5em}} col.sec{{width:5.5em}} col.title{{width:20em}} table.facts{
 <th>Skipped</th><th>Notes</th></tr>
 {"".join(body)}</table></body></html>
 """
+
+CHAPTER_TITLES = {
+    "2": "2 MQTT Data Interaction",
+    "3": "3 MQTT AT Commands",
+    "4": "4 Summary of Error Codes",
+    "5": "5 MQTT Related URCs",
+    "6": "6 Examples",
+}
+
+
+def chapter_of(section: str) -> str:
+    """"3.3.1" -> "3 MQTT AT Commands": Allure's epic, so its tree reads like the note."""
+    head = section.split(".", 1)[0]
+    return CHAPTER_TITLES.get(head, f"{head} (not a chapter of the note)")
+
+
+def feature_of(section: str) -> str:
+    title = SECTION_TITLES.get(section, "")
+    return f"{section} {title}".strip()
