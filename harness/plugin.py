@@ -32,7 +32,6 @@ FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: ever
 # per item: (title, Transcript, always); always=False ones are attached only when setup failed
 TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
 SETUP_FAILED_KEY = pytest.StashKey[bool]()
-OBSERVATIONS_KEY = pytest.StashKey[dict[str, str]]()
 RECORD_KEY = pytest.StashKey[RunRecord]()
 PROGRESS_KEY = pytest.StashKey[Progress]()
 COVERAGE_KEY = pytest.StashKey[dict[str, list[str]]]()
@@ -102,6 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     _default_report_paths(config, rig)
     config.stash[RECORD_KEY] = RunRecord(facts=config.stash[FACTS_KEY], rig=rig.redacted_dump())
+    config.pluginmanager.register(_RecordHooks(config), "bc660k-record-hooks")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(_HtmlReportHooks(config), "bc660k-html-hooks")
 
@@ -148,19 +148,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.when == "teardown":
         for title, transcript in chosen:
             attach_junit(report, title, transcript.render())
-    sections = sections_of(item)
-    if report.when == "call":
-        report.user_properties.extend(("spec_section", sec) for sec in sections)
-    record = item.config.stash.get(RECORD_KEY, None)
-    if record is not None and "dut" in getattr(item, "fixturenames", ()):
-        case = record.case(item.nodeid, sections)
-        case.observations.update(item.stash.get(OBSERVATIONS_KEY, {}))
-        case.evidence = [title for title, _ in chosen]
-        message = report.longreprtext if report.failed else ""
-        if report.skipped and isinstance(report.longrepr, tuple):
-            message = str(report.longrepr[2]).removeprefix("Skipped: ")
-        record.phase(item.nodeid, sections, report.when, report.outcome, report.duration, message,
-                     xfail=hasattr(report, "wasxfail"))
+
+
+def _props(report: pytest.TestReport, name: str) -> list[str]:
+    return [str(v) for k, v in report.user_properties if k == name]
+
+
+class _RecordHooks:
+    """Feed the qualification record and the progress line from the reports themselves, so it
+    works the same in one process and on the controller of an xdist run (several DUTs): the
+    section, DUT and observations travel in the reports' user_properties."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        config = self.config
+        record = config.stash.get(RECORD_KEY, None)
+        sections = _props(report, "spec_section")
+        if record is not None and _props(report, "dut"):  # only cases that ran against the DUT
+            facts = config.stash[FACTS_KEY]
+            for key, value in report.user_properties:
+                if str(key).startswith("DUT ") and key not in facts:
+                    facts[str(key)] = str(value)
+            case = record.case(report.nodeid, sections)
+            case.observations.update({k.removeprefix("observation."): str(v) for k, v in report.user_properties
+                                      if str(k).startswith("observation.")})
+            case.dut = _props(report, "dut")[0]
+            message = report.longreprtext if report.failed else ""
+            if report.skipped and isinstance(report.longrepr, tuple):
+                message = str(report.longrepr[2]).removeprefix("Skipped: ")
+            record.phase(report.nodeid, sections, report.when, report.outcome, report.duration, message,
+                         xfail=hasattr(report, "wasxfail"))
+        progress = config.stash.get(PROGRESS_KEY, None)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if report.when == "teardown" and progress is not None and reporter is not None:
+            line = progress.step(report.nodeid, sections[0] if sections else "")
+            if line:
+                reporter.ensure_newline()
+                reporter.write_line(line)
 
 
 def sections_of(item: pytest.Item) -> list[str]:
@@ -176,7 +202,6 @@ def sections_of(item: pytest.Item) -> list[str]:
 def observe(item: pytest.Item, name: str, value: object) -> None:
     """Record what the note leaves open (DESIGN "Where the application note is unclear"): kept
     per firmware in the record, diffed between firmware versions, never a verdict."""
-    item.stash.setdefault(OBSERVATIONS_KEY, {})[name] = str(value)
     item.user_properties.append((f"observation.{name}", str(value)))
 
 
@@ -184,6 +209,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Allure's tree follows the note: epic = chapter, feature = section, story = the case."""
     for item in items:
         sections = sections_of(item)
+        item.user_properties.extend(("spec_section", sec) for sec in sections)  # every phase's report
         if not sections:
             continue
         item.add_marker(pytest.mark.allure_label(chapter_of(sections[0]), label_type="epic"))
@@ -194,7 +220,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    session.config.stash[PROGRESS_KEY] = Progress(len(session.items))
+    if not hasattr(session.config, "workerinput"):
+        session.config.stash[PROGRESS_KEY] = Progress(len(session.items))
     citations = [(item.nodeid, [str(a) for m in item.iter_markers("covers") for a in m.args])
                  for item in session.items]
     if any(ids for _, ids in citations):
@@ -202,19 +229,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             session.config.stash[COVERAGE_KEY] = coverage_map(citations)
         except CoverageError as exc:
             raise pytest.UsageError(str(exc)) from None
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    progress = item.config.stash.get(PROGRESS_KEY, None)
-    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
-    if progress is None or reporter is None:
-        return
-    sections = sections_of(item)
-    line = progress.step(item.nodeid, sections[0] if sections else "")
-    if line:
-        reporter.ensure_newline()
-        reporter.write_line(line)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -22,7 +22,7 @@ class CaseRecord:
     duration_s: float = 0.0
     message: str = ""  # first line of the failure or the skip reason
     observations: dict[str, str] = field(default_factory=dict)
-    evidence: list[str] = field(default_factory=list)  # titles of attached transcripts/wire logs
+    dut: str = ""  # which DUT ran it (several DUTs with pytest -n)
 
 
 @dataclass

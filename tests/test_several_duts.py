@@ -1,0 +1,34 @@
+"""Several DUTs at once (issue "The hardware rig"): `pytest suites -n 2` gives each xdist
+worker its own emulator and broker, and the results merge into one record, matrix and report
+with the DUT named on every case."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_two_workers_two_duts_one_report(tmp_path):
+    rig = tmp_path / "rig.yaml"
+    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {tmp_path}"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "-n", "2", "-q", "-p", "no:cacheprovider", "--rig", str(rig),
+         "-k", "qmtcfg or mqtt_flow", f"--junitxml={tmp_path / 'junit.xml'}",
+         f"--html={tmp_path / 'index.html'}", f"--alluredir={tmp_path / 'allure'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((tmp_path / "record.json").read_text())
+    duts = {c["dut"] for c in record["cases"]}
+    assert len(duts) == 2, duts  # each worker had its own emulator (its own URL)
+    assert record["summary"]["failed"] == 0 and record["summary"]["passed"] == len(record["cases"])
+    assert record["facts"]["DUT model"] == "Quectel_BC660K-GL"
+    cases = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    for case in cases:
+        names = {p.get("name") for p in case.iter("property")}
+        assert "dut" in names, case.get("name")
+    assert "matrix" in (tmp_path / "matrix.html").read_text().lower()
