@@ -29,7 +29,7 @@ def run_suite(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def qualified(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reports")
-    proc = run_suite(out, "-k", "bare_at or ati_identifies or keepalive_valid_value_reads_back")
+    proc = run_suite(out, "-k", "bare_at or ati_identifies or (value_in_range_is_accepted_and_reads_back and keepalive)")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
 

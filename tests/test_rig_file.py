@@ -340,3 +340,14 @@ def test_relay_command_lines_stay_unexpanded_and_timings_default_from_the_hardwa
     assert "hunter2" not in str(rig.redacted_dump())
     assert (rig.relay.reset_pulse_s, rig.relay.power_off_s, rig.relay.boot_s) == (RESET_PULSE_S, POWER_OFF_S, BOOT_S)
     assert RESET_PULSE_S == 0.1
+
+
+def test_usb_identity_port_is_accepted_and_a_bad_one_named(tmp_path):
+    """dut.port may name the adapter by USB identity (harness/rig/port_finder.py)."""
+    good = tmp_path / "usb.yaml"
+    good.write_text("dut:\n  kind: serial\n  port: usb://2c7c:0700/ABC123\n")
+    assert load_rig(good).dut.port == "usb://2c7c:0700/ABC123"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dut:\n  kind: serial\n  port: usb://zz:1\n")
+    with pytest.raises(RigError, match=r"bad.yaml: dut.port: expected usb://VID:PID"):
+        load_rig(bad)

@@ -11,8 +11,8 @@ import contextlib
 from typing import Any
 
 from harness.at import ATTimeout
-from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES
-from harness.spec.timing import deadline_s
+from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES, TIMEOUT
+from harness.spec.timing import boot_deadline_s, deadline_s
 
 
 class KnownStateError(Exception):
@@ -49,11 +49,25 @@ def reset_to_known_state(channel: Any) -> None:
     still_open = _ids_in(_expect_ok(channel, "AT+QMTOPEN?"), "+QMTOPEN:")
     if still_open:
         raise KnownStateError(f"connect IDs {still_open} still open after AT+QMTDISC/AT+QMTCLOSE")
-    for cid in range(CONNECT_ID.lo, CONNECT_ID.hi + 1):
+    ids = range(CONNECT_ID.lo, CONNECT_ID.hi + 1)
+    if any(_expect_ok(channel, f'AT+QMTCFG="aliauth",{cid}').lines for cid in ids):
+        # 3.3.1 gives no way to unset "aliauth" but "The configuration will not be saved": reset.
+        _software_reset(channel)
+    for cid in ids:
         for item, values in DEFAULT_WRITES:
             _expect_ok(channel, f'AT+QMTCFG="{item}",{cid},{values}')
-    channel.pkt_timeout, channel.retry_times = 30, 0
+    channel.pkt_timeout, channel.retry_times = TIMEOUT.params[0].default, TIMEOUT.params[1].default
     channel.drain_urcs()
+
+
+def _software_reset(channel: Any) -> None:
+    channel.drain_urcs()
+    _expect_ok(channel, "AT+QRST=1")
+    channel.wait_urc("RDY", boot_deadline_s(channel.time_scale))
+    if not channel.resync():
+        raise KnownStateError("no OK to AT after AT+QRST=1 and RDY")
+    _expect_ok(channel, "ATE0")
+    _expect_ok(channel, "AT+CMEE=1")
 
 
 def _wait_quiet(channel: Any, urc: str, cid: int, timeout: float) -> None:

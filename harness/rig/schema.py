@@ -39,6 +39,7 @@ from harness.rig.fields import (  # re-exported: the schema's public names live 
     is_secret_field,
     substitute,
 )
+from harness.rig.port_finder import port_spec_problem
 from harness.rig.relay_schema import RELAY_KINDS, RelayConfig, RelayKind, register_relay_kind
 
 __all__ = [
@@ -117,6 +118,10 @@ class DutConfig(_Section):
                 "for an external emulator at a time scale, pass --time-scale",
             )
         m = _SCHEME.fullmatch(self.port)
+        if m and m.group(1).lower() == "usb":  # a USB identity, resolved at open (port_finder.py)
+            if (problem := port_spec_problem(self.port)) is not None:
+                raise _fail("port", "{problem}", problem=problem)
+            return
         if m and m.group(1).lower() not in PYSERIAL_SCHEMES:
             raise _fail("port", "unknown pyserial URL scheme {scheme} (expected a device path or one of "
                         "{schemes})", scheme=repr(m.group(1) + "://"),

@@ -1,0 +1,287 @@
+"""`python -m harness.rig doctor`: is this rig fit to qualify a module? One row per part.
+
+Checks, in order, each naming the part it is about: the rig file; the DUT's port (the emulator
+started for dut.kind emulator); who the DUT says it is (ATI, AT+CGMR, AT+CGSN: 3.x identity is
+what the qualification record is about); the relay (power cycle, or reset pulse, and the same
+module answering afterwards) unless --no-power; the broker the DUT must reach (started as the
+rig says; the DUT opens a connection to broker.dut_address, 3.3.2); the certificates when
+broker.tls (the session PKI loads and chains to its CA, and the broker's TLS listener verifies).
+
+A failed part makes the parts that need it SKIP with the reason. Never a traceback: anything
+unexpected becomes a FAIL row naming the part. Exit status 0 only when no row is FAIL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import ssl
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from harness.at import ATChannel, ATError, PortOpenError, Transcript
+from harness.rig.identity import Identity, IdentityError, read_identity
+from harness.rig.ladder import RUNG_BY_NAME, Ladder, LadderError, RungFailed, rig_relay, uses_emulator_control
+from harness.rig.loader import RigError, load_rig
+from harness.rig.port_finder import PortNotFound, PortSpecError, resolve
+from harness.rig.relay import Relay, RelayError
+from harness.rig.schema import RigConfig
+from harness.spec.timing import deadline_s
+
+OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+EXIT_OK, EXIT_FAIL, EXIT_RIG_FILE = 0, 1, 4  # README "Exit status": 4 the rig file is wrong
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    status: str
+    detail: str
+
+
+class CheckFailed(Exception):
+    """A check's one-line failure, naming the part (file, key, port, relay, broker)."""
+
+
+class CheckSkipped(Exception):
+    """The check does not apply, or a part it needs failed; the text says which."""
+
+
+@dataclass
+class State:
+    """What the checks share: the rig, the things they started (closed by the doctor)."""
+
+    rig: RigConfig
+    power: bool
+    stack: contextlib.ExitStack
+    log: Transcript
+    emulator: Any = None
+    port: str = ""
+    channel: ATChannel | None = None
+    identity: Identity | None = None
+    relay: Relay | None = None
+    broker: Any = None
+    pki: Any = None
+    work: Path | None = None
+    failed: set[str] = field(default_factory=set)
+
+    def need(self, *checks: str) -> None:
+        bad = [c for c in checks if c in self.failed]
+        if bad:
+            raise CheckSkipped(f"needs the {bad[0]} check, which failed")
+
+    def workdir(self) -> Path:
+        if self.work is None:
+            self.work = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="bc660k-doctor-")))
+        return self.work
+
+
+# -- the checks ---------------------------------------------------------------------------------
+
+
+def check_port(s: State) -> str:
+    rig = s.rig
+    where = rig.source.name
+    if rig.dut.kind == "emulator":
+        from harness.emulator.launcher import EmulatorProcess, LaunchError
+
+        try:
+            s.emulator = EmulatorProcess.start(transport=rig.dut.transport or "tcp", time_scale=rig.dut.time_scale,
+                                               firmware=rig.dut.firmware or "conformant", baud=rig.dut.baud,
+                                               control=uses_emulator_control(rig))
+        except LaunchError as exc:
+            raise CheckFailed(f"emulator: {exc}") from None
+        s.stack.callback(s.emulator.stop)
+        s.port = url = s.emulator.url
+    else:
+        s.port = str(rig.dut.port)
+        try:
+            url = resolve(s.port)
+        except (PortSpecError, PortNotFound) as exc:
+            raise CheckFailed(f"{where}: dut.port: {exc}") from None
+    try:
+        s.channel = ATChannel(url, baud=rig.dut.baud, time_scale=rig.dut.time_scale, transcript=s.log)
+    except PortOpenError as exc:
+        raise CheckFailed(f"{where}: dut.port: {exc}") from None
+    s.stack.callback(lambda: s.channel.close() if s.channel else None)
+    kind = f"emulator ({rig.dut.transport}, {rig.dut.firmware})" if s.emulator else f"{rig.dut.baud} baud"
+    return f"{url} opened, {kind}"
+
+
+def check_identity(s: State) -> str:
+    s.need("port")
+    assert s.channel is not None
+    try:
+        if not s.channel.resync(attempts=3, timeout=deadline_s("AT", s.rig.dut.time_scale)):
+            raise CheckFailed(f"dut.port {s.port}: no OK to AT (wrong port, baud {s.rig.dut.baud}, or no power?)")
+        s.identity = ident = read_identity(s.channel)
+    except (ATError, IdentityError) as exc:
+        raise CheckFailed(f"dut.port {s.port}: does not answer like a BC660K-GL: {exc}") from None
+    return f"{ident.manufacturer} {ident.model}, firmware {ident.revision}, IMEI {ident.imei}"
+
+
+def check_relay(s: State) -> str:
+    try:
+        s.relay = relay = rig_relay(s.rig, str(s.emulator.control) if s.emulator and s.emulator.control else None)
+    except RelayError as exc:
+        raise CheckFailed(str(exc)) from None
+    if relay is None:
+        raise CheckSkipped("relay.kind none: no power or reset control (the ladder stops at the AT-level steps)")
+    s.stack.callback(relay.close)
+    if not s.power:
+        raise CheckSkipped(f"relay {relay.kind}: not switched (--no-power)")
+    s.need("port", "identity")
+    assert s.channel is not None
+    ladder = Ladder(s.channel, s.port, s.log, relay=relay, expected=s.identity, time_scale=s.rig.dut.time_scale,
+                    baud=s.rig.dut.baud)
+    rung = RUNG_BY_NAME["power cycle" if relay.can_power else "reset line"]
+    try:
+        done = rung.run(ladder)  # a RelayError here is the relay's failure, not the DUT's
+    except (RelayError, ATError, RungFailed) as exc:
+        raise CheckFailed(str(exc) if isinstance(exc, RelayError) else f"relay {relay.kind}: {exc}") from None
+    try:
+        if not ladder.answers():  # a USB adapter re-enumerates after a power cycle: reopen it
+            done += "; " + RUNG_BY_NAME["reopen port"].run(ladder)
+            if not ladder.answers():
+                raise LadderError(f"the DUT at {s.port} does not answer AT after it")
+        ident = ladder.verify()
+    except (LadderError, ATError, RungFailed, PortNotFound) as exc:
+        raise CheckFailed(f"relay {relay.kind}: {rung.name} done, but {exc}") from None
+    finally:
+        s.channel = ladder.channel
+    return f"relay {relay.kind}: {done}; the same module answers (IMEI {ident.imei})"
+
+
+def check_certificates(s: State) -> str:
+    if not s.rig.broker.tls:
+        raise CheckSkipped("broker.tls is false")
+    from harness.broker.certs import TestPki
+
+    try:
+        s.pki = pki = TestPki.create(s.workdir() / "pki")
+        pki.server_context()  # the server's certificate and key load and belong together
+        pki.client_context()  # the CA loads; the client's certificate and key load
+        with open(pki.server_cert, "rb") as fh:
+            _verify_chain(fh.read(), Path(pki.ca).read_bytes())
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise CheckFailed(f"certificates: {exc}") from None
+    return f"session PKI in {pki.directory}: CA, server and client certificates load; the server's chains to the CA"
+
+
+def _verify_chain(leaf_pem: bytes, ca_pem: bytes) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+
+    leaf, ca = x509.load_pem_x509_certificate(leaf_pem), x509.load_pem_x509_certificate(ca_pem)
+    leaf.verify_directly_issued_by(ca)  # raises ValueError / InvalidSignature
+    now = dt.datetime.now(dt.UTC)
+    if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+        raise ValueError(f"the server certificate is not valid now ({leaf.not_valid_before_utc} .. "
+                         f"{leaf.not_valid_after_utc})")
+
+
+def check_broker(s: State) -> str:
+    cfg = s.rig.broker
+    if cfg.tls:
+        s.need("certificates")
+    from harness.broker import BrokerError, EmbeddedBroker, MosquittoBroker, Observer, ObserverError
+    from harness.broker.mosquitto import missing_reason
+
+    if cfg.kind == "mosquitto" and (why := missing_reason()) is not None:
+        raise CheckFailed(f"broker mosquitto: {why}")
+    factory = {"amqtt": EmbeddedBroker, "mosquitto": MosquittoBroker}[cfg.kind]
+    own = ("doctor", secrets.token_urlsafe(16))
+    users = {cfg.username: cfg.password or "", own[0]: own[1]} if cfg.username else None
+    tls = s.pki.server_files() if cfg.tls else None
+    try:
+        s.broker = server = factory(cfg.listen, cfg.port, tls=tls, users=users, allow_anonymous=users is None).start()
+    except BrokerError as exc:
+        raise CheckFailed(f"broker {cfg.kind} on {cfg.listen}:{cfg.port}: {exc}") from None
+    s.stack.callback(server.stop)
+    user, password = own if users else (None, None)
+    port = server.tls_port if cfg.tls else server.port
+    observer = Observer(server.host, port, tls=s.pki.client_context() if cfg.tls else None,
+                        username=user, password=password)
+    try:
+        observer.connect()
+    except ObserverError as exc:
+        raise CheckFailed(f"broker {cfg.kind}: {exc}") from None
+    finally:
+        observer.close()
+    detail = f"{cfg.kind} on {server.host}:{port}{' (TLS, verified)' if cfg.tls else ''} accepts a client"
+    return detail + "; " + _dut_reaches(s, server.port)
+
+
+def _dut_reaches(s: State, port: int) -> str:
+    """The DUT itself dials broker.dut_address (3.3.2 AT+QMTOPEN) and closes again (3.3.3)."""
+    if s.rig.broker.tls:
+        return "DUT dial not tried (TLS needs AT+QSSLCFG; the suite's ssl cases do that)"
+    if s.channel is None or "identity" in s.failed:
+        return "DUT dial not tried (the DUT does not answer)"
+    from harness.rig.known_state import KnownStateError, reset_to_known_state
+
+    ch, host, scale = s.channel, s.rig.broker.dut_address, s.rig.dut.time_scale
+    line = f'AT+QMTOPEN=0,"{host}",{port}'
+    try:
+        reset_to_known_state(ch)
+        if not ch.command(line).ok:
+            raise CheckFailed(f"broker.dut_address {host}: {line} was refused by the DUT")
+        urc = ch.wait_urc("+QMTOPEN", deadline_s(line, scale), predicate=lambda u: bool(u.args) and u.args[0] == 0)
+        if ch.command("AT+QMTCLOSE=0").ok:
+            with contextlib.suppress(ATError):
+                ch.wait_urc("+QMTCLOSE", deadline_s("AT+QMTCLOSE", scale))
+    except (ATError, KnownStateError) as exc:
+        raise CheckFailed(f"broker.dut_address {host}: the DUT did not open a connection: {exc}") from None
+    if urc.args[1:2] != [0]:
+        raise CheckFailed(f"broker.dut_address {host}:{port}: the DUT cannot reach the broker ({urc.line}; "
+                          f"3.3.2 <result> {urc.args[1:2]})")
+    return f"the DUT reaches {host}:{port} ({urc.line})"
+
+
+CHECKS: list[tuple[str, Callable[[State], str]]] = [
+    ("port", check_port),
+    ("identity", check_identity),
+    ("relay", check_relay),
+    ("certificates", check_certificates),
+    ("broker", check_broker),
+]
+
+
+# -- running and printing -----------------------------------------------------------------------
+
+
+def run_doctor(rig_path: str | Path, *, power: bool = True) -> tuple[list[Row], int]:
+    """All rows and the exit status."""
+    try:
+        rig = load_rig(rig_path)
+    except RigError as exc:
+        rows = [Row("rig file", FAIL, str(exc))]
+        return rows + [Row(name, SKIP, "the rig file is wrong") for name, _ in CHECKS], EXIT_RIG_FILE
+    d, r = rig.dut, rig.relay
+    what = f"dut {d.kind} ({d.port or d.transport}), relay {r.kind}, broker {rig.broker.kind}"
+    rows = [Row("rig file", OK, f"{rig_path}: {what}")]
+    with contextlib.ExitStack() as stack:
+        state = State(rig, power, stack, Transcript(secrets=rig.secrets()))
+        for name, check in CHECKS:
+            try:
+                rows.append(Row(name, OK, check(state)))
+            except CheckSkipped as exc:
+                rows.append(Row(name, SKIP, str(exc)))
+            except CheckFailed as exc:
+                state.failed.add(name)
+                rows.append(Row(name, FAIL, str(exc)))
+            except Exception as exc:  # never a traceback: name the part and what was raised
+                state.failed.add(name)
+                rows.append(Row(name, FAIL, f"{name}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"))
+    return rows, EXIT_FAIL if any(row.status == FAIL for row in rows) else EXIT_OK
+
+
+def print_table(rows: list[Row], out: TextIO) -> None:
+    width = max(len(row.check) for row in rows)
+    out.write(f"{'CHECK':<{width}}  STATUS  DETAIL\n")
+    for row in rows:
+        out.write(f"{row.check:<{width}}  {row.status:<6}  {row.detail}\n")

@@ -1,0 +1,192 @@
+"""Helpers shared by the AT+QMTCFG suites (3.3.1), the syntax suite (3.1.2) and the 6.1 replay.
+
+Only AT over the channel and the broker side: nothing here reaches into the emulator, so the
+same helpers drive a physical module. Expectations come from harness.spec (the note as data).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+from harness.at.flows import is_error, result, urc_deadline
+from harness.at.lines import Response
+from harness.mqtt import codec
+from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES, ITEMS
+from harness.spec.timing import boot_deadline_s, deadline_s
+
+CIDS: list[int] = list(range(CONNECT_ID.lo, CONNECT_ID.hi + 1))
+KNOWN: dict[str, list[int | str]] = {name: [int(v) for v in vals.split(",")] for name, vals in DEFAULT_WRITES}
+
+# A valid value other than the known state's, per item (each inside its range, 3.3.1).
+OTHER: dict[str, list[int | str]] = {
+    "will": [1, 1, 1, "cfg/will", "gone"], "timeout": [7, 2, 1], "session": [0], "keepalive": [33],
+    "version": [0], "showrecvlen": [1], "echomode": [1], "dataformat": [1, 1], "ssl": [1, 0, 0],
+    "aliauth": ["pk", "dn", "ds"],
+}
+
+# Items whose query line has an optional tail (3.3.1): "+QMTCFG: <will_fg>[,<will_QoS>,...]" and
+# "+QMTCFG: <SSL_enable>[,<SSL_contextID>,<SSL_connectID>]". The tail is what follows the first value.
+OPTIONAL_TAIL = {"will": re.compile(r',[0-2],[01],".*",".*"'), "ssl": re.compile(r",\d+,\d+")}
+
+
+def query(modem: Any, item: str, cid: int = 0) -> list[str]:
+    """The write form without optional parameters is the query (3.3.1 "If the optional parameters
+    are omitted, query the current setting")."""
+    resp = modem.command(f'AT+QMTCFG="{item}",{cid}')
+    assert resp.ok, f'AT+QMTCFG="{item}",{cid} (query) answered {resp.final!r}'
+    return resp.lines
+
+
+def expect_ok(modem: Any, line: str) -> Response:
+    resp = modem.command(line)
+    assert resp.ok, f"{line} answered {resp.final!r}, expected OK"
+    return resp
+
+
+def expect_error(modem: Any, line: str, why: str) -> Response:
+    """3.3.1 "If there is any error: ERROR Or +CME ERROR: <err>" (no code named: either is accepted)."""
+    resp = modem.command(line)
+    assert is_error(resp), f"{line} answered {resp.final!r}; expected ERROR or +CME ERROR ({why})"
+    return resp
+
+
+def write(modem: Any, item: str, cid: int, values: list[int | str]) -> Response:
+    return modem.command(ITEMS[item].write_line(cid, *values))
+
+
+def rendered(item: str, values: list[int | str]) -> str:
+    """The query line the note's format gives for these values (strings in double quotes)."""
+    return ITEMS[item].query_line(*values)
+
+
+def query_matches(item: str, values: list[int | str], line: str) -> bool:
+    """Exact, except where the note brackets a tail that has no meaning for these values:
+    the will parameters with <will_fg>=0 and the SSL IDs with <SSL_enable>=0 may be shown or not."""
+    full = rendered(item, values)
+    if line == full:
+        return True
+    tail = OPTIONAL_TAIL.get(item)
+    if tail is None or values[0] != 0:
+        return False
+    head = rendered(item, values[:1])
+    return line == head or (line.startswith(head) and tail.fullmatch(line[len(head):]) is not None)
+
+
+def assert_reads(modem: Any, item: str, cid: int, values: list[int | str]) -> None:
+    lines = query(modem, item, cid)
+    assert len(lines) == 1 and query_matches(item, values, lines[0]), (
+        f'AT+QMTCFG="{item}",{cid} read {lines}, expected [{rendered(item, values)!r}] (3.3.1 query format)')
+
+
+def error_code(resp: Response) -> str:
+    """What an error answer carried, for observations (chapter 4 codes with AT+CMEE=1)."""
+    return "OK" if resp.ok else resp.final
+
+
+def reset_module(modem: Any) -> None:
+    """AT+QRST=1, then wait for RDY (DESIGN.md module facts) and a quiet line. The configuration
+    of 3.3.1 "will not be saved", so this is also the only way the note leaves to unset "aliauth"."""
+    modem.drain_urcs()
+    expect_ok(modem, "AT+QRST=1")
+    modem.wait_urc("RDY", boot_deadline_s(modem.time_scale))
+    assert modem.resync(), "no OK to AT after the reset's RDY"
+    expect_ok(modem, "ATE0")
+    expect_ok(modem, "AT+CMEE=1")
+    modem.pkt_timeout, modem.retry_times = 30, 0
+    modem.drain_urcs()
+
+
+def fast_timeout(modem: Any, cid: int = 0) -> None:
+    """<pkt_timeout> 1 s so a CONNECT that gets no answer fails fast (3.3.1 "timeout")."""
+    expect_ok(modem, f'AT+QMTCFG="timeout",{cid},1,0,0')
+    modem.pkt_timeout, modem.retry_times = 1, 0
+
+
+def open_ok(modem: Any, host: str, port: int, cid: int = 0) -> None:
+    opened = result(modem, f'AT+QMTOPEN={cid},"{host}",{port}', "+QMTOPEN", cid)
+    assert opened.args == [cid, 0], f"AT+QMTOPEN: expected +QMTOPEN: {cid},0, got {opened.line}"
+
+
+def connect_on_wire(modem: Any, wire: Any, client_id: str, cid: int = 0, creds: str = "") -> codec.Connect:
+    """AT+QMTOPEN + AT+QMTCONN through the fault proxy; returns the CONNECT the broker got."""
+    open_ok(modem, wire.dut_host, wire.port, cid)
+    connected = result(modem, f'AT+QMTCONN={cid},"{client_id}"{creds}', "+QMTCONN", cid)
+    assert connected.args == [cid, 0, 0], f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {connected.line}"
+    rec = wire.log.wait_for(direction="C>B", type=codec.Connect, timeout=deadline_s("AT", modem.time_scale))
+    assert isinstance(rec.packet, codec.Connect)
+    return rec.packet
+
+
+def connect_on_peer(modem: Any, peer: Any, client_id: str, cid: int = 0, creds: str = "") -> codec.Connect:
+    """AT+QMTOPEN + AT+QMTCONN to the scripted peer (any protocol level); returns its CONNECT."""
+    open_ok(modem, peer.host, peer.port, cid)
+    conn = peer.accept(deadline_s("AT", modem.time_scale))
+    line = f'AT+QMTCONN={cid},"{client_id}"{creds}'
+    expect_ok(modem, line)
+    connect = conn.handshake(return_code=0, timeout=urc_deadline(modem, line))
+    done = modem.wait_urc("+QMTCONN", urc_deadline(modem, line), predicate=lambda u: u.args[:1] == [cid])
+    assert done.args == [cid, 0, 0], f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {done.line}"
+    conn.assert_conformant()
+    return connect
+
+
+class RawTap:
+    """Every byte the channel's reader takes from the DUT, while the `with` block runs.
+
+    3.1.2 framing (<CR><LF><response><CR><LF>) is invisible after line framing, so the tap wraps
+    the channel's line framer (the one place all received bytes pass, under the channel's lock):
+    nothing is missed and nothing changes for the channel. Works the same on a physical module.
+    """
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.data = bytearray()
+        self._cond = threading.Condition()
+        self._inner: Any = None
+
+    def __enter__(self) -> RawTap:
+        with self.channel._cond:
+            self._inner = self.channel._framer
+            self.channel._framer = _Tee(self._inner, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.channel._cond:
+            self.channel._framer = self._inner
+
+    def _add(self, data: bytes) -> None:
+        with self._cond:
+            self.data.extend(data)
+            self._cond.notify_all()
+
+    def wait(self, done: Any, timeout: float) -> bool:
+        """True as soon as done(bytes so far) holds; False at the deadline."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while not done(bytes(self.data)):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def take(self) -> bytes:
+        with self._cond:
+            out = bytes(self.data)
+            self.data.clear()
+            return out
+
+
+class _Tee:
+    def __init__(self, inner: Any, tap: RawTap) -> None:
+        self._inner, self._tap = inner, tap
+
+    def feed(self, data: bytes) -> Any:
+        self._tap._add(data)
+        return self._inner.feed(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
