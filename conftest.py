@@ -9,4 +9,5 @@ pytest_plugins = [
     "fixtures.report",
     "fixtures.wire",
     "fixtures.peer",
+    "fixtures.tls",
 ]

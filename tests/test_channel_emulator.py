@@ -38,3 +38,19 @@ def test_resync_after_a_half_typed_line(channel):
     channel.write_raw(b"AT+QMTCFG=\"keep")
     assert channel.resync(attempts=3, timeout=0.5)
     assert channel.command('AT+QMTCFG="keepalive",0').ok
+
+
+def test_resync_after_echo_was_switched_off_behind_the_channels_back(channel):
+    assert channel.command("ATE1").ok
+    assert channel.command("AT").echo is not None
+    channel.write_raw(b"ATE0\r")  # the channel still believes echo is on
+    assert channel.resync(attempts=3, timeout=0.5)
+    assert channel.command("AT").final == "OK"
+
+
+def test_bare_ate_means_echo_off(channel):
+    """V.250: ATE without a value is ATE0; the channel must not wait for an echo afterwards."""
+    assert channel.command("ATE1").ok
+    assert channel.command("ATE").ok
+    resp = channel.command("AT")
+    assert resp.final == "OK" and resp.echo is None

@@ -375,6 +375,24 @@ def test_amqtt_acknowledges_as_many_duplicate_qos2_publishes_as_it_declares() ->
                 assert raw.next() == PubRec(9, flags=0)
 
 
+@pytest.mark.parametrize("kind", ["amqtt", "mosquitto"])
+def test_client_id_takeover_is_as_declared(kind: str) -> None:
+    """[MQTT-3.1.4-2]: a second CONNECT with the same client id disconnects the first client."""
+    if kind == "mosquitto" and missing_reason():
+        pytest.skip(missing_reason())
+    server = EmbeddedBroker() if kind == "amqtt" else MosquittoBroker()
+    with server:
+        first = Observer("127.0.0.1", server.port, client_id="same-id").connect()
+        second = Observer("127.0.0.1", server.port, client_id="same-id").connect()
+        try:
+            # amqtt keeps the first client: waiting the full deadline is how "never" is observed.
+            dropped = first.wait_disconnected(WAIT if server.capabilities["client_id_takeover"] else 1.0)
+            assert dropped is server.capabilities["client_id_takeover"]
+        finally:
+            first.close()
+            second.close()
+
+
 # -- require(): the skip reasons --------------------------------------------------------------------
 
 def test_require_names_broker_version_and_upstream_issue() -> None:

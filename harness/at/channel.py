@@ -154,7 +154,8 @@ class ATChannel:
                     self._write(b"\x1b\r", "\x1b\r")
                     self._settle()
                 try:
-                    r = self._exchange("AT", timeout, require_echo=bool(self._echo_on))
+                    # Echo may have been switched behind our back: only the first probe insists on it.
+                    r = self._exchange("AT", timeout, require_echo=bool(self._echo_on) and i == 0)
                 except (ATTimeout, ATProtocolError):  # a late '>' prompt: the DUT is in data mode
                     continue
                 if r.ok:
@@ -257,7 +258,8 @@ class ATChannel:
         elif r.final in ("OK", "ERROR") or r.cme_error is not None:
             self._echo_on = False
         if p.name == "E" and r.ok:  # ATE0 / ATE1: the new setting holds from the next command on
-            self._echo_on = not p.command.strip()[3:].strip().startswith("0")
+            # "ATE" alone is ATE0 (V.250 <value> defaults to 0); only ATE1 turns echo on.
+            self._echo_on = p.command.strip()[3:].strip() == "1"
         return r
 
     def _settle(self) -> None:

@@ -31,6 +31,8 @@ WHY_MISSING: dict[tuple[str, str], str] = {
     ("amqtt", "mqtt31"): "drops an MQTT 3.1 (MQIsdp) CONNECT without a CONNACK (amqtt issue #297)",
     ("amqtt", "pubrel_retry_ok"): "answers a retransmitted PUBREL with no PUBCOMP, against [MQTT-4.3.3-2] "
                                   "(amqtt issue #100)",
+    ("amqtt", "client_id_takeover"): "does not disconnect the first client when a second connects with the same "
+                                     "client id, against [MQTT-3.1.4-2]",
     ("amqtt", "mtls_required"): "cannot require a client certificate: TLS verification is CERT_OPTIONAL "
                                 "(amqtt issue #387)",
     ("amqtt", "qos_downgrade"): "delivers at the subscription QoS instead of min(publish, subscription) "

@@ -80,6 +80,7 @@ class EmbeddedBroker:
         "pubrel_retry_ok": False,      # a retransmitted PUBREL gets no PUBCOMP
         "qos_downgrade": False,        # delivers at the subscription QoS, not min(publish, subscription)
         "persistent_sessions": True,   # clean_session=0 kept (see OpenAuthPlugin)
+        "client_id_takeover": False,       # the first client with the same client id is not disconnected [MQTT-3.1.4-2]
         "retain": True,
         "will": True,
         "max_qos": 2,

@@ -117,6 +117,7 @@ class MosquittoBroker:
         "pubrel_retry_ok": True,       # a retransmitted PUBREL gets PUBCOMP again (3.1.1 4.3.3)
         "qos_downgrade": True,         # delivered at min(publish QoS, subscription QoS) (3.1.1 3.8.4)
         "persistent_sessions": True,   # clean_session=0 kept while the broker runs (persistence off)
+        "client_id_takeover": True,        # a second CONNECT with the same client id closes the first [MQTT-3.1.4-2]
         "retain": True,
         "will": True,
         "max_qos": 2,

@@ -148,6 +148,11 @@ class Observer:
     def connected(self) -> bool:
         return self._connected
 
+    def wait_disconnected(self, timeout: float) -> bool:
+        """True once the broker has dropped this client (e.g. a client-id takeover), False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._connected, timeout)
+
     def subscribe(self, topic: str, qos: int = 0, timeout: float = 5.0) -> int:
         """Subscribe and wait for SUBACK; returns the granted QoS (0x80 raises)."""
         self._require_connected("subscribe")

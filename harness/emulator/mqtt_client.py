@@ -132,8 +132,9 @@ class MqttClient:
     cancels it) and the socket is closed in its `finally`."""
 
     def __init__(self, connect_id: int, retry_policy: Callable[[], Retry],
-                 on_event: Callable[[Event], None]) -> None:
+                 on_event: Callable[[Event], None], *, dup_on_retransmit: bool = True) -> None:
         self.connect_id = connect_id
+        self._dup_on_retransmit = dup_on_retransmit  # False only for a faulty firmware profile
         self._policy = retry_policy
         self._on_event = on_event
         self.state = ConnState.INITIALIZING
@@ -281,7 +282,7 @@ class MqttClient:
         if qos == 0:
             ok = await self._send_or_lose(pkt, StatCode.LINK_DEAD)
             return Outcome(SendResult.ACKED if ok else SendResult.FAILED)
-        dup = replace(pkt, dup=True)
+        dup = replace(pkt, dup=self._dup_on_retransmit)
         ack_type = codec.PubAck if qos == 1 else codec.PubRec
         if await self._exchange(pkt, ack_type, lambda: dup, on_retry) is None:
             return Outcome(SendResult.FAILED)

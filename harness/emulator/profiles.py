@@ -4,6 +4,13 @@ The suite must prove it catches a non-conformant firmware, so the emulator can i
 one. A profile is data (a revision string, MQTT option defaults/bounds and named switches),
 never code paths: handlers read it through `profile_of(ctx.module)` instead of growing
 if/elif chains on firmware names. Add a profile by adding one entry to `PROFILES`.
+
+Each faulty profile is one small fault with the note section it violates (`section`), so the
+suites team can list them (`PROFILES`) and prove the suite fails in exactly the intended case.
+A switch is named after its profile and is checked in exactly one place of the emulator
+(listed in `Profile.where`, so a reader finds it without grepping). A faulty firmware reports
+its own revision (`..._F<TAG>`; still `BC660KGL\\w+`, the shape a real revision has) so
+reports and the conformance matrix tell the firmware apart.
 """
 
 from __future__ import annotations
@@ -23,8 +30,12 @@ class Profile:
     name: str
     revision: str  # ATI / AT+CGMR "Revision: <revision>" (DESIGN "Module facts")
     summary: str
+    section: str = ""  # the note section the fault violates ("" for the conformant firmware)
+    where: str = ""  # the one place the emulator reads the fault (module.function)
     # 3.3.1 <keep_alive_time> "Range: 0–3600. Default value: 120."
     keepalive_max: int = 3600
+    # 3.3.1 <pkt_timeout> "Range: 1–60."
+    pkt_timeout_max: int = 60
     # MqttConfig field -> value applied at every power-on (a wrong default is a fault to model).
     mqtt_defaults: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     # Free-form behaviour switches for handlers (e.g. the MQTT side): `profile.has("name")`.
@@ -33,25 +44,61 @@ class Profile:
     def has(self, switch: str) -> bool:
         return switch in self.switches
 
+    @property
+    def faulty(self) -> bool:
+        return self.name != DEFAULT_FIRMWARE
+
 
 _REV = "BC660KGLAAR01A05"
+
+
+def _fault(name: str, tag: str, section: str, summary: str, where: str, **kw: object) -> Profile:
+    """A faulty firmware whose only difference is `name` (as a switch unless a bound/default
+    in `kw` carries the fault)."""
+    switches = frozenset() if kw else frozenset({name})
+    return Profile(name, f"{_REV}_F{tag}", f"fault: {summary} ({section})", section, where,
+                   switches=switches, **kw)  # type: ignore[arg-type]
+
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile(DEFAULT_FIRMWARE, _REV, "behaves as the application note says"),
-        Profile("wrong-keepalive-default", _REV,
-                "fault: keepalive default 60 instead of 120 (3.3.1 <keep_alive_time>)",
-                mqtt_defaults=MappingProxyType({"keepalive": 60})),
-        Profile("keepalive-off-by-one", _REV,
-                "fault: AT+QMTCFG=\"keepalive\" accepts 3601 (3.3.1 range 0-3600)",
-                keepalive_max=3601),
+        _fault("wrong-keepalive-default", "KADEF", "3.3.1 <keep_alive_time>",
+               "keepalive default 60 instead of 120", "profiles.power_on",
+               mqtt_defaults=MappingProxyType({"keepalive": 60})),
+        _fault("keepalive-off-by-one", "KA3601", "3.3.1 <keep_alive_time> range 0-3600",
+               'AT+QMTCFG="keepalive" accepts 3601', "qmtcfg._keepalive", keepalive_max=3601),
+        _fault("pkt-timeout-max-61", "PKT61", "3.3.1 <pkt_timeout> range 1-60",
+               'AT+QMTCFG="timeout" accepts <pkt_timeout> 61', "qmtcfg._timeout", pkt_timeout_max=61),
+        _fault("wrong-error-code", "ERR8504", "chapter 4 Table 2; 3.3.1",
+               "AT+QMTCFG with an invalid/out-of-range parameter answers +CME ERROR: 8504 "
+               "(illegal packet) instead of 8507 (invalid parameter)", "qmtcfg.qmtcfg"),
+        _fault("no-dup-on-retransmit", "NODUP", "Figure 1 Excep2; MQTT-3.3.1-1",
+               "a retransmitted QoS 1/2 PUBLISH keeps DUP=0", "qmt_conn._new_link"),
+        _fault("missing-timeout-notice", "NONOTICE", "3.3.1 <timeout_notice>; 3.3.6-3.3.8 <result> 1",
+               "no `+QMTPUB: <id>,<msgID>,1,<count>` retransmission URCs with timeout_notice=1",
+               "qmt_pub._notice"),
+        _fault("qmtrecv-no-len", "NOLEN", "5.2; 3.3.1 \"showrecvlen\"",
+               "+QMTRECV leaves out <payload_len> although showrecvlen=1", "qmt_state.on_link_event"),
+        _fault("no-truncate-1460", "NOTRUNC", "3.3.8 NOTE 2",
+               "the Ctrl+Z form of AT+QMTPUB publishes more than 1460 bytes", "qmt_pub._read_payload"),
+        _fault("open-occupied-ok", "OPENOK", "3.3.2 <result> 2",
+               "a second AT+QMTOPEN on an open connect ID answers +QMTOPEN: <id>,0 instead of 2",
+               "qmt_conn.qmtopen"),
+        _fault("sub-no-granted-qos", "NOGRANT", "3.3.6 <value>",
+               "+QMTSUB: <id>,<msgID>,0 without the granted QoS vector", "qmt_pub.qmtsub"),
     )
 }
 
 
 def known() -> list[str]:
     return sorted(PROFILES)
+
+
+def faulty() -> list[Profile]:
+    """Every deliberately faulty firmware, sorted by name (for the suite-vs-profile proof)."""
+    return [PROFILES[n] for n in known() if PROFILES[n].faulty]
 
 
 def get(name: str) -> Profile:

@@ -93,7 +93,8 @@ async def qmtopen(ctx: Context, cmd: Command) -> None:
     ctx.ok()
     if cid in st.links:
         # 3.3.2 <result> 2 "The MQTT socket is occupied" (opening or open)
-        ctx.urc(f"+QMTOPEN: {cid},2")
+        occupied = 0 if profile_of(module).has("open-occupied-ok") else 2
+        ctx.urc(f"+QMTOPEN: {cid},{occupied}")
         return
     if not _HOST_CHARS.fullmatch(host):
         ctx.urc(f"+QMTOPEN: {cid},1")
@@ -113,7 +114,9 @@ def _new_link(ctx: Context, module: ModuleState, cid: int, host: str, port: int)
         if link is not None:
             on_link_event(ctx, module, link, event)
 
-    link = Link(cid, host, port, MqttClient(cid, retry_policy(module, cid), on_event))
+    # Figure 1 Excep2 / [MQTT-3.3.1-1]: a resent PUBLISH carries DUP=1 (not on "no-dup-on-retransmit")
+    dup = not profile_of(module).has("no-dup-on-retransmit")
+    link = Link(cid, host, port, MqttClient(cid, retry_policy(module, cid), on_event, dup_on_retransmit=dup))
     return link
 
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from harness.emulator.api import Arg, Command, Context, ModuleState, command
 from harness.emulator.mqtt_client import Outcome, SendResult
 from harness.emulator.mqtt_config import configs
+from harness.emulator.profiles import profile_of
 from harness.emulator.qmt_state import (
     ID_RANGE,
     INVALID_PARAMETER,
@@ -32,8 +33,10 @@ def _notice(ctx: Context, module: ModuleState, link: Link, prefix: str,
             with_count: bool) -> Callable[[int], None]:
     """on_retry for the engine: `<prefix>,1[,<count>]` when timeout_notice is 1 (read live)."""
 
+    silent = profile_of(module).has("missing-timeout-notice")
+
     def on_retry(count: int) -> None:
-        if configs(module.ext)[link.connect_id].timeout_notice == 1:
+        if configs(module.ext)[link.connect_id].timeout_notice == 1 and not silent:
             ctx.urc(f"{prefix},1,{count}" if with_count else f"{prefix},1")
 
     return on_retry
@@ -102,8 +105,9 @@ async def qmtsub(ctx: Context, cmd: Command) -> None:
     prefix = f"+QMTSUB: {link.connect_id},{msg_id}"
     on_retry = _notice(ctx, ctx.module, link, prefix, with_count=True)
     ctx.ok()
+    granted = not profile_of(ctx.module).has("sub-no-granted-qos")  # 3.3.6 <value>: granted QoS list
     ctx.spawn(_finish(ctx, link, msg_id, prefix,
-                      link.client.subscribe(msg_id, topics, on_retry), values=True))
+                      link.client.subscribe(msg_id, topics, on_retry), values=granted))
 
 
 # --- AT+QMTUNS (3.3.7) -------------------------------------------------------------------
@@ -267,7 +271,8 @@ async def _read_payload(ctx: Context, cmd: Command, echo: bool, hex_mode: bool,
             return None
         # 3.3.8 NOTE 2: "The part of data that exceeds 1460 bytes is omitted." In hex mode
         # the 1460 typed characters carry 730 bytes (<msg_len> "hex mode is 0–730").
-        payload = _payload(data[:TEXT_MAX], hex_mode)
+        limit = None if profile_of(ctx.module).has("no-truncate-1460") else TEXT_MAX
+        payload = _payload(data[:limit], hex_mode)
         return INVALID_PARAMETER if payload is None else payload
     if length == 0:
         # DECIDED: <msg_len> 0 publishes an empty message without entering data mode

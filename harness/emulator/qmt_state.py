@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.emulator.api import Arg, Context, ModuleState
 from harness.emulator.mqtt_client import ConnState, Delivered, Event, LinkLost, MqttClient, Retry
 from harness.emulator.mqtt_config import MqttConfig, configs
+from harness.emulator.profiles import profile_of
 
 INVALID_PARAMETER = 8507  # chapter 4 Table 2 "MQTT invalid parameter"
 LINK_LAYER_ERROR = 8503  # chapter 4 Table 2 "MQTT link layer error"
@@ -124,7 +125,10 @@ def recv_urc(connect_id: int, msg: Delivered, cfg: MqttConfig) -> str:
 def on_link_event(ctx: Context, module: ModuleState, link: Link, event: Event) -> None:
     """The engine's events for one link: inbound messages and link loss become URCs."""
     if isinstance(event, Delivered):
-        ctx.urc(recv_urc(link.connect_id, event, configs(module.ext)[link.connect_id]))
+        cfg = configs(module.ext)[link.connect_id]
+        if profile_of(module).has("qmtrecv-no-len"):
+            cfg = replace(cfg, show_recv_len=0)  # a faulty firmware: 5.2 <payload_len> never shown
+        ctx.urc(recv_urc(link.connect_id, event, cfg))
     elif isinstance(event, LinkLost):
         # Chapter 5 Table 3: "the client will close the MQTT connection and report the URC"
         state(module).drop(link)

@@ -38,6 +38,7 @@ from harness.emulator.mqtt_config import CONNECT_IDS, AliAuth, MqttConfig, confi
 from harness.emulator.profiles import Profile, profile_of
 
 INVALID = 8507  # chapter 4 Table 2 "MQTT invalid parameter"
+ILLEGAL_PACKET = 8504  # chapter 4 Table 2: only the "wrong-error-code" firmware profile answers it here
 BIT = range(2)
 
 TEST_LINES = (
@@ -112,7 +113,7 @@ def _timeout(cfg: MqttConfig, args: tuple[Arg, ...], prof: Profile) -> list[str]
         return [f"{cfg.pkt_timeout},{cfg.retry_times},{cfg.timeout_notice}"]
     if len(args) > 3:
         raise Invalid
-    pkt = _int(args[0], range(1, 61))
+    pkt = _int(args[0], range(1, prof.pkt_timeout_max + 1))  # 3.3.1 <pkt_timeout> "Range: 1–60"
     retry = cfg.retry_times
     if len(args) >= 2 and not (len(args) == 3 and args[1] == Arg("", False)):
         retry = _int(args[1], range(11))
@@ -212,7 +213,7 @@ async def qmtcfg(ctx: Context, cmd: Command) -> None:
         scratch = _copy(configs(ctx.module.ext)[cid])
         lines = item(scratch, rest, profile_of(ctx.module))
     except Invalid:
-        ctx.error(INVALID)
+        ctx.error(ILLEGAL_PACKET if profile_of(ctx.module).has("wrong-error-code") else INVALID)
         return
     if rest:  # all or nothing, into the same object the MQTT side reads
         vars(configs(ctx.module.ext)[cid]).update(vars(scratch))

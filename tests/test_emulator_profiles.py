@@ -1,0 +1,264 @@
+"""Faulty firmware profiles (harness/emulator/profiles.py): each fault is there with its profile
+and absent with `conformant`, over the real transport.
+
+The suites team proves "the suite fails in exactly the intended case" against these profiles,
+so this file pins the faults themselves: every test runs the same AT/MQTT exchange against
+the conformant firmware and against one faulty firmware and asserts the one difference. The
+MQTT side is the scripted peer (harness.broker.peer), which records every packet with its
+flags. Time scale 0.05: one module second is 50 ms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.at.channel import ATChannel
+from harness.broker.peer import Connection, Match, ScriptedPeer
+from harness.emulator import profiles
+from harness.emulator.launcher import EmulatorProcess
+from harness.mqtt import codec
+from harness.spec.timing import boot_deadline_s, deadline_s
+
+pytestmark = pytest.mark.timeout(30)
+
+SCALE = 0.05
+OPEN_WAIT = deadline_s('AT+QMTOPEN=0,"127.0.0.1",1', SCALE)  # 3.3.2: 176 module s
+URC_WAIT = deadline_s('AT+QMTPUB=0,1,1,0,"t"', SCALE)  # 3.3.8: <pkt_timeout> x (<retry_times> + 1)
+PEER_WAIT = URC_WAIT
+EMULATOR_DIR = Path(__file__).resolve().parents[1] / "harness" / "emulator"
+OK = profiles.DEFAULT_FIRMWARE
+
+
+# --- one emulator per firmware, started on first use --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], EmulatorProcess]]:
+    running: dict[str, tuple[EmulatorProcess, Path]] = {}
+    logs = tmp_path_factory.mktemp("emulators")
+
+    def get(firmware: str) -> EmulatorProcess:
+        if firmware not in running:
+            log = logs / f"{firmware}.log"
+            running[firmware] = (EmulatorProcess.start(time_scale=SCALE, firmware=firmware, log_path=log), log)
+        return running[firmware][0]
+
+    yield get
+    for emu, _ in running.values():
+        emu.stop()
+    for name, (_, log) in running.items():  # no handler or background task crashed on the way
+        bad = [x for x in log.read_text().splitlines() if x.startswith("emulator ERROR")]
+        assert not bad, f"{name}: {bad}"
+
+
+@pytest.fixture
+def at(emulators: Callable[[str], EmulatorProcess], firmware: str) -> Iterator[ATChannel]:
+    """A freshly reset module of `firmware` (AT+QRST=1: connections closed, defaults back)."""
+    ch = ATChannel(emulators(firmware).url, time_scale=SCALE)
+    try:
+        assert ch.command("AT+QRST=1").ok
+        ch.wait_urc("RDY", boot_deadline_s(SCALE))
+        assert ch.command("ATE0").ok and ch.command("AT+CMEE=1").ok
+        yield ch
+    finally:
+        ch.close()
+
+
+@pytest.fixture
+def peer() -> Iterator[ScriptedPeer]:
+    with ScriptedPeer(default_timeout=PEER_WAIT) as p:
+        yield p
+
+
+def pair(fault: str) -> pytest.MarkDecorator:
+    """Run the test against `conformant` and against the faulty firmware `fault`."""
+    return pytest.mark.parametrize("firmware", [OK, fault])
+
+
+def ok(at: ATChannel, line: str) -> None:
+    r = at.command(line)
+    assert r.ok, f"{line} -> {r.final}"
+
+
+def connect(at: ATChannel, peer: ScriptedPeer) -> Connection:
+    """AT+QMTOPEN + AT+QMTCONN to the scripted peer (3.3.2, 3.3.4)."""
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    conn = peer.accept(OPEN_WAIT)
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    ok(at, 'AT+QMTCONN=0,"profile"')
+    conn.handshake()
+    assert at.wait_urc("+QMTCONN", URC_WAIT).args == [0, 0, 0]
+    return conn
+
+
+def publish_with_two_lost_acks(at: ATChannel, peer: ScriptedPeer) -> tuple[list[codec.Publish], list[str]]:
+    """QoS 1 PUBLISH whose first two PUBACKs are "lost" (the peer stays silent): the module
+    resends after each <pkt_timeout> (Figure 1 Excep2). Returns the three PUBLISHes seen and
+    every +QMTPUB URC line up to the final `+QMTPUB: 0,7,0`."""
+    ok(at, 'AT+QMTCFG="timeout",0,1,2,1')  # T1 = 1 module s, 2 retries, timeout_notice 1
+    conn = connect(at, peer)
+    assert at.send_data('AT+QMTPUB=0,7,1,0,"prof/dup",2', b"hi", end=None).ok
+    pubs = [conn.expect(Match(codec.Publish, packet_id=7, qos=1)) for _ in range(3)]
+    conn.send(codec.PubAck(7))
+    final = at.wait_urc("+QMTPUB", deadline_s("AT+QMTPUB=0,7,1,0,\"t\"", SCALE, 1, 2),
+                        lambda u: u.args[2:3] == [0])
+    earlier = [u.line for u in at.drain_urcs() if u.name == "+QMTPUB"]
+    return pubs, [*earlier, final.line]
+
+
+# --- the faults ------------------------------------------------------------------------------
+
+
+@pair("no-dup-on-retransmit")
+def test_no_dup_on_retransmit(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """Figure 1 Excep2 / [MQTT-3.3.1-1]: a resent PUBLISH carries DUP=1; the fault keeps DUP=0."""
+    pubs, _ = publish_with_two_lost_acks(at, peer)
+    assert pubs[0].dup is False
+    assert [p.dup for p in pubs[1:]] == ([False, False] if firmware != OK else [True, True])
+
+
+@pair("missing-timeout-notice")
+def test_missing_timeout_notice(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """3.3.1 <timeout_notice> 1 / 3.3.8 <result> 1: each retransmission is reported as
+    `+QMTPUB: <id>,<msgID>,1,<count>`; the fault reports only the final result."""
+    _, urcs = publish_with_two_lost_acks(at, peer)
+    notices = [] if firmware != OK else ["+QMTPUB: 0,7,1,1", "+QMTPUB: 0,7,1,2"]
+    assert urcs == [*notices, "+QMTPUB: 0,7,0"]
+
+
+@pair("wrong-error-code")
+def test_wrong_error_code(at: ATChannel, firmware: str) -> None:
+    """Chapter 4 Table 2: an invalid AT+QMTCFG parameter is 8507 "MQTT invalid parameter";
+    the fault answers 8504 "MQTT illegal packet"."""
+    code = 8504 if firmware != OK else 8507
+    for line in ('AT+QMTCFG="keepalive",0,3601', 'AT+QMTCFG="timeout",0,0', 'AT+QMTCFG="version",5'):
+        assert at.command(line).cme_error == code, line
+    assert at.command('AT+QMTCFG="keepalive",0,3600').ok  # valid values are not affected
+
+
+@pair("pkt-timeout-max-61")
+def test_pkt_timeout_max_61(at: ATChannel, firmware: str) -> None:
+    """3.3.1 <pkt_timeout> "Range: 1–60"; the fault accepts 61 (and still refuses 62)."""
+    r = at.command('AT+QMTCFG="timeout",1,61')
+    assert (r.ok, r.cme_error) == ((True, None) if firmware != OK else (False, 8507))
+    assert at.command('AT+QMTCFG="timeout",1').lines == [f"+QMTCFG: {61 if firmware != OK else 30},0,0"]
+    assert at.command('AT+QMTCFG="timeout",1,62').cme_error == 8507
+    assert at.command('AT+QMTCFG="timeout",1,60').ok
+
+
+@pair("qmtrecv-no-len")
+def test_qmtrecv_no_len(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """5.2 / 3.3.1 "showrecvlen" 1: +QMTRECV carries <payload_len>; the fault leaves it out."""
+    ok(at, 'AT+QMTCFG="showrecvlen",0,1')
+    conn = connect(at, peer)
+    ok(at, 'AT+QMTSUB=0,1,"prof/in",1')
+    conn.ack_subscribe()
+    assert at.wait_urc("+QMTSUB", URC_WAIT).args == [0, 1, 0, 1]
+    conn.deliver(codec.Publish("prof/in", b"five!", 1, False, False, 9))
+    length = "" if firmware != OK else "5,"
+    assert at.wait_urc("+QMTRECV", URC_WAIT).line == f'+QMTRECV: 0,9,"prof/in",{length}"five!"'
+
+
+@pair("no-truncate-1460")
+def test_no_truncate_1460(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """3.3.8 NOTE 2: in the Ctrl+Z form "the part of data that exceeds 1460 bytes is omitted";
+    the fault publishes all of it."""
+    conn = connect(at, peer)
+    data = bytes(ord("a") + i % 26 for i in range(1500))
+    assert at.send_data('AT+QMTPUB=0,0,0,0,"prof/big"', data).ok
+    pub = conn.expect(Match(codec.Publish, topic="prof/big", qos=0))
+    assert pub.payload == (data if firmware != OK else data[:1460])
+    assert at.wait_urc("+QMTPUB", URC_WAIT).args == [0, 0, 0]
+
+
+@pair("open-occupied-ok")
+def test_open_occupied_ok(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """3.3.2 <result> 2 "The MQTT socket is occupied": a second AT+QMTOPEN on an open connect
+    ID; the fault answers 0 (success) although nothing new was opened."""
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    conn = peer.accept(OPEN_WAIT)
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0 if firmware != OK else 2]
+    assert conn.state == "connection open"  # the first connection is untouched either way
+    assert at.command("AT+QMTOPEN?").lines == [f'+QMTOPEN: 0,"127.0.0.1",{peer.port}']
+
+
+@pair("sub-no-granted-qos")
+def test_sub_no_granted_qos(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """3.3.6 `+QMTSUB: <id>,<msgID>,<result>[,<value>]`: <value> lists the granted QoS of each
+    topic (128 for a refused one); the fault prints no vector."""
+    conn = connect(at, peer)
+    ok(at, 'AT+QMTSUB=0,4,"prof/a",2,"prof/b",1')
+    conn.ack_subscribe([1, 0x80])
+    want = "+QMTSUB: 0,4,0" if firmware != OK else "+QMTSUB: 0,4,0,1,128"
+    assert at.wait_urc("+QMTSUB", URC_WAIT).line == want
+
+
+@pair("wrong-keepalive-default")
+def test_wrong_keepalive_default(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """3.3.1 <keep_alive_time> "Default value: 120": the query and the CONNECT both show it."""
+    want = 60 if firmware != OK else 120
+    assert at.command('AT+QMTCFG="keepalive",0').lines == [f"+QMTCFG: {want}"]
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    conn = peer.accept(OPEN_WAIT)
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    ok(at, 'AT+QMTCONN=0,"profile"')
+    assert conn.handshake().keepalive == want
+
+
+@pair("keepalive-off-by-one")
+def test_keepalive_off_by_one(at: ATChannel, firmware: str) -> None:
+    """3.3.1 <keep_alive_time> "Range: 0–3600"; the fault accepts 3601 (not 3602)."""
+    r = at.command('AT+QMTCFG="keepalive",0,3601')
+    assert (r.ok, r.cme_error) == ((True, None) if firmware != OK else (False, 8507))
+    assert at.command('AT+QMTCFG="keepalive",0,3602').cme_error == 8507
+
+
+# --- the registry --------------------------------------------------------------------------------
+
+COVERED = {"no-dup-on-retransmit", "missing-timeout-notice", "wrong-error-code", "pkt-timeout-max-61",
+           "qmtrecv-no-len", "no-truncate-1460", "open-occupied-ok", "sub-no-granted-qos",
+           "wrong-keepalive-default", "keepalive-off-by-one"}
+
+
+def test_every_faulty_profile_has_a_fault_test_here() -> None:
+    """A new profile without a test proving its fault fails here (the suites team relies on them)."""
+    assert {p.name for p in profiles.faulty()} == COVERED
+
+
+def test_profiles_are_introspectable_and_tell_apart_by_revision() -> None:
+    revisions = [p.revision for p in profiles.PROFILES.values()]
+    assert len(set(revisions)) == len(revisions)
+    assert profiles.PROFILES[OK].revision == "BC660KGLAAR01A05" and not profiles.PROFILES[OK].faulty
+    for p in profiles.faulty():
+        assert re.fullmatch(r"BC660KGL\w+", p.revision), p  # the shape suites/test_general.py checks
+        assert p.summary.startswith("fault: ") and "\n" not in p.summary
+        assert re.search(r"\d\.\d|Figure|chapter", p.section), p
+        assert p.section in p.summary and p.where
+
+
+def test_each_switch_is_checked_in_exactly_one_place() -> None:
+    """A switch named in a profile is read by exactly one `.has("<name>")` in the emulator."""
+    source = "\n".join(f.read_text() for f in sorted(EMULATOR_DIR.glob("*.py")))
+    asked = re.findall(r'\.has\("([^"]+)"\)', source)
+    switches = {s for p in profiles.PROFILES.values() for s in p.switches}
+    for s in switches:
+        assert asked.count(s) == 1, f"switch {s!r} is checked {asked.count(s)} times"
+
+
+@pytest.mark.parametrize("firmware", [OK, "sub-no-granted-qos"])
+def test_ati_and_cgmr_report_the_profile_revision(at: ATChannel, firmware: str) -> None:
+    rev = profiles.get(firmware).revision
+    assert at.command("ATI").lines[2] == f"Revision: {rev}"
+    assert at.command("AT+CGMR").lines == [f"Revision: {rev}"]
+
+
+def test_unknown_profile_is_one_line() -> None:
+    with pytest.raises(KeyError, match=r"unknown firmware 'nope'; known: conformant, ") as exc:
+        profiles.get("nope")
+    assert "\n" not in str(exc.value)
