@@ -58,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--broker", default=None, metavar="KIND", help="amqtt or mosquitto (overrides broker.kind)")
     g.addoption("--firmware", default=None, metavar="NAME",
                 help="emulator firmware profile (overrides dut.firmware)")
+    g.addoption("--section", action="append", default=[], metavar="SECTION",
+                help="run only the cases marked with this section of the note or one below it "
+                     "(e.g. 3.3.8, or 3.3 for all commands); repeatable")
 
 
 def _overrides(config: pytest.Config) -> dict[str, Any]:
@@ -205,8 +208,20 @@ def observe(item: pytest.Item, name: str, value: object) -> None:
     item.user_properties.append((f"observation.{name}", str(value)))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Allure's tree follows the note: epic = chapter, feature = section, story = the case."""
+def _in_sections(sections: list[str], wanted: list[str]) -> bool:
+    return any(sec == w or sec.startswith(w + ".") for sec in sections for w in wanted)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--section selects by the note's numbering; Allure's tree follows the note: epic = chapter,
+    feature = section, story = the case."""
+    wanted = config.getoption("--section")
+    if wanted:
+        keep = [i for i in items if _in_sections(sections_of(i), wanted)]
+        dropped = [i for i in items if not _in_sections(sections_of(i), wanted)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
     for item in items:
         sections = sections_of(item)
         item.user_properties.extend(("spec_section", sec) for sec in sections)  # every phase's report

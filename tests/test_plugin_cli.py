@@ -60,3 +60,13 @@ def test_bad_time_scale_option_names_the_option(tmp_path):
     proc = run_suite(tmp_path, "--time-scale", "fast")
     assert proc.returncode == 4
     assert any("--time-scale" in ln for ln in error_lines(proc)), proc.stdout + proc.stderr
+
+
+def test_section_option_selects_by_the_notes_numbering(tmp_path):
+    proc = run_suite(tmp_path, "--collect-only", "--section", "3.3.1")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    ids = {ln for ln in proc.stdout.splitlines() if "::" in ln}
+    everything = {ln for ln in run_suite(tmp_path, "--collect-only").stdout.splitlines() if "::" in ln}
+    assert ids < everything
+    assert {i for i in everything if i.startswith("suites/test_qmtcfg.py::")} <= ids  # all marked 3.3.1
+    assert not any(i.startswith("suites/test_general.py::") for i in ids)  # 3.1.2 only
