@@ -255,13 +255,10 @@ def test_unresolvable_name_fails_to_parse(modem, host):
     assert opened(modem) == []
 
 
-@pytest.mark.hardware_only
 @pytest.mark.covers("3.3.2/QMTOPEN/result/3")
-def test_pdp_activation_failure(modem, dut, wire):
-    """3.3.2 "3 Failed to activate the PDP": only a real module on a real network can fail to activate
-    its PDP context; the case turns the radio off (AT+CFUN=0), opens, and turns it back on."""
-    if dut.emulator is not None:
-        pytest.skip("PDP activation failure needs a physical module and network (hardware_only)")
+def test_pdp_activation_failure(modem, wire):
+    """3.3.2 "3 Failed to activate the PDP": with the radio off (AT+CFUN=0) the module has no PDP
+    context to activate; the case opens, then turns the radio back on."""
     assert modem.command("AT+CFUN=0").ok
     try:
         assert result(modem, open_line(0, wire.dut_host, wire.port), "+QMTOPEN", 0).args == [0, 3]

@@ -29,7 +29,8 @@ def run_suite(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def qualified(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reports")
-    proc = run_suite(out, "-k", "bare_at or ati_identifies or (value_in_range_is_accepted_and_reads_back and keepalive)")
+    selection = "bare_at or ati_identifies or (value_in_range_is_accepted_and_reads_back and keepalive)"
+    proc = run_suite(out, "-k", selection)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
 

@@ -25,6 +25,7 @@ from harness.emulator import (
     qsslcfg,  # registers +QSSLCFG; builds the TLS context for SSL opens
 )
 from harness.emulator.api import Command, Context, ModuleState, command
+from harness.emulator.general import network
 from harness.emulator.mqtt_client import (
     ConnectParams,
     ConnState,
@@ -56,7 +57,7 @@ HOST_MAX = 100  # 3.3.2 <host_name> "Maximum length: 100 bytes"
 # literal nor a DNS name by its characters (empty, spaces, control characters, "/"...);
 # range and type errors of the command line are +CME ERROR: 8507 instead.
 _HOST_CHARS = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")
-OPEN_PDP_FAILED = 3  # 3.3.2 <result> 3: only a firmware profile switch produces it
+OPEN_PDP_FAILED = 3  # 3.3.2 <result> 3: the radio is off or detached (AT+CFUN=0, AT+CGATT=0)
 
 
 # --- AT+QMTOPEN (3.3.2) ------------------------------------------------------------------
@@ -99,7 +100,9 @@ async def qmtopen(ctx: Context, cmd: Command) -> None:
     if not _HOST_CHARS.fullmatch(host):
         ctx.urc(f"+QMTOPEN: {cid},1")
         return
-    if profile_of(module).has("pdp-fails"):
+    if network(ctx).stat == 0:
+        # 3.3.2 <result> 3 "Failed to activate the PDP": with the radio off (AT+CFUN=0) or detached
+        # (AT+CGATT=0) there is no packet data context to activate.
         ctx.urc(f"+QMTOPEN: {cid},{OPEN_PDP_FAILED}")
         return
     link = _new_link(ctx, module, cid, host, port)

@@ -1,0 +1,278 @@
+"""AT+QMTSUB (3.3.6): the test form, the write form with every parameter at its bounds and one
+past them, wrong types and missing parameters, several topics in one command (the granted QoS
+vector in order), and the <value> of <result> 0 against what the server granted: the real broker
+through the proxy for the wire evidence, the scripted peer for SUBACK codes a broker would not
+choose (a lower QoS, 0x80). Retransmission (<result> 1/2) lives in test_timers.py."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from harness.at.flows import for_id, is_error, open_connect, result, urc_deadline
+from harness.broker import Match
+from harness.mqtt import codec
+from harness.spec.commands import QMTSUB, SUB_MSGID, SUB_QOS, SUB_TOPIC
+from harness.spec.urcs import URCS
+
+pytestmark = pytest.mark.spec("3.3.6")
+
+SUB_URC = URCS["+QMTSUB"]
+TEST_PREFIX = "+QMTSUB: (0-4),(1-65535),<topic>,(0-2)"  # harness.spec.unclear "sub_test_line": the verdict part
+
+
+def _tag(request: pytest.FixtureRequest) -> str:
+    """A short per-case tag so topics and client IDs of different cases never meet on the broker."""
+    return f"{zlib.crc32(request.node.nodeid.encode()):08x}"
+
+
+def _wire_subscribes(wire) -> list[codec.Subscribe]:
+    return [r.packet for r in wire.log.packets(direction="C>B", type=codec.Subscribe)]
+
+
+def _connect(modem, wire, request, cid: int = 0) -> str:
+    tag = _tag(request)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid)
+    return tag
+
+
+def _assert_refused_and_silent(modem, wire, line: str, tag: str) -> None:
+    """The note's "If there is any error: ERROR Or +CME ERROR: <err>", and nothing on the wire:
+    a marker SUBSCRIBE afterwards must be the only one the proxy saw."""
+    resp = modem.command(line)
+    assert is_error(resp), f"{line} answered {resp.final!r}, expected ERROR or +CME ERROR"
+    marker = result(modem, f'AT+QMTSUB=0,4242,"m/{tag}",0', "+QMTSUB", 0)
+    assert marker.args == [0, 4242, 0, 0], marker.line
+    subs = _wire_subscribes(wire)
+    assert [s.packet_id for s in subs] == [4242], f"refused {line} still sent SUBSCRIBE: {subs}"
+
+
+# --- test form ----------------------------------------------------------------------------------
+
+
+@pytest.mark.spec("6.1")
+@pytest.mark.covers("3.3.6/QMTSUB/test", "3.3.6/QMTSUB", "unclear/sub_test_line", "6.1/07")
+def test_test_form_prints_ranges(modem, observe):
+    """3.3.6 "+QMTSUB: (range of supported <TCP_connectID>s),(range of supported <msgID>s),<topic1>,
+    (range of supported <QoS1>s)..."; 6.1 prints "+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…".
+    Verdict on the prefix, the rest of the line is an observation (harness.spec.unclear)."""
+    resp = modem.command("AT+QMTSUB=?")
+    assert resp.ok, f"AT+QMTSUB=? answered {resp.final!r}"
+    assert len(resp.lines) == 1, resp.lines
+    line = resp.lines[0]
+    assert line.startswith(TEST_PREFIX), f"{line!r} does not start with {TEST_PREFIX!r}"
+    observe("AT+QMTSUB=? line", line)
+    observe("AT+QMTSUB=? equals the 6.1 example", line == QMTSUB.form("test").test_line)
+
+
+# --- write form: parameters ---------------------------------------------------------------------
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/write", "3.3.6/QMTSUB/msgID", "3.3.6/QMTSUB/result/0",
+                    "3.3.6/QMTSUB/value/result0", "3.3.6/QMTSUB/urc", "3.3.6/QMTSUB/max_response_time")
+@pytest.mark.parametrize("msg_id", SUB_MSGID.valid_values())
+def test_msgid_in_range_becomes_the_packet_id(modem, wire, request, msg_id):
+    """3.3.6 "<msgID> ... Range: 1–65535": the SUBSCRIBE carries it as its packet identifier and
+    +QMTSUB: <id>,<msgID>,0,<granted> comes within <pkt_timeout> x (<retry_times> + 1)."""
+    tag = _connect(modem, wire, request)
+    sub = result(modem, f'AT+QMTSUB=0,{msg_id},"s/{tag}",1', "+QMTSUB", 0)
+    assert sub.args == [0, msg_id, 0, 1], sub.line
+    assert SUB_URC.parse(sub.line) == {"TCP_connectID": 0, "msgID": msg_id, "result": 0, "value": [1]}
+    (packet,) = _wire_subscribes(wire)
+    assert (packet.packet_id, packet.topics) == (msg_id, [(f"s/{tag}", 1)])
+    acks = wire.log.packets(direction="B>C", type=codec.SubAck)
+    assert [a.packet_id for a in acks] == [msg_id]
+    assert sub.t >= acks[0].t, "+QMTSUB result 0 reported before the SUBACK arrived"
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/msgID")
+@pytest.mark.parametrize("msg_id", SUB_MSGID.invalid_values())
+def test_msgid_out_of_range_is_refused(modem, wire, request, msg_id):
+    tag = _connect(modem, wire, request)
+    _assert_refused_and_silent(modem, wire, f'AT+QMTSUB=0,{msg_id},"s/{tag}",1', tag)
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/QoS", "3.3.6/QMTSUB/value/result0")
+@pytest.mark.parametrize("qos", range(SUB_QOS.lo, SUB_QOS.hi + 1))
+def test_each_qos_is_requested_and_granted(modem, wire, request, qos):
+    """3.3.6 <QoS> 0/1/2: the SUBSCRIBE requests it; <value> is the QoS the server granted."""
+    tag = _connect(modem, wire, request)
+    sub = result(modem, f'AT+QMTSUB=0,3,"q/{tag}",{qos}', "+QMTSUB", 0)
+    (packet,) = _wire_subscribes(wire)
+    assert packet.topics == [(f"q/{tag}", qos)]
+    (ack,) = wire.log.packets(direction="B>C", type=codec.SubAck)
+    assert sub.args == [0, 3, 0, *ack.packet.return_codes], f"{sub.line} vs SUBACK {ack.packet.return_codes}"
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/QoS")
+@pytest.mark.parametrize("qos", [*SUB_QOS.invalid_values(), 128])
+def test_qos_out_of_range_is_refused(modem, wire, request, qos):
+    tag = _connect(modem, wire, request)
+    _assert_refused_and_silent(modem, wire, f'AT+QMTSUB=0,5,"q/{tag}",{qos}', tag)
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/topic")
+def test_topic_of_256_bytes_is_subscribed_whole(modem, wire, request):
+    """3.3.6 "<topic> ... Maximum length: 256 bytes": the longest topic crosses the wire unchanged."""
+    _connect(modem, wire, request)
+    topic = SUB_TOPIC.sample(SUB_TOPIC.max_len)
+    sub = result(modem, f'AT+QMTSUB=0,6,"{topic}",0', "+QMTSUB", 0)
+    assert sub.args == [0, 6, 0, 0], sub.line
+    (packet,) = _wire_subscribes(wire)
+    assert packet.topics == [(topic, 0)] and len(packet.topics[0][0].encode()) == 256
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/topic")
+def test_topic_of_257_bytes_is_refused(modem, wire, request):
+    tag = _connect(modem, wire, request)
+    _assert_refused_and_silent(modem, wire, f'AT+QMTSUB=0,6,"{SUB_TOPIC.sample(SUB_TOPIC.max_len + 1)}",0', tag)
+
+
+BAD_LINES = {
+    "msgID text": 'AT+QMTSUB=0,abc,"t/{tag}",1',
+    "msgID quoted": 'AT+QMTSUB=0,"7","t/{tag}",1',
+    "msgID fraction": 'AT+QMTSUB=0,1.5,"t/{tag}",1',
+    "QoS text": 'AT+QMTSUB=0,7,"t/{tag}",x',
+    "QoS quoted": 'AT+QMTSUB=0,7,"t/{tag}","1"',
+    "QoS empty": 'AT+QMTSUB=0,7,"t/{tag}",',
+    "QoS missing": 'AT+QMTSUB=0,7,"t/{tag}"',
+    "topic missing": "AT+QMTSUB=0,7",
+    "all missing": "AT+QMTSUB=0",
+    "no parameters": "AT+QMTSUB=",
+    "second QoS missing": 'AT+QMTSUB=0,7,"t/{tag}",1,"u/{tag}"',
+    "connect ID text": 'AT+QMTSUB=a,7,"t/{tag}",1',
+}
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/write")
+@pytest.mark.parametrize("what", BAD_LINES)
+def test_malformed_write_is_refused(modem, wire, request, what):
+    """3.3.6 write syntax AT+QMTSUB=<TCP_connectID>,<msgID>,<topic1>,<QoS1>[,<topic2>,<QoS2>…]:
+    a wrong type or a missing parameter is an error, and no SUBSCRIBE goes out."""
+    tag = _connect(modem, wire, request)
+    _assert_refused_and_silent(modem, wire, BAD_LINES[what].format(tag=tag), tag)
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/TCP_connectID")
+@pytest.mark.parametrize("cid", [-1, 5])
+def test_connect_id_out_of_range_is_refused(modem, cid):
+    """3.3.6 "<TCP_connectID> ... Range: 0–4"."""
+    resp = modem.command(f'AT+QMTSUB={cid},1,"t",0')
+    assert is_error(resp), resp.final
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/TCP_connectID", "3.3.6/QMTSUB/write")
+@pytest.mark.parametrize("cid", [0, 4])
+def test_not_connected_is_an_error(modem, cid):
+    """A SUBSCRIBE needs an MQTT connection (3.3.4 before 3.3.6): with the connect ID closed the
+    write form ends in an error, not OK, and no +QMTSUB result follows."""
+    resp = modem.command(f'AT+QMTSUB={cid},1,"t",0')
+    assert is_error(resp), f"AT+QMTSUB on a closed connect ID answered {resp.final!r}"
+    assert not [u for u in modem.drain_urcs() if u.name == "+QMTSUB"]
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/TCP_connectID", "3.3.6/QMTSUB/write")
+def test_opened_but_not_connected_is_an_error(modem, wire):
+    opened = result(modem, f'AT+QMTOPEN=1,"{wire.dut_host}",{wire.port}', "+QMTOPEN", 1)
+    assert opened.args == [1, 0]
+    resp = modem.command('AT+QMTSUB=1,1,"t",0')
+    assert is_error(resp), f"AT+QMTSUB before AT+QMTCONN answered {resp.final!r}"
+    assert not wire.log.packets(direction="C>B", type=codec.Subscribe)
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/TCP_connectID", "3.3.6/QMTSUB/urc")
+@pytest.mark.parametrize("cid", [1, 4])
+def test_result_names_its_connect_id(modem, wire, request, cid):
+    tag = _tag(request)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid)
+    sub = result(modem, f'AT+QMTSUB={cid},11,"c/{tag}",2', "+QMTSUB", cid)
+    assert sub.args == [cid, 11, 0, 2], sub.line
+
+
+# --- several topics -----------------------------------------------------------------------------
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/write", "3.3.6/QMTSUB/value/result0", "unclear/sub_topics_max")
+@pytest.mark.parametrize("qoses", [(0, 1), (2, 0, 1), (1, 2, 0, 2)], ids=lambda q: "-".join(map(str, q)))
+def test_several_topics_give_granted_vector_in_order(modem, wire, request, qoses):
+    """3.3.6 "[,<topic2>,<QoS2>…]" and "When <result>=0, it is a vector of granted QoS levels":
+    one SUBSCRIBE with every topic in command order, one <value> per topic in the same order."""
+    tag = _connect(modem, wire, request)
+    topics = [f"v/{tag}/{i}" for i in range(len(qoses))]
+    args = ",".join(f'"{t}",{q}' for t, q in zip(topics, qoses, strict=True))
+    sub = result(modem, f"AT+QMTSUB=0,21,{args}", "+QMTSUB", 0)
+    (packet,) = _wire_subscribes(wire)
+    assert packet.topics == list(zip(topics, qoses, strict=True))
+    (ack,) = wire.log.packets(direction="B>C", type=codec.SubAck)
+    assert sub.args == [0, 21, 0, *ack.packet.return_codes], sub.line
+    assert len(sub.args) == 3 + len(qoses)
+
+
+@pytest.mark.covers("unclear/sub_topics_max")
+def test_largest_topic_count_is_observed(modem, wire, request, observe):
+    """The note gives no maximum number of topics per command (harness.spec.unclear): record
+    whether ten are accepted and, if so, that the vector has ten values."""
+    tag = _connect(modem, wire, request)
+    args = ",".join(f'"w/{tag}/{i}",{i % 3}' for i in range(10))
+    resp = modem.command(f"AT+QMTSUB=0,22,{args}")
+    observe("AT+QMTSUB with 10 topics", resp.final)
+    if resp.ok:
+        sub = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(0))
+        assert sub.args[:3] == [0, 22, 0] and len(sub.args) == 13, sub.line
+
+
+# --- <value> from a scripted server -------------------------------------------------------------
+
+
+def _connect_peer(modem, peer, cid: int = 0):
+    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.host}",{peer.port}', "+QMTOPEN", cid)
+    assert opened.args == [cid, 0], opened.line
+    conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
+    assert modem.command(f'AT+QMTCONN={cid},"dut-peer"').ok
+    conn.handshake(timeout=urc_deadline(modem, "AT+QMTCONN"))
+    connected = modem.wait_urc("+QMTCONN", urc_deadline(modem, "AT+QMTCONN"), predicate=for_id(cid))
+    assert connected.args == [cid, 0, 0], connected.line
+    return conn
+
+
+GRANTS = {
+    "rejected": ((1,), [0x80], [128]),
+    "lower": ((2,), [1], [1]),
+    "lowest": ((2,), [0], [0]),
+    "mixed": ((0, 1, 2), [0, 0x80, 1], [0, 128, 1]),
+}
+
+
+@pytest.mark.covers("3.3.6/QMTSUB/value/128", "3.3.6/QMTSUB/value/result0", "3.3.6/QMTSUB/result/0")
+@pytest.mark.parametrize("case", GRANTS)
+def test_value_reports_what_the_server_granted(modem, peer, case):
+    """3.3.6 "<value>=128 indicate that the subscription is rejected by the server" and <value> is
+    the granted QoS vector: a scripted SUBACK with a lower QoS or 0x80 shows up as such, in order."""
+    requested, granted, shown = GRANTS[case]
+    conn = _connect_peer(modem, peer)
+    args = ",".join(f'"g/{i}",{q}' for i, q in enumerate(requested))
+    assert modem.command(f"AT+QMTSUB=0,31,{args}").ok
+    sub = conn.expect(Match(codec.Subscribe, packet_id=31), urc_deadline(modem, "AT+QMTSUB"))
+    assert sub.topics == [(f"g/{i}", q) for i, q in enumerate(requested)]
+    conn.send(codec.SubAck(31, granted))
+    got = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(0))
+    assert got.args == [0, 31, 0, *shown], got.line
+    conn.assert_conformant()
+
+
+@pytest.mark.spec("6.1")
+@pytest.mark.covers("3.3.6/QMTSUB/note/1", "3.3.6/QMTSUB/msgID", "6.1/08", "6.1/09")
+def test_msgid_may_be_reused_once_acknowledged(modem, peer):
+    """3.3.6 note: "<msgID> of each message in the inflight window ... must be unique"; 6.1 subscribes
+    twice with <msgID> 1. Once a SUBSCRIBE is acknowledged its msgID leaves the inflight window:
+    the next SUBSCRIBE with the same msgID goes out with that packet id and gets its own result."""
+    conn = _connect_peer(modem, peer)
+    for topic, qos in (("a", 1), ("b", 2)):
+        assert modem.command(f'AT+QMTSUB=0,1,"{topic}",{qos}').ok
+        sub = conn.expect(Match(codec.Subscribe, packet_id=1), urc_deadline(modem, "AT+QMTSUB"))
+        assert sub.topics == [(topic, qos)]
+        conn.send(codec.SubAck(1, [qos]))
+        got = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(0))
+        assert got.args == [0, 1, 0, qos], got.line
+    conn.assert_conformant()
