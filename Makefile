@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv deps qualify test test-harness test-suite lint clean
+.PHONY: venv deps qualify test proof lint clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ qualify: venv deps
 
 test: venv deps
 	$(BIN)/pytest tests suites -p no:cacheprovider $(PYTEST_ARGS)
+
+# The full proof: the whole suite against every faulty firmware profile (make test runs each
+# profile against the suite modules where its failures are expected).
+proof: venv deps
+	BC660K_PROOF_FULL=1 $(BIN)/pytest tests/test_fault_profiles.py -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -122,7 +122,7 @@ def connect_on_wire(modem: Any, wire: Any, client_id: str, cid: int = 0, creds: 
 
 def connect_on_peer(modem: Any, peer: Any, client_id: str, cid: int = 0, creds: str = "") -> codec.Connect:
     """AT+QMTOPEN + AT+QMTCONN to the scripted peer (any protocol level); returns its CONNECT."""
-    open_ok(modem, peer.host, peer.port, cid)
+    open_ok(modem, peer.dut_host, peer.port, cid)
     conn = peer.accept(deadline_s("AT", modem.time_scale))
     line = f'AT+QMTCONN={cid},"{client_id}"{creds}'
     expect_ok(modem, line)

@@ -86,7 +86,7 @@ def test_item_changed_while_open_is_observed(modem, peer, observe, item):
     new value are observations (harness.spec.unclear); the verdicts are that the module answers OK
     or an error, and that a refused write changes nothing."""
     fast_timeout(modem)
-    open_ok(modem, peer.host, peer.port)
+    open_ok(modem, peer.dut_host, peer.port)
     conn = peer.accept(deadline_s("AT", modem.time_scale))
     before = query(modem, item, 0)
     values = OTHER[item] if item != "ssl" else [1, 0, 0]

@@ -72,7 +72,7 @@ def test_close_leaves_other_ids_open(modem, wire):
 def test_close_of_open_id_sends_fin_and_no_packet(modem, peer):
     """Figure 1: "AT+QMTCLOSE=<TCP_connectID> TCP-REQ TCP disconnection request": an orderly TCP close
     (FIN), no MQTT packet."""
-    open_to(modem, 0, peer.host, peer.port)
+    open_to(modem, 0, peer.dut_host, peer.port)
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
     assert conn.wait_closed(urc_deadline(modem, "AT+QMTCLOSE")) == "client FIN"
@@ -84,7 +84,7 @@ def test_close_of_open_id_sends_fin_and_no_packet(modem, peer):
 def test_close_of_connected_id_closes_tcp_without_disconnect(modem, peer, observe):
     """Figure 1 draws DISC-REQ (a DISCONNECT packet) for AT+QMTDISC and only a TCP disconnection
     request for AT+QMTCLOSE: the connection ends with FIN and no DISCONNECT."""
-    assert result(modem, f'AT+QMTOPEN=0,"{peer.host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
+    assert result(modem, f'AT+QMTOPEN=0,"{peer.dut_host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     line = 'AT+QMTCONN=0,"dut-close"'
     assert modem.command(line).ok

@@ -29,7 +29,7 @@ def conn_line(cid: int, client_id: str, user: str | None = None, password: str |
 
 
 def open_peer(modem, peer, cid: int = 0):
-    assert result(modem, f'AT+QMTOPEN={cid},"{peer.host}",{peer.port}', "+QMTOPEN", cid).args == [cid, 0]
+    assert result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid).args == [cid, 0]
     return peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
 
 

@@ -18,7 +18,7 @@ QMTSTAT_CODES = range(1, 8)  # 5.1 Table 4; "8-255 Reserved for future use."
 
 
 def connect_peer(modem, peer, cid: int = 0, client_id: str = "dut-disc"):
-    assert result(modem, f'AT+QMTOPEN={cid},"{peer.host}",{peer.port}', "+QMTOPEN", cid).args == [cid, 0]
+    assert result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid).args == [cid, 0]
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     line = f'AT+QMTCONN={cid},"{client_id}"'
     assert modem.command(line).ok
@@ -95,7 +95,7 @@ def test_disconnect_of_id_not_open_fails(modem, observe, cid):
 def test_disconnect_of_open_but_unconnected_id(modem, peer, observe):
     """No MQTT session yet (Figure 1: OPEN, then CONNECT): the answer is observed; on the wire no
     DISCONNECT may precede CONNECT ([MQTT-3.1.0-1] the first packet is CONNECT)."""
-    assert result(modem, f'AT+QMTOPEN=0,"{peer.host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
+    assert result(modem, f'AT+QMTOPEN=0,"{peer.dut_host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     resp = modem.command("AT+QMTDISC=0")
     observe("answer", resp.final)
@@ -179,7 +179,7 @@ def test_peer_closes_or_resets(modem, peer, observe, how, connected):
     if connected:
         conn = connect_peer(modem, peer)
     else:
-        assert result(modem, f'AT+QMTOPEN=0,"{peer.host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
+        assert result(modem, f'AT+QMTOPEN=0,"{peer.dut_host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
         conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     conn.close() if how == "fin" else conn.reset()
     link_lost(modem, 0, urc_deadline(modem, "AT+QMTOPEN"), observe, 1)

@@ -102,7 +102,7 @@ def test_open_sends_no_mqtt_packet(modem, peer, observe):
 
     Closing (3.3.3) makes the DUT send FIN; TCP delivers everything sent before it, so an empty
     log at the close proves nothing was sent while open."""
-    assert result(modem, open_line(0, peer.host, peer.port), "+QMTOPEN", 0).args == [0, 0]
+    assert result(modem, open_line(0, peer.dut_host, peer.port), "+QMTOPEN", 0).args == [0, 0]
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     state = modem.command("AT+QMTCONN?")
     observe("AT+QMTCONN? after AT+QMTOPEN only", state.lines)

@@ -179,7 +179,7 @@ def test_messages_are_reported_in_arrival_order(modem, wire, observer, request):
 
 
 def _connect_peer(modem, peer, cid: int = 0):
-    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.host}",{peer.port}', "+QMTOPEN", cid)
+    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
     assert opened.args == [cid, 0], opened.line
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     assert modem.command(f'AT+QMTCONN={cid},"dut-recv-peer"').ok

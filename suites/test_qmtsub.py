@@ -226,7 +226,7 @@ def test_largest_topic_count_is_observed(modem, wire, request, observe):
 
 
 def _connect_peer(modem, peer, cid: int = 0):
-    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.host}",{peer.port}', "+QMTOPEN", cid)
+    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
     assert opened.args == [cid, 0], opened.line
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     assert modem.command(f'AT+QMTCONN={cid},"dut-peer"').ok

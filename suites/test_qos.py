@@ -22,7 +22,7 @@ def _tag(request: pytest.FixtureRequest) -> str:
 
 
 def _connect_peer(modem, peer, client_id: str = "dut-qos", cid: int = 0):
-    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.host}",{peer.port}', "+QMTOPEN", cid)
+    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
     assert opened.args == [cid, 0], opened.line
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     assert modem.command(f'AT+QMTCONN={cid},"{client_id}"').ok

@@ -111,7 +111,7 @@ def test_client_certificate_and_connect_inside_tls(modem, qsslcfg, tls_peer):
     its MQTT traffic starts with CONNECT inside the TLS session, not before it."""
     qsslcfg.setup(2, **files(qsslcfg.pki))
     qsslcfg.enable(0)
-    assert result(modem, f'AT+QMTOPEN=0,"{tls_peer.host}",{tls_peer.port}', "+QMTOPEN", 0).args == [0, 0]
+    assert result(modem, f'AT+QMTOPEN=0,"{tls_peer.dut_host}",{tls_peer.port}', "+QMTOPEN", 0).args == [0, 0]
     conn = tls_peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     subject = dict(pair for rdn in (conn.tls_peer_cert or {}).get("subject", ()) for pair in rdn)
     assert subject.get("commonName") == CLIENT_NAME, f"client certificate presented: {conn.tls_peer_cert}"

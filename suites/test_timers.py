@@ -41,7 +41,7 @@ def _timeout(modem, retry: int, notice: int, pkt: int = PKT_TIMEOUT, cid: int = 
 
 
 def _connect_peer(modem, peer, cid: int = 0):
-    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.host}",{peer.port}', "+QMTOPEN", cid)
+    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
     assert opened.args == [cid, 0], opened.line
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     assert modem.command(f'AT+QMTCONN={cid},"dut-timers"').ok

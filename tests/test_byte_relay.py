@@ -38,6 +38,8 @@ class ByteRelay:
             except OSError:
                 return
             up = socket.create_connection(self.upstream)
+            for s in (client, up):  # forward each byte when it comes, as a serial line would
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for a, b in ((client, up), (up, client)):
                 t = threading.Thread(target=self._pump, args=(a, b), daemon=True)
                 t.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import socket
 import ssl
 import stat
@@ -170,3 +171,14 @@ def _no_thread_left() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     assert set(threading.enumerate()) <= before
+
+
+def test_server_certificates_also_name_the_rigs_dut_address(tmp_path):
+    """On a lab rig the module dials broker.dut_address: seclevel 1/2 check that name."""
+    pki = TestPki.create(tmp_path, extra_hosts=("192.0.2.7", "broker.lab.test"))
+    for path in (pki.server_cert, pki.expired_server_cert):
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert ipaddress.ip_address("192.0.2.7") in san.get_values_for_type(x509.IPAddress)
+        assert ipaddress.ip_address("127.0.0.1") in san.get_values_for_type(x509.IPAddress)
+        assert "broker.lab.test" in san.get_values_for_type(x509.DNSName)

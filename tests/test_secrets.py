@@ -30,3 +30,11 @@ def test_commands_without_secrets_are_untouched():
     t.record("TX", 'AT+QMTCONN=0,"client"\r')
     t.record("TX", 'AT+QMTCFG="keepalive",0,120\r')
     assert "***" not in t.render()
+
+
+def test_raw_bytes_sent_as_surrogate_escapes_render_as_hex():
+    t = Transcript()
+    t.record("TX", 'AT+QMTSUB=0,1,"\udcff\udcfe",0\r')
+    text = t.render()
+    assert "\\xff\\xfe" in text
+    text.encode("utf-8")  # no lone surrogate left for the report writers

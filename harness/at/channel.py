@@ -98,7 +98,7 @@ class ATChannel:
         with self._op:
             self._recover_if_stale(line)
             p = self._begin(line, data_mode=True)
-            self._write(line.encode() + b"\r", line + "\r")
+            self._write(line.encode("utf-8", "surrogateescape") + b"\r", line + "\r")
             self._wait(p, lambda: p.prompt or p.final is not None, deadline, f"'>' prompt after {line!r}")
             if p.final is not None:
                 self.transcript.record("NOTE", f"final result instead of the '>' prompt: {p.final}")
@@ -223,7 +223,7 @@ class ATChannel:
 
     def _exchange(self, line: str, deadline: float, *, require_echo: bool = False) -> Response:
         p = self._begin(line, require_echo=require_echo)
-        self._write(line.encode() + b"\r", line + "\r")
+        self._write(line.encode("utf-8", "surrogateescape") + b"\r", line + "\r")
         self._wait(p, lambda: p.final is not None, deadline, repr(line))
         return self._finish(p)
 

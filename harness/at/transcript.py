@@ -80,6 +80,9 @@ class Transcript:
         if direction not in DIRECTIONS:
             raise ValueError(f"transcript direction must be one of {DIRECTIONS}, not {direction!r}")
         now_t, now_wall = time.monotonic(), time.time()
+        # Raw bytes sent as surrogate escapes (e.g. invalid UTF-8 on purpose) are shown as \xNN:
+        # a lone surrogate would break every report writer downstream.
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         if direction == "TX":
             for secret in secrets_in(text.strip()):  # 3.3.1 <device_secret>, 3.3.4 <pass_word>
                 self.add_secret(secret)

@@ -69,17 +69,21 @@ class TestPki:
     wrong_host_server_key: Path
 
     @classmethod
-    def create(cls, directory: Path | str, key_type: Literal["ecdsa", "rsa"] = "ecdsa") -> TestPki:
-        """Make every certificate and write it under ``directory`` (created if missing)."""
+    def create(cls, directory: Path | str, key_type: Literal["ecdsa", "rsa"] = "ecdsa",
+               extra_hosts: tuple[str, ...] = ()) -> TestPki:
+        """Make every certificate and write it under ``directory`` (created if missing).
+        ``extra_hosts``: names the server certificates must carry besides loopback, e.g. the rig's
+        broker.dut_address, so a physical module's seclevel 1/2 host check passes on a lab rig."""
+        hosts = tuple(dict.fromkeys((*SERVER_HOSTS, *extra_hosts)))
         where = Path(directory)
         where.mkdir(parents=True, exist_ok=True)
         kt = trustme.KeyType.RSA if key_type == "rsa" else trustme.KeyType.ECDSA
         ca, foreign = trustme.CA(key_type=kt), trustme.CA(key_type=kt)
         now = dt.datetime.now(dt.UTC)
-        server = ca.issue_cert(*SERVER_HOSTS, key_type=kt)
+        server = ca.issue_cert(*hosts, key_type=kt)
         client = ca.issue_cert(CLIENT_NAME, common_name=CLIENT_NAME, key_type=kt)
         stranger = foreign.issue_cert(CLIENT_NAME, common_name=CLIENT_NAME, key_type=kt)
-        expired = ca.issue_cert(*SERVER_HOSTS, not_before=now - dt.timedelta(days=30),
+        expired = ca.issue_cert(*hosts, not_before=now - dt.timedelta(days=30),
                                 not_after=now - dt.timedelta(days=1), key_type=kt)
         wrong = ca.issue_cert(WRONG_HOST, key_type=kt)
 

@@ -15,12 +15,14 @@ from harness.emulator.mqtt_config import configs
 from harness.emulator.profiles import profile_of
 from harness.emulator.qmt_state import (
     ID_RANGE,
+    ILLEGAL_UTF8,
     INVALID_PARAMETER,
     LINK_LAYER_ERROR,
     TOPIC_MAX,
     Link,
     encode,
     int_arg,
+    not_utf8,
     state,
     str_arg,
 )
@@ -87,6 +89,9 @@ async def qmtsub(ctx: Context, cmd: Command) -> None:
         ctx.error()
         return
     args = cmd.args
+    if not_utf8(args):
+        ctx.error(ILLEGAL_UTF8)
+        return
     if len(args) < 4 or len(args) % 2:
         ctx.error(INVALID_PARAMETER)
         return
@@ -123,6 +128,9 @@ async def qmtuns(ctx: Context, cmd: Command) -> None:
         ctx.error()
         return
     args = cmd.args
+    if not_utf8(args):
+        ctx.error(ILLEGAL_UTF8)
+        return
     if len(args) < 3:
         ctx.error(INVALID_PARAMETER)
         return
@@ -211,6 +219,9 @@ async def qmtpub(ctx: Context, cmd: Command) -> None:
         return
     if cmd.form != "write" or len(cmd.args) < 5:
         ctx.error() if cmd.form != "write" else ctx.error(INVALID_PARAMETER)
+        return
+    if not_utf8(cmd.args[4:5]):  # the topic; the message is payload, any bytes
+        ctx.error(ILLEGAL_UTF8)
         return
     module = ctx.module
     cid0 = int_arg(cmd.args[0], *ID_RANGE)

@@ -99,6 +99,16 @@ def str_arg(arg: Arg, lo: int, hi: int) -> str | None:
     return arg.text if lo <= size <= hi else None
 
 
+ILLEGAL_UTF8 = 8506  # chapter 4 Table 2 "MQTT illegal UTF8"
+
+
+def not_utf8(args: tuple[Arg, ...]) -> bool:
+    """A quoted string that did not arrive as UTF-8: MQTT strings (topics) must be UTF-8
+    ([MQTT-1.5.3-1]), and chapter 4 has a code for it. The front end keeps invalid bytes as
+    surrogate escapes, so they show here."""
+    return any(a.quoted and any("\udc80" <= ch <= "\udcff" for ch in a.text) for a in args)
+
+
 def encode(text: str) -> bytes:
     """Bytes as they crossed the UART (the front end decodes lines with surrogateescape)."""
     return text.encode("utf-8", "surrogateescape")

@@ -1,0 +1,89 @@
+"""Which conformance cases each faulty firmware profile of the emulator must fail, and why.
+
+Patterns are node ids where `*` (the only wildcard) stands for any text: "[*]" is every
+parametrization of a case.
+`modules` is where the proof runs in CI (the suite modules that hold the expected failures:
+every other case in them must pass); `make proof` runs the whole suite for each profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+P = "suites/test_qmtcfg_params.py::"
+T = "suites/test_timers.py::"
+
+
+@dataclass(frozen=True)
+class Expect:
+    why: str
+    modules: tuple[str, ...]
+    fails: tuple[str, ...]
+
+
+EXPECTED: dict[str, Expect] = {
+    "keepalive-off-by-one": Expect(
+        "3.3.1 <keep_alive_time> Range 0-3600: 3601 must be refused, with the invalid-parameter code",
+        ("suites/test_qmtcfg_params.py",),
+        (f"{P}test_value_out_of_range_is_rejected_and_changes_nothing[keepalive-keep_alive_time=3601]",
+         f"{P}test_refusal_carries_a_chapter_4_code[out of range]")),
+    "pkt-timeout-max-61": Expect(
+        "3.3.1 <pkt_timeout> Range 1-60: 61 must be refused",
+        ("suites/test_qmtcfg_params.py",),
+        (f"{P}test_value_out_of_range_is_rejected_and_changes_nothing[timeout-pkt_timeout=61]",)),
+    "wrong-error-code": Expect(
+        "chapter 4: an invalid parameter is 8507 'MQTT invalid parameter', not 8504",
+        ("suites/test_qmtcfg_params.py",),
+        (f"{P}test_refusal_carries_a_chapter_4_code[*]",)),
+    "wrong-keepalive-default": Expect(
+        "3.3.1 <keep_alive_time> 'Default value: 120', visible after a reset",
+        ("suites/test_qmtcfg.py",),
+        ("suites/test_qmtcfg.py::test_configuration_is_not_saved_across_reset",)),
+    "open-occupied-ok": Expect(
+        "3.3.2 <result> 2 'The MQTT socket is occupied'",
+        ("suites/test_qmtopen.py",),
+        ("suites/test_qmtopen.py::test_same_connect_id_twice_is_occupied",
+         "suites/test_qmtopen.py::test_connected_id_is_occupied_and_session_survives")),
+    "no-truncate-1460": Expect(
+        "3.3.8 note 2: 'The part of data that exceeds 1460 bytes is omitted'",
+        ("suites/test_qmtpub.py",),
+        ("suites/test_qmtpub.py::test_variable_length_data_is_cut_at_1460_bytes[1500]",)),
+    "qmtrecv-no-len": Expect(
+        "5.2: +QMTRECV carries <payload_len> when showrecvlen is 1",
+        ("suites/test_qmtrecv.py",),
+        ("suites/test_qmtrecv.py::test_showrecvlen_adds_the_payload_length[*]",)),
+    "no-dup-on-retransmit": Expect(
+        "Figure 1 Excep2 / [MQTT-3.3.1-1]: a resent PUBLISH carries DUP=1",
+        ("suites/test_timers.py",),
+        (f"{T}test_withheld_ack_is_retried_then_fails[PUBACK-*]",
+         f"{T}test_withheld_ack_is_retried_then_fails[PUBREC-*]",
+         f"{T}test_timeout_notice_0_reports_no_retransmission[PUBACK]",
+         f"{T}test_late_ack_after_a_retransmission_completes[PUBACK]",
+         f"{T}test_late_ack_after_a_retransmission_completes[PUBREC]",
+         f"{T}test_dropped_puback_is_recovered_by_a_dup_publish",
+         f"{T}test_dropped_pubrec_still_delivers_exactly_once")),
+    "missing-timeout-notice": Expect(
+        "3.3.1 <timeout_notice> 1 / 3.3.6-3.3.8 <result> 1: each retransmission is reported",
+        ("suites/test_timers.py",),
+        (f"{T}test_withheld_ack_is_retried_then_fails[*]",
+         f"{T}test_late_ack_after_a_retransmission_completes[*]",
+         f"{T}test_dropped_puback_is_recovered_by_a_dup_publish",
+         f"{T}test_dropped_sub_or_unsuback_is_recovered[*]")),
+    "sub-no-granted-qos": Expect(
+        "3.3.6 <value>: result 0 carries the granted QoS vector; every case that subscribes checks it",
+        ("suites/test_qmtsub.py", "suites/test_qmtuns.py", "suites/test_qmtrecv.py", "suites/test_qos.py",
+         "suites/test_mqtt_flow.py", "suites/test_example_6_1.py", "suites/test_example_6_2.py",
+         "suites/test_timers.py"),
+        ("suites/test_example_6_1.py::test_example_6_1_replayed",
+         "suites/test_example_6_1.py::test_example_topics_with_leading_space_are_observed",
+         "suites/test_example_6_2.py::test_example_6_2_replayed",
+         "suites/test_mqtt_flow.py::test_broker_publish_arrives_as_qmtrecv",
+         "suites/test_qmtrecv.py::*",
+         "suites/test_qmtsub.py::*",
+         "suites/test_qmtuns.py::test_no_delivery_after_unsubscribe",
+         "suites/test_qmtuns.py::test_unsubscribe_carries_msgid_and_reports_result_0[*]",
+         "suites/test_qos.py::test_clean_session_forgets_subscriptions",
+         "suites/test_qos.py::test_non_clean_session_gets_offline_messages",
+         f"{T}test_dropped_sub_or_unsuback_is_recovered[*]",
+         f"{T}test_late_ack_after_a_retransmission_completes[*]")),
+}

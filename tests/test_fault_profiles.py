@@ -1,0 +1,55 @@
+"""Proof the suite catches faults (issue "The conformance suites"): against each deliberately
+faulty firmware profile of the emulator, the expected cases fail, and only those.
+
+CI runs each profile against the suite modules that hold its expected failures (every other case
+there must pass); BC660K_PROOF_FULL=1 (`make proof`) runs the whole suite for each profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fault_expectations import EXPECTED
+
+from harness.emulator import profiles
+
+ROOT = Path(__file__).resolve().parents[1]
+FULL = os.environ.get("BC660K_PROOF_FULL") == "1"
+
+
+def matches(nodeid: str, pattern: str) -> bool:
+    """`*` is the only wildcard: brackets in node ids are parametrizations, not character classes."""
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), nodeid) is not None
+
+
+def test_every_faulty_profile_has_expectations():
+    assert sorted(EXPECTED) == sorted(p.name for p in profiles.faulty())
+
+
+def run_suite(profile: str, out: Path, modules: tuple[str, ...]) -> dict:
+    rig = out / "rig.yaml"
+    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {out}"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *(["suites"] if FULL else modules), "-q", "-p", "no:cacheprovider",
+         "--rig", str(rig), "--firmware", profile, f"--junitxml={out / 'j.xml'}", f"--html={out / 'r.html'}",
+         f"--alluredir={out / 'allure'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads((out / "record.json").read_text())
+
+
+@pytest.mark.parametrize("profile", sorted(EXPECTED))
+def test_suite_fails_exactly_the_expected_cases(profile, tmp_path):
+    expect = EXPECTED[profile]
+    record = run_suite(profile, tmp_path, expect.modules)
+    failed = sorted(c["nodeid"] for c in record["cases"] if c["verdict"] in ("failed", "error"))
+    assert record["summary"]["passed"] > 0
+    unexpected = [n for n in failed if not any(matches(n, pat) for pat in expect.fails)]
+    missed = [pat for pat in expect.fails if not any(matches(n, pat) for n in failed)]
+    assert not unexpected, f"{profile}: cases failed that do not check the fault ({expect.why}): {unexpected}"
+    assert not missed, f"{profile}: the suite did not catch the fault ({expect.why}) in: {missed}"
