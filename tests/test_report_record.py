@@ -63,6 +63,12 @@ def test_diff_lists_changes_and_counts_regressions():
     assert [r[0] for r in d.regressions] == ["a", "fresh"]
 
 
+def test_measurements_are_not_reported_as_observation_changes():
+    old = _record({"a": "passed"}, {"a": {"OK to +QMTOPEN latency (real ms)": "1", "default": "0"}})
+    new = _record({"a": "passed"}, {"a": {"OK to +QMTOPEN latency (real ms)": "3", "default": "0"}})
+    assert diff_records(old, new).empty()
+
+
 def test_diff_cli_exit_codes(tmp_path, capsys):
     same = tmp_path / "same.json"
     same.write_text(json.dumps(_record({"a": "passed"})))

@@ -4,6 +4,7 @@ question a lab engineer asks before shipping firmware W+1."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,9 @@ GOOD = {"passed", "xfailed"}
 BAD = {"failed", "error", "xpassed"}
 OUTLIER_RATIO = 3.0  # a case now takes this many times as long...
 OUTLIER_MIN_S = 1.0  # ...and at least this much longer: anything less is noise on a busy machine
+# Observations that are measurements (named "... (real ms)", "... latency ..."): their value moves
+# from run to run on the same firmware, so the diff does not report them as a firmware change.
+MEASUREMENT = re.compile(r"\(real ms\)|latency", re.IGNORECASE)
 
 
 @dataclass
@@ -41,7 +45,7 @@ def diff_records(old: dict[str, Any], new: dict[str, Any]) -> Diff:
             d.verdicts.append((nodeid, ca["verdict"], cb["verdict"]))
         oa, ob = ca.get("observations", {}), cb.get("observations", {})
         for key in sorted(oa.keys() | ob.keys()):
-            if oa.get(key) != ob.get(key):
+            if oa.get(key) != ob.get(key) and not MEASUREMENT.search(key):
                 d.observations.append((f"{nodeid} {key}", key, oa.get(key), ob.get(key)))
         ta, tb = ca.get("duration_s", 0.0), cb.get("duration_s", 0.0)
         if tb - ta >= OUTLIER_MIN_S and tb >= OUTLIER_RATIO * max(ta, 1e-3):
