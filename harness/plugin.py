@@ -95,6 +95,16 @@ def pytest_configure(config: pytest.Config) -> None:
         rig = load_rig(_rig_path(config), _overrides(config), option_names=OPTION_NAMES)
     except RigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    worker = getattr(config, "workerinput", None)  # an xdist worker: its own DUT of `duts:`
+    try:
+        if worker:
+            rig = rig.for_worker(int(worker["workerid"].removeprefix("gw")), int(worker["workercount"]))
+        else:  # the controller checks first, so a short `duts:` list is one line, not a worker traceback
+            workers = getattr(config.option, "numprocesses", None)
+            rig.for_worker(0, workers if isinstance(workers, int) and workers > 0 else 1)
+            rig = rig.for_worker(0, 1)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[RIG_KEY] = rig
     config.stash[FACTS_KEY] = {
         "Rig file": str(rig.source),

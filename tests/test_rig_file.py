@@ -63,6 +63,12 @@ def test_example_lab_rig_loads_with_its_environment() -> None:
     assert rig.broker.password == "s3cr3t-pw"
 
 
+def test_example_two_module_rig_loads() -> None:
+    rig = load_rig(ROOT / "rigs" / "example-two-modules.yaml", env=ENV | {"RIG_BROKER_HOST": "192.0.2.10"})
+    assert [s.dut.kind for s in rig.duts] == ["serial", "serial"]
+    assert rig.for_worker(1, 2).relay.channels == {"power": 22, "reset": 23}
+
+
 def test_empty_file_and_empty_sections_mean_defaults(rig_dir: Path) -> None:
     assert load_rig(write(rig_dir, ""), env={}).dut.kind == "emulator"
     rig = load_rig(write(rig_dir, "dut:\nbroker:\n  # port: 1883\n"), env={})
@@ -123,9 +129,9 @@ def test_registered_relay_kind_is_accepted(rig_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("dutt: {}\n", "dutt: unknown key (expected one of: dut, relay, broker, report); "
+        ("dutt: {}\n", "dutt: unknown key (expected one of: dut, duts, relay, broker, report); "
                        "did you mean 'dut'?"),
-        ("source: x\n", "source: unknown key (expected one of: dut, relay, broker, report)"),
+        ("source: x\n", "source: unknown key (expected one of: dut, duts, relay, broker, report)"),
         ("dut: {prot: 1}\n", "dut.prot: unknown key (expected one of: kind, port, baud, transport, "
                              "firmware, time_scale); did you mean 'port'?"),
         ("relay: {chanels: {}}\n", "relay.chanels: unknown key (expected one of: kind, channels, device, "
@@ -163,7 +169,7 @@ def test_misspelt_key_at_each_level(rig_dir: Path, text: str, expected: str) -> 
         ("relay: {channels: {pwr: 0}}\n", "relay.channels: key 'pwr': expected one of 'power', 'reset'"),
         ("relay: {channels: {power: -1}}\n", "relay.channels.power: expected a mapping of power/reset"),
         ("relay: {channels: {power: 0}}\n", "relay.channels: relay kind 'none' has no channels"),
-        ("- a\n- b\n", "expected a mapping with sections dut, relay, broker, report; got a list"),
+        ("- a\n- b\n", "expected a mapping with sections dut, duts, relay, broker, report; got a list"),
     ],
 )
 def test_wrong_type_bad_enum_out_of_range(rig_dir: Path, text: str, expected: str) -> None:
@@ -351,3 +357,24 @@ def test_usb_identity_port_is_accepted_and_a_bad_one_named(tmp_path):
     bad.write_text("dut:\n  kind: serial\n  port: usb://zz:1\n")
     with pytest.raises(RigError, match=r"bad.yaml: dut.port: expected usb://VID:PID"):
         load_rig(bad)
+
+
+def test_several_duts_each_with_its_relay(tmp_path):
+    rig = tmp_path / "two.yaml"
+    rig.write_text("duts:\n"
+                   "  - dut: {kind: serial, port: /dev/ttyUSB0}\n"
+                   "  - dut: {kind: serial, port: /dev/ttyUSB1}\n"
+                   "    relay: {kind: none}\n")
+    cfg = load_rig(rig)
+    assert [s.dut.port for s in cfg.duts] == ["/dev/ttyUSB0", "/dev/ttyUSB1"]
+    assert cfg.for_worker(1, 2).dut.port == "/dev/ttyUSB1"
+    assert cfg.for_worker(0, 1).dut.port == "/dev/ttyUSB0"
+    with pytest.raises(ValueError, match=r"two.yaml: duts: 2 DUTs listed but 3 workers"):
+        cfg.for_worker(0, 3)
+
+
+def test_dut_and_duts_together_is_an_error(tmp_path):
+    rig = tmp_path / "both.yaml"
+    rig.write_text("dut: {kind: emulator}\nduts:\n  - dut: {kind: emulator}\n")
+    with pytest.raises(RigError, match=r"both.yaml: duts: use either dut/relay"):
+        load_rig(rig)

@@ -32,3 +32,33 @@ def test_two_workers_two_duts_one_report(tmp_path):
         names = {p.get("name") for p in case.iter("property")}
         assert "dut" in names, case.get("name")
     assert "matrix" in (tmp_path / "matrix.html").read_text().lower()
+
+
+def test_rig_listing_several_duts_gives_each_worker_its_own(tmp_path):
+    """`duts:` in the rig file: worker gw0 takes the first entry, gw1 the second. Two emulators
+    with different firmware make the assignment visible on every case."""
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(f"duts:\n  - dut: {{kind: emulator, time_scale: 0.1}}\n"
+                   f"  - dut: {{kind: emulator, time_scale: 0.1, firmware: wrong-keepalive-default}}\n"
+                   f"report:\n  dir: {tmp_path}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites/test_general.py", "-n", "2", "-q", "-p", "no:cacheprovider",
+         "--rig", str(rig), f"--junitxml={tmp_path / 'junit.xml'}", f"--html={tmp_path / 'index.html'}",
+         f"--alluredir={tmp_path / 'allure'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    firmware = {p.get("value") for p in ET.parse(tmp_path / "junit.xml").getroot().iter("property")
+                if p.get("name") == "DUT firmware"}
+    assert firmware == {"BC660KGLAAR01A05", "BC660KGLAAR01A05_FKADEF"}
+
+
+def test_more_workers_than_listed_duts_is_one_clear_line(tmp_path):
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(f"duts:\n  - dut: {{kind: emulator}}\nreport:\n  dir: {tmp_path}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites/test_general.py", "-n", "2", "-q", "-p", "no:cacheprovider",
+         "--rig", str(rig), f"--junitxml={tmp_path / 'junit.xml'}", f"--alluredir={tmp_path / 'allure'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4
+    out = (proc.stdout + proc.stderr).strip().splitlines()
+    assert out == ["ERROR: rig.yaml: duts: 1 DUTs listed but 2 workers asked for (pytest -n): one DUT per worker"]

@@ -127,7 +127,7 @@ def _read_sections(path: Path, shown: str) -> dict[str, Any]:
     if "source" in data:  # a field of RigConfig, but the loader's to set
         raise RigError(f"{shown}: source: {_unknown_key('source', list(SECTIONS))}")
     # A section whose keys are all commented out reads as null: it means "all defaults".
-    return {k: ({} if k in SECTIONS and v is None else v) for k, v in data.items()}
+    return {k: (([] if k == "duts" else {}) if k in SECTIONS and v is None else v) for k, v in data.items()}
 
 
 # -- overrides ------------------------------------------------------------------------

@@ -225,13 +225,24 @@ class ReportConfig(_Section):
 
 # -- the rig --------------------------------------------------------------------------
 
-SECTIONS = ("dut", "relay", "broker", "report")
+SECTIONS = ("dut", "duts", "relay", "broker", "report")
+
+
+class DutSlot(_Section):
+    """One of several DUTs on a rig (`duts:`): the device and its own power/reset relay."""
+
+    dut: DutConfig = Field(default_factory=DutConfig, description="The device under test.")
+    relay: RelayConfig = Field(default_factory=RelayConfig, description="Its power/reset relay.")
 
 
 class RigConfig(_Section):
     """A validated rig file. Build it with harness.rig.load_rig, which also checks `source`."""
 
     dut: DutConfig = Field(default_factory=DutConfig, description="The device under test.")
+    duts: list[DutSlot] = Field(
+        default_factory=list,
+        description="Several DUTs instead of `dut` (and `relay`): `pytest -n N` gives xdist worker i "
+                    "the i-th entry; without -n the first one is used.")
     relay: RelayConfig = Field(default_factory=RelayConfig, description="Power/reset relay.")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The MQTT broker.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Report output.")
@@ -239,6 +250,22 @@ class RigConfig(_Section):
         Path("rig.yaml"), description="The rig file this came from (set by the loader, not a user key).",
         exclude=True,
     )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_duts(self) -> RigConfig:
+        if self.duts and self.model_fields_set & {"dut", "relay"}:
+            raise _fail("duts", "use either dut/relay (one DUT) or duts (several), not both")
+        return self
+
+    def for_worker(self, index: int, workers: int) -> RigConfig:
+        """This rig as xdist worker `index` of `workers` sees it: one DUT and its relay."""
+        if not self.duts:
+            return self
+        if workers > len(self.duts):
+            raise ValueError(f"{self.source.name}: duts: {len(self.duts)} DUTs listed but {workers} workers "
+                             "asked for (pytest -n): one DUT per worker")
+        slot = self.duts[index]
+        return self.model_copy(update={"dut": slot.dut, "relay": slot.relay})
 
     def secrets(self) -> set[str]:
         """Every non-empty secret value (after substitution), for redaction in reports and logs."""
