@@ -38,7 +38,7 @@ from harness.rig.relay import Relay, RelayError, build_relay
 from harness.rig.schema import RigConfig
 from harness.spec.timing import boot_deadline_s, deadline_s
 
-RESYNC_ATTEMPTS = 2  # the second one starts with <ESC> (ATChannel.resync)
+RESYNC_ATTEMPTS = 3  # from the second on each starts with <ESC><CR> (ATChannel.resync); 3 for a busy host
 REOPEN_POLL_S = 0.05
 
 

@@ -90,6 +90,27 @@ class Relay:
         self.close()
 
 
+class LineRelay(Relay):
+    """A relay that drives named lines (power, reset) with `_set(function, active)`: power on/off
+    and the reset pulse are the same for GPIO, DTR/RTS and HID boards, only `_set` differs."""
+
+    def on(self) -> None:
+        self._set("power", True)
+
+    def off(self) -> None:
+        self._set("power", False)
+
+    def pulse(self, width_s: float | None = None) -> None:
+        self._set("reset", True)
+        try:
+            self.sleep(self.width(width_s))
+        finally:
+            self._set("reset", False)
+
+    def _set(self, function: str, active: bool) -> None:
+        raise NotImplementedError
+
+
 Factory = Callable[[RelayConfig], Relay]
 RELAY_DRIVERS: dict[str, Factory] = {}
 

@@ -14,31 +14,18 @@ from typing import Any
 
 import serial
 
-from harness.rig.relay.base import Relay, register_driver
+from harness.rig.relay.base import LineRelay, register_driver
 from harness.rig.relay_schema import RelayConfig
 
 
 @register_driver("dtr_rts")
-class DtrRtsRelay(Relay):
+class DtrRtsRelay(LineRelay):
     def __init__(self, config: RelayConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(config, sleep=sleep)
         self.lines = dict(config.lines)
         self.can_power = "power" in self.lines
         self.can_reset = "reset" in self.lines
         self._port: Any = None
-
-    def on(self) -> None:
-        self._set("power", True)
-
-    def off(self) -> None:
-        self._set("power", False)
-
-    def pulse(self, width_s: float | None = None) -> None:
-        self._set("reset", True)
-        try:
-            self.sleep(self.width(width_s))
-        finally:
-            self._set("reset", False)
 
     def close(self) -> None:
         port, self._port = self._port, None

@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.rig.relay.base import Relay, register_driver
+from harness.rig.relay.base import LineRelay, register_driver
 from harness.rig.relay_schema import RelayConfig
 
 CONSUMER = "bc660k-relay"
 
 
 @register_driver("gpiod")
-class GpiodRelay(Relay):
+class GpiodRelay(LineRelay):
     def __init__(self, config: RelayConfig, *, gpiod: Any = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         """``gpiod``: the libgpiod module (default: the real one); tests pass a fake chip's."""
@@ -33,19 +33,6 @@ class GpiodRelay(Relay):
         self.can_power = "power" in self.offsets
         self.can_reset = "reset" in self.offsets
         self._request: Any = None
-
-    def on(self) -> None:
-        self._set("power", True)
-
-    def off(self) -> None:
-        self._set("power", False)
-
-    def pulse(self, width_s: float | None = None) -> None:
-        self._set("reset", True)
-        try:
-            self.sleep(self.width(width_s))
-        finally:
-            self._set("reset", False)
 
     def close(self) -> None:
         request, self._request = self._request, None

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.rig.relay.base import Relay, register_driver
+from harness.rig.relay.base import LineRelay, register_driver
 from harness.rig.relay_schema import RelayConfig
 
 VENDOR_ID, PRODUCT_ID = 0x16C0, 0x05DF
@@ -29,7 +29,7 @@ HIDAPI_LIBS = "libhidapi-hidraw.so.0 or libhidapi-libusb.so.0 (Debian: libhidapi
 
 
 @register_driver("hid")
-class HidRelay(Relay):
+class HidRelay(LineRelay):
     def __init__(self, config: RelayConfig, *, hid: Any = None, sleep: Callable[[float], None] = time.sleep) -> None:
         """``hid``: the `hid` module (default: the real one); tests pass a fake board's."""
         super().__init__(config, sleep=sleep)
@@ -39,19 +39,6 @@ class HidRelay(Relay):
         self.can_reset = "reset" in self.channels
         self.device = config.device or (f"serial {config.serial}" if config.serial else None)
         self._dev: Any = None
-
-    def on(self) -> None:
-        self._switch("power", True)
-
-    def off(self) -> None:
-        self._switch("power", False)
-
-    def pulse(self, width_s: float | None = None) -> None:
-        self._switch("reset", True)
-        try:
-            self.sleep(self.width(width_s))
-        finally:
-            self._switch("reset", False)
 
     def close(self) -> None:
         dev, self._dev = self._dev, None
@@ -109,7 +96,7 @@ class HidRelay(Relay):
         raise self.error("no USB relay board found (VID 16c0 PID 05df)" if self.config.serial is None
                          else "no USB relay board with that serial")
 
-    def _switch(self, function: str, active: bool) -> None:
+    def _set(self, function: str, active: bool) -> None:
         channel = self.channels.get(function)
         if channel is None:
             raise self.error(f"no {function} channel in relay.channels")
