@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import serial
+from raw_uart import RawUart
 
 from harness.emulator import frontend
 from harness.emulator.api import Command, Context, command
@@ -18,37 +18,18 @@ from harness.emulator.general import luhn_ok
 from harness.emulator.launcher import EmulatorProcess
 
 pytestmark = pytest.mark.timeout(30)
-FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: [^\r\n]*)\r\n\Z")
 SCALE = 0.05
 
 
-class Uart:
-    """Byte-exact host side: what the tests assert is exactly what crossed the wire."""
-
-    def __init__(self, url: str) -> None:
-        self.port = serial.serial_for_url(url, timeout=0.02)
-
-    def read_until(self, done: Callable[[bytes], object], timeout: float = 3.0) -> bytes:
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            buf += self.port.read(max(1, self.port.in_waiting))
-            if done(buf):
-                return buf
-        raise AssertionError(f"no complete answer within {timeout} s: {buf!r}")
-
+class Uart(RawUart):
     def cmd(self, line: bytes, timeout: float = 3.0) -> bytes:
-        self.port.write(line + b"\r")
-        return self.read_until(FINAL.search, timeout)
+        return self.exchange(line, timeout)
 
     def reset(self) -> None:
         """AT+QRST=1 and wait for RDY: a fresh module (echo is saved, so set it off after)."""
         self.port.write(b"AT+QRST=1\r")
         self.read_until(lambda b: b.endswith(b"RDY\r\n"))
         assert self.cmd(b"ATE0").endswith(b"\r\nOK\r\n")
-
-    def close(self) -> None:
-        self.port.close()
 
 
 @pytest.fixture(scope="module")

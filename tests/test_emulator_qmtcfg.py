@@ -7,39 +7,23 @@ visible; plain ERROR marks forms the BC660K-GL does not have at all.
 from __future__ import annotations
 
 import asyncio
-import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import serial
+from raw_uart import FINAL, RawUart
 
 from harness.emulator import frontend
 from harness.emulator.launcher import EmulatorProcess
 from harness.emulator.qmtcfg import TEST_LINES
 
 pytestmark = pytest.mark.timeout(30)
-FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: [^\r\n]*)\r\n\Z")
 OK, INVALID, ERROR = b"\r\nOK\r\n", b"\r\n+CME ERROR: 8507\r\n", b"\r\nERROR\r\n"
 
 
-class Uart:
-    def __init__(self, url: str) -> None:
-        self.port = serial.serial_for_url(url, timeout=0.02)
-
-    def read_until(self, done: Callable[[bytes], object], timeout: float = 3.0) -> bytes:
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            buf += self.port.read(max(1, self.port.in_waiting))
-            if done(buf):
-                return buf
-        raise AssertionError(f"no complete answer within {timeout} s: {buf!r}")
-
+class Uart(RawUart):
     def cmd(self, line: str) -> bytes:
-        self.port.write(line.encode() + b"\r")
-        return self.read_until(FINAL.search)
+        return self.exchange(line.encode())
 
     def query(self, item: str, cid: int = 0) -> bytes:
         return self.cmd(f'AT+QMTCFG="{item}",{cid}')

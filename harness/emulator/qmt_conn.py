@@ -42,11 +42,13 @@ from harness.emulator.qmt_state import (
     INVALID_PARAMETER,
     LINK_LAYER_ERROR,
     Link,
+    close_or_disc_id,
     int_arg,
     on_link_event,
     retry_policy,
     state,
     str_arg,
+    write_form,
 )
 
 log = logging.getLogger("harness.emulator")
@@ -159,16 +161,10 @@ async def _open_and_run(ctx: Context, module: ModuleState, link: Link) -> None:
 
 @command("+QMTCLOSE")
 async def qmtclose(ctx: Context, cmd: Command) -> None:
-    if cmd.form == "test":
-        ctx.info("+QMTCLOSE: (0-4)")
-        ctx.ok()
+    if not write_form(ctx, cmd, "+QMTCLOSE: (0-4)"):
         return
-    if cmd.form != "write":
-        ctx.error()
-        return
-    cid = int_arg(cmd.args[0], *ID_RANGE) if len(cmd.args) == 1 else None
+    cid = close_or_disc_id(ctx, cmd)
     if cid is None:
-        ctx.error(INVALID_PARAMETER)
         return
     st = state(ctx.module)
     link = st.links.get(cid)
@@ -259,16 +255,10 @@ async def _connect(ctx: Context, link: Link, params: ConnectParams) -> None:
 
 @command("+QMTDISC")
 async def qmtdisc(ctx: Context, cmd: Command) -> None:
-    if cmd.form == "test":
-        ctx.info("+QMTDISC: (0-4)")
-        ctx.ok()
+    if not write_form(ctx, cmd, "+QMTDISC: (0-4)"):
         return
-    if cmd.form != "write":
-        ctx.error()
-        return
-    cid = int_arg(cmd.args[0], *ID_RANGE) if len(cmd.args) == 1 else None
+    cid = close_or_disc_id(ctx, cmd)
     if cid is None:
-        ctx.error(INVALID_PARAMETER)
         return
     st = state(ctx.module)
     link = st.connected(cid)

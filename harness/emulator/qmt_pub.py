@@ -25,6 +25,7 @@ from harness.emulator.qmt_state import (
     not_utf8,
     state,
     str_arg,
+    write_form,
 )
 
 TEXT_MAX = 1460  # 3.3.8 <msg_len> "in text mode is 0–1460"; NOTE 2 data mode limit
@@ -79,14 +80,9 @@ def _claim(ctx: Context, cid: int | None, msg_id: int | None) -> Link | None:
 
 @command("+QMTSUB")
 async def qmtsub(ctx: Context, cmd: Command) -> None:
-    if cmd.form == "test":
-        # Chapter 6 prints `+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…`;
-        # DECIDED: "..." in ASCII (the "…" is the document's typography, not UART output).
-        ctx.info("+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),...")
-        ctx.ok()
-        return
-    if cmd.form != "write":
-        ctx.error()
+    # Chapter 6 prints `+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…`;
+    # DECIDED: "..." in ASCII (the "…" is the document's typography, not UART output).
+    if not write_form(ctx, cmd, "+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),..."):
         return
     args = cmd.args
     if not_utf8(args):
@@ -120,12 +116,7 @@ async def qmtsub(ctx: Context, cmd: Command) -> None:
 
 @command("+QMTUNS")
 async def qmtuns(ctx: Context, cmd: Command) -> None:
-    if cmd.form == "test":
-        ctx.info("+QMTUNS: (0-4),(1-65535),<topic>,<topic>,...")
-        ctx.ok()
-        return
-    if cmd.form != "write":
-        ctx.error()
+    if not write_form(ctx, cmd, "+QMTUNS: (0-4),(1-65535),<topic>,<topic>,..."):
         return
     args = cmd.args
     if not_utf8(args):
@@ -211,14 +202,12 @@ def _pub_args(args: tuple[Arg, ...], hex_mode: bool) -> tuple[int, int, int, int
 
 @command("+QMTPUB")
 async def qmtpub(ctx: Context, cmd: Command) -> None:
-    if cmd.form == "test":
-        # DECIDED: chapter 6 prints `+QMTPUB : (0-4),...` with a space before the colon
-        # (DESIGN "unclear" list); we print `+QMTPUB: ` like every other response.
-        ctx.info("+QMTPUB: (0-4),(0-65535),(0-2),(0,1),<topic>,(0-1460),<msg>")
-        ctx.ok()
+    # DECIDED: chapter 6 prints `+QMTPUB : (0-4),...` with a space before the colon
+    # (DESIGN "unclear" list); we print `+QMTPUB: ` like every other response.
+    if not write_form(ctx, cmd, "+QMTPUB: (0-4),(0-65535),(0-2),(0,1),<topic>,(0-1460),<msg>"):
         return
-    if cmd.form != "write" or len(cmd.args) < 5:
-        ctx.error() if cmd.form != "write" else ctx.error(INVALID_PARAMETER)
+    if len(cmd.args) < 5:
+        ctx.error(INVALID_PARAMETER)
         return
     if not_utf8(cmd.args[4:5]):  # the topic; the message is payload, any bytes
         ctx.error(ILLEGAL_UTF8)

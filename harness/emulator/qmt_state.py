@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from harness.emulator.api import Arg, Context, ModuleState
+from harness.emulator.api import Arg, Command, Context, ModuleState
 from harness.emulator.mqtt_client import ConnState, Delivered, Event, LinkLost, MqttClient, Retry
 from harness.emulator.mqtt_config import MqttConfig, configs
 from harness.emulator.profiles import profile_of
@@ -100,6 +100,27 @@ def str_arg(arg: Arg, lo: int, hi: int) -> str | None:
 
 
 ILLEGAL_UTF8 = 8506  # chapter 4 Table 2 "MQTT illegal UTF8"
+
+
+def write_form(ctx: Context, cmd: Command, test_line: str) -> bool:
+    """For commands with only test and write forms (3.3.3, 3.3.5-3.3.8): answer the test form
+    with its line, refuse read/execute with ERROR; True when the write form is to be handled."""
+    if cmd.form == "test":
+        ctx.info(test_line)
+        ctx.ok()
+        return False
+    if cmd.form != "write":
+        ctx.error()
+        return False
+    return True
+
+
+def close_or_disc_id(ctx: Context, cmd: Command) -> int | None:
+    """The one <TCP_connectID> of AT+QMTCLOSE / AT+QMTDISC, or None after answering 8507."""
+    cid = int_arg(cmd.args[0], *ID_RANGE) if len(cmd.args) == 1 else None
+    if cid is None:
+        ctx.error(INVALID_PARAMETER)
+    return cid
 
 
 def not_utf8(args: tuple[Arg, ...]) -> bool:
