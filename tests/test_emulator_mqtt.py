@@ -25,7 +25,8 @@ from harness.at.errors import ATTimeout
 from harness.broker.embedded import EmbeddedBroker
 from harness.broker.observer import Observer
 from harness.emulator.launcher import EmulatorProcess
-from harness.emulator.mqtt_client import ConnectParams, Delivered, MqttClient, Retry, SendResult
+from harness.emulator.mqtt_client import MqttClient
+from harness.emulator.mqtt_types import ConnectParams, Delivered, Retry, SendResult
 from harness.mqtt import codec
 
 pytestmark = pytest.mark.timeout(30)
@@ -436,6 +437,56 @@ def test_peer_close_reports_qmtstat_1(at: ATChannel) -> None:
         srv.drop_client()
         assert urc(at, "+QMTSTAT") == [3, 1]
         assert at.command("AT+QMTOPEN?").lines == []
+
+
+def radio_off_while_open(at: ATChannel, srv: ScriptedServer, *, connect: bool) -> None:
+    """Open (and connect) on 0, then AT+CFUN=0: the TCP connection stays, the bearer is gone."""
+    if connect:
+        open_conn(at, srv.port)
+    else:
+        cmd_ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{srv.port}')
+        assert urc(at, "+QMTOPEN") == [0, 0]
+    cmd_ok(at, "AT+CFUN=0")
+
+
+def test_connect_that_cannot_be_sent_reports_qmtstat_3(at: ATChannel) -> None:
+    """Table 4 code 3 "Sending CONNECT packet timed out or failed": the radio goes off between
+    AT+QMTOPEN and AT+QMTCONN, so CONNECT cannot leave the module: 3.3.4 <result> 2 "Failed to
+    send packet", then +QMTSTAT: 0,3 and the ID is closed; the server never saw a packet."""
+    with ScriptedServer() as srv:
+        radio_off_while_open(at, srv, connect=False)
+        cmd_ok(at, 'AT+QMTCONN=0,"emu"')
+        assert urc(at, "+QMTCONN") == [0, 2]
+        assert urc(at, "+QMTSTAT") == [0, 3]
+        assert at.command("AT+QMTOPEN?").lines == []
+        assert srv.closed.wait(WAIT)
+        assert srv.log == []
+        cmd_ok(at, "AT+CFUN=1")  # radio back: the same ID opens and connects again
+        open_conn(at, srv.port)
+
+
+def test_pingreq_that_cannot_be_sent_reports_qmtstat_2(at: ATChannel) -> None:
+    """Table 4 code 2 "Sending PINGREQ packet timed out or failed", the "failed" half: keep-alive
+    falls due with the radio off. (The "timed out" half is test_keepalive_pingreq_and_missing_pingresp.)"""
+    cmd_ok(at, 'AT+QMTCFG="keepalive",0,1')
+    with ScriptedServer() as srv:
+        radio_off_while_open(at, srv, connect=True)
+        assert urc(at, "+QMTSTAT") == [0, 2]
+        assert srv.of(codec.PingReq) == []
+        assert at.command("AT+QMTCONN?").lines == []
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_publish_that_cannot_be_sent_reports_qmtstat_7(at: ATChannel, qos: int) -> None:
+    """3.3.8 <result> 2 "Failed to send packet" with the radio off; the module then finds the link
+    dead, Table 4 code 7 "The link is not alive" (DECIDED in the emulator: a send that fails at
+    once is a dead link, not 6 "constant packet sending failures", which needs retries)."""
+    with ScriptedServer() as srv:
+        radio_off_while_open(at, srv, connect=True)
+        cmd_ok(at, f'AT+QMTPUB=0,{qos and 1},{qos},0,"t",2,"hi"')
+        assert urc(at, "+QMTPUB") == [0, qos and 1, 2]
+        assert urc(at, "+QMTSTAT") == [0, 7]
+        assert srv.of(codec.Publish) == []
 
 
 def test_reset_closes_sockets(at: ATChannel) -> None:

@@ -12,118 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
+import errno
 import logging
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from enum import IntEnum
+from dataclasses import replace
 from typing import Any
 
+from harness.emulator.mqtt_types import (
+    ConnectParams,
+    ConnState,
+    Delivered,
+    Event,
+    LinkDown,
+    LinkLost,
+    OpenResult,
+    Outcome,
+    Retry,
+    SendResult,
+    StatCode,
+)
 from harness.mqtt import codec
 from harness.mqtt.codec import Packet
 
 log = logging.getLogger(__name__)
-
-
-class OpenResult(IntEnum):
-    """3.3.2 <result> of +QMTOPEN (the ones the engine can produce)."""
-
-    OK = 0
-    FAILED = -1  # refused, unreachable, timed out
-    DNS_FAILED = 4  # "Failed to parse the domain name"
-
-
-class SendResult(IntEnum):
-    """3.3.4-3.3.8 <result>: 0 acked, 1 retransmission (reported via on_retry), 2 failed."""
-
-    ACKED = 0
-    RETRANSMIT = 1
-    FAILED = 2
-
-
-class StatCode(IntEnum):
-    """Chapter 5 Table 4, <err_code> of +QMTSTAT."""
-
-    PEER_CLOSED = 1
-    PING_TIMEOUT = 2
-    CONNECT_FAILED = 3
-    CONNACK_FAILED = 4
-    SERVER_CLOSED_AFTER_DISC = 5
-    SEND_FAILURES = 6
-    LINK_DEAD = 7
-
-
-class ConnState(IntEnum):
-    """3.3.4 <state> of AT+QMTCONN?."""
-
-    INITIALIZING = 1  # TCP open, no CONNECT yet
-    CONNECTING = 2
-    CONNECTED = 3
-    DISCONNECTING = 4
-
-
-@dataclass(frozen=True)
-class Retry:
-    """T1 in real seconds and <retry_times>, read from AT+QMTCFG="timeout" per operation."""
-
-    timeout_s: float
-    retries: int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: SendResult
-    values: tuple[int, ...] = ()  # SUBACK granted QoS; CONNACK return code
-
-
-@dataclass(frozen=True)
-class ConnectParams:
-    client_id: str
-    username: str | None = None
-    password: str | None = None
-    clean_session: bool = True
-    keepalive: int = 120  # module seconds, as sent in CONNECT
-    keepalive_s: float = 120.0  # the same interval in real seconds (T2)
-    version: int = 1  # AT+QMTCFG "version": 0 -> MQTT 3.1, 1 -> MQTT 3.1.1
-    will_topic: str | None = None
-    will_payload: bytes = b""
-    will_qos: int = 0
-    will_retain: bool = False
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """An application message the server published to us (-> +QMTRECV)."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    packet_id: int  # 0 for QoS 0 (the chapter 6 example shows +QMTRECV: 0,0,...)
-
-
-@dataclass(frozen=True)
-class LinkLost:
-    code: StatCode
-
-
-Event = Delivered | LinkLost
-
-
-class LinkDown(ConnectionError):
-    """The connection went away while an operation waited for its acknowledgement."""
-
-
-def aliauth_credentials(client_id: str, product_key: str, device_name: str,
-                        device_secret: str) -> tuple[str, str, str]:
-    """(clientId, username, password) per Alibaba Cloud IoT's MQTT signing scheme
-    (securemode=3 = plain TCP, signmethod=hmacsha1), for 3.3.1 AT+QMTCFG="aliauth"."""
-    content = f"clientId{client_id}deviceName{device_name}productKey{product_key}"
-    sign = hmac.new(device_secret.encode(), content.encode(), hashlib.sha1).hexdigest()
-    return (f"{client_id}|securemode=3,signmethod=hmacsha1|", f"{device_name}&{product_key}", sign)
 
 
 class MqttClient:
@@ -132,8 +45,10 @@ class MqttClient:
     cancels it) and the socket is closed in its `finally`."""
 
     def __init__(self, connect_id: int, retry_policy: Callable[[], Retry],
-                 on_event: Callable[[Event], None], *, dup_on_retransmit: bool = True) -> None:
+                 on_event: Callable[[Event], None], *, dup_on_retransmit: bool = True,
+                 uplink: Callable[[], bool] = lambda: True) -> None:
         self.connect_id = connect_id
+        self._uplink = uplink  # False while the radio is off: sends fail as with no bearer
         self._dup_on_retransmit = dup_on_retransmit  # False only for a faulty firmware profile
         self._policy = retry_policy
         self._on_event = on_event
@@ -332,6 +247,12 @@ class MqttClient:
     async def _send(self, pkt: Packet) -> None:
         if self._down or self._writer is None:
             raise LinkDown("connection is closed")
+        if not self._uplink():
+            # DECIDED: with no radio bearer the module's IP stack refuses the send at once (a
+            # "failed" send of Table 4's "timed out or failed"); the TCP connection itself stays,
+            # as the server cannot hear of it. Only the uplink is modelled: what the server
+            # already sent still arrives, as a loopback link cannot lose part of a TCP stream.
+            raise OSError(errno.ENETDOWN, "no radio bearer (AT+CFUN=0 or AT+CGATT=0)")
         self._writer.write(codec.encode(pkt))
         await self._writer.drain()
         self._last_sent = asyncio.get_running_loop().time()

@@ -26,16 +26,16 @@ from harness.emulator import (
 )
 from harness.emulator.api import Command, Context, ModuleState, command
 from harness.emulator.general import network
-from harness.emulator.mqtt_client import (
+from harness.emulator.mqtt_client import MqttClient
+from harness.emulator.mqtt_config import configs
+from harness.emulator.mqtt_types import (
     ConnectParams,
     ConnState,
     Event,
-    MqttClient,
     OpenResult,
     SendResult,
     aliauth_credentials,
 )
-from harness.emulator.mqtt_config import configs
 from harness.emulator.profiles import profile_of
 from harness.emulator.qmt_state import (
     ID_RANGE,
@@ -119,9 +119,15 @@ def _new_link(ctx: Context, module: ModuleState, cid: int, host: str, port: int)
         if link is not None:
             on_link_event(ctx, module, link, event)
 
+    def radio_up() -> bool:
+        # The uplink needs the bearer the open activated: after AT+CFUN=0 or AT+CGATT=0 every send
+        # fails, and each packet's failure gets its Table 4 code (CONNECT 3, PINGREQ 2, others 7).
+        return network(ctx).stat != 0
+
     # Figure 1 Excep2 / [MQTT-3.3.1-1]: a resent PUBLISH carries DUP=1 (not on "no-dup-on-retransmit")
     dup = not profile_of(module).has("no-dup-on-retransmit")
-    link = Link(cid, host, port, MqttClient(cid, retry_policy(module, cid), on_event, dup_on_retransmit=dup))
+    client = MqttClient(cid, retry_policy(module, cid), on_event, dup_on_retransmit=dup, uplink=radio_up)
+    link = Link(cid, host, port, client)
     return link
 
 

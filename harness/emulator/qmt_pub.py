@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from harness.emulator.api import Arg, Command, Context, ModuleState, command
-from harness.emulator.mqtt_client import Outcome, SendResult
 from harness.emulator.mqtt_config import configs
+from harness.emulator.mqtt_types import Outcome, SendResult
 from harness.emulator.profiles import profile_of
 from harness.emulator.qmt_state import (
     ID_RANGE,

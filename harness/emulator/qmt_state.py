@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from harness.emulator.api import Arg, Command, Context, ModuleState
-from harness.emulator.mqtt_client import ConnState, Delivered, Event, LinkLost, MqttClient, Retry
+from harness.emulator.mqtt_client import MqttClient
 from harness.emulator.mqtt_config import MqttConfig, configs
+from harness.emulator.mqtt_types import ConnState, Delivered, Event, LinkLost, Retry
 from harness.emulator.profiles import profile_of
 
 INVALID_PARAMETER = 8507  # chapter 4 Table 2 "MQTT invalid parameter"

@@ -23,7 +23,13 @@ OUT_CAP = 1 << 20  # bytes of output kept for a host that does not read (then ol
 
 
 class Pacer:
-    """Hands output to `sink` no faster than a UART at `baud` (10 bits per byte, 8N1)."""
+    """Hands output to `sink` no faster than a UART at `baud` (10 bits per byte, 8N1).
+
+    Chunks go out on a schedule (the time the last byte would leave the wire), not after a
+    sleep per chunk, so the long-run rate is the baud rate itself rather than drifting slower
+    by the event loop's overhead, and never runs faster than the line."""
+
+    CHUNK = 64
 
     def __init__(self, sink: Callable[[bytes], None], baud: int) -> None:
         self._sink = sink
@@ -35,12 +41,16 @@ class Pacer:
         self._queue.put_nowait(data)
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        line_free = loop.time()  # when the wire has sent everything handed out so far
         while True:
             data = await self._queue.get()
-            for i in range(0, len(data), 64):
-                chunk = data[i:i + 64]
+            for i in range(0, len(data), self.CHUNK):
+                line_free = max(line_free, loop.time())
+                chunk = data[i:i + self.CHUNK]
                 self._sink(chunk)
-                await asyncio.sleep(len(chunk) / self._rate)
+                line_free += len(chunk) / self._rate
+                await asyncio.sleep(line_free - loop.time())
 
     def close(self) -> None:
         self._task.cancel()

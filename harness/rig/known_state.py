@@ -8,11 +8,12 @@ physical module; nothing here reaches into the emulator.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from harness.at import ATTimeout
 from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES, TIMEOUT
-from harness.spec.timing import boot_deadline_s, deadline_s
+from harness.spec.timing import boot_deadline_s, deadline_s, register_deadline_s
 
 
 class KnownStateError(Exception):
@@ -39,6 +40,7 @@ def _ids_in(resp: Any, prefix: str) -> list[int]:
 def reset_to_known_state(channel: Any) -> None:
     _expect_ok(channel, "ATE0")
     _expect_ok(channel, "AT+CMEE=1")
+    _radio_on(channel)
     scale = channel.time_scale
     for cid in _ids_in(_expect_ok(channel, "AT+QMTCONN?"), "+QMTCONN:"):
         if channel.command(f"AT+QMTDISC={cid}").ok:
@@ -68,6 +70,23 @@ def _software_reset(channel: Any) -> None:
         raise KnownStateError("no OK to AT after AT+QRST=1 and RDY")
     _expect_ok(channel, "ATE0")
     _expect_ok(channel, "AT+CMEE=1")
+
+
+def _radio_on(channel: Any) -> None:
+    """A case that turned the radio off (AT+CFUN=0) and failed before turning it on again must
+    not fail every case after it with "+QMTOPEN: <id>,3": turn it on and wait until registered."""
+    if "+CFUN: 1" in _expect_ok(channel, "AT+CFUN?").lines:
+        return
+    _expect_ok(channel, "AT+CFUN=1")
+    deadline = time.monotonic() + register_deadline_s(channel.time_scale)
+    while True:
+        lines = _expect_ok(channel, "AT+CEREG?").lines
+        stat = lines[0].split(",")[1].strip() if lines and "," in lines[0] else ""
+        if stat in ("1", "5"):  # registered, home network or roaming
+            return
+        if time.monotonic() > deadline:
+            raise KnownStateError(f"not registered after AT+CFUN=1: AT+CEREG? answered {lines}")
+        time.sleep(0.5 * channel.time_scale)  # polling the network, not waiting for the module
 
 
 def _wait_quiet(channel: Any, urc: str, cid: int, timeout: float) -> None:

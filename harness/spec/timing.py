@@ -82,3 +82,12 @@ BOOT_MAX_S = 10.0
 
 def boot_deadline_s(time_scale: float = 1.0) -> float:
     return BOOT_MAX_S * time_scale + GRACE_S
+
+
+# Not in the MQTT note: after AT+CFUN=1 the module searches and registers again (AT+CEREG?
+# stat 1 or 5); NB-IoT registration can take a minute on a live network. Module seconds.
+REGISTER_MAX_S = 60.0
+
+
+def register_deadline_s(time_scale: float = 1.0) -> float:
+    return REGISTER_MAX_S * time_scale + GRACE_S
