@@ -11,34 +11,46 @@ on (3.1.2: every command line ends in a final result code):
 - every line answered: each complete command line (mutated or not) gets a final result
   (OK / ERROR / +CME ERROR), or the `>` prompt for the data-mode forms, within its deadline.
 
-A seeded random generator (no extra dependency) drives it. The seed is printed and is part of
-every failure message; rerun one with `FUZZ_SEED=<seed>`. `FUZZ_SECONDS` sets the budget
-(default 15 s). A real broker (mosquitto, else the embedded amqtt) lets the mutated MQTT
-commands reach the connected states too.
+Hypothesis drives it: a state machine whose steps are command lines (a valid command with 0-3
+mutations), raw bursts and connects. Every example starts from power-on (the emulator's control
+socket, as the rig's emulated relay uses it), so it depends on nothing before it: a failure is
+reported as the whole example, each step's input from power-on, with hypothesis's
+`@reproduce_failure` blob and seed (`pytest --hypothesis-seed=N` replays it); FUZZ_SHRINK=1 also
+shrinks it. `FUZZ_SECONDS` sizes the run (default 15). A real broker (mosquitto, else the
+embedded amqtt) lets the mutated MQTT commands reach the connected states too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
-import time
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from harness.at.channel import ATChannel
-from harness.at.errors import ATError, ATProtocolError, ATTimeout
+from harness.at.errors import ATProtocolError, ATTimeout
 from harness.at.lines import parse_args
 from harness.broker.embedded import EmbeddedBroker
 from harness.broker.mosquitto import MosquittoBroker, missing_reason
 from harness.emulator.launcher import EmulatorProcess
+from harness.rig.relay.emulated import EmulatedRelay
+from harness.rig.relay_schema import RelayConfig
 from harness.spec.timing import boot_deadline_s, command_name, deadline_s
 
-SECONDS = float(os.environ.get("FUZZ_SECONDS", "15"))
-pytestmark = pytest.mark.timeout(SECONDS + 25)
+SECONDS = float(os.environ.get("FUZZ_SECONDS", "15"))  # sizes the run (hypothesis counts examples, not time)
+# Shrinking replays examples against a live process, a few seconds each: minutes in CI for a
+# failure. The failing example is reported whole (every step from power-on) either way;
+# FUZZ_SHRINK=1 asks hypothesis to shrink it too, for a desk session.
+PHASES = (Phase.explicit, Phase.generate, *((Phase.shrink,) if os.environ.get("FUZZ_SHRINK") else ()))
+STEPS = 20  # steps per example
+EXAMPLE_S = 2.5  # measured: an example of 20 steps takes about this long (a burst that leaves the UART
+# mid-line costs one AT deadline before the resync succeeds)
+pytestmark = pytest.mark.timeout(SECONDS * 4 + 60)  # room for a slow machine and for reporting a failure
 
 SCALE = 0.05  # 3.3.8 NOTE 5's 60 s data-mode limit is 3 s here; sleep idle 5 module s = 0.25 s
 AT_WAIT = deadline_s("AT", SCALE)
@@ -67,83 +79,122 @@ ODD_TEXT = ('"', ",", "=", "?", " ", "+", "-", "99999999999", "-1", "65536", "é
             "0x1F", ",,,,", '""', '"unterminated')
 
 
-class Fuzzer:
-    """The generator: every choice comes from one random.Random(seed)."""
+# --- what a host (or a flaky UART) sends ---------------------------------------------------------
 
-    def __init__(self, seed: int, port: int) -> None:
-        self.rnd = random.Random(seed)
-        self.port = port
-        self.corpus = [c.format(port=port) for c in CORPUS]
+POSITION = st.integers(0, 4096)  # taken modulo the text length: shrinks towards the start
+NUMBERS = st.sampled_from((0, 1, 2, 5, 61, 255, 1460, 1461, 3601, 65535, 70000, -3))
 
-    def line(self) -> str:
-        """A valid command, mutated 0-3 times (text only: the channel sends it as one line)."""
-        text = self.rnd.choice(self.corpus)
-        for _ in range(self.rnd.choice((0, 0, 1, 1, 2, 3))):
-            text = self.mutate(text)
-        text = text.replace("\r", "").replace("\n", "")
-        if not text.strip() or (command_name(text) == "E" and text.strip().upper() not in ("ATE0", "ATE1")):
-            # The AT channel tracks echo from the ATE0/ATE1 it sees answered OK; a bare `ATE`
-            # (= ATE0) would leave it believing echo is on, and its resync then never counts
-            # an OK without echo. Echo toggles stay in the corpus, in their two plain forms.
-            return "AT"
-        return text
 
-    def mutate(self, text: str) -> str:
-        r = self.rnd
-        i = r.randrange(len(text) + 1)
-        match r.randrange(8):
-            case 0:
-                return text[:i] + text[i + 1:]  # delete
-            case 1:
-                return text[:i] + r.choice(ODD_TEXT) + text[i:]  # insert something odd
-            case 2:
-                return text[:i] + text[i:i + 8] * r.randint(2, 40) + text[i + 8:]  # repeat a piece
-            case 3:
-                digits = [k for k, ch in enumerate(text) if ch.isdigit()]  # another number
-                if not digits:
-                    return text + ",1"
-                k = r.choice(digits)
-                number = r.choice((0, 1, 2, 5, 61, 255, 1460, 1461, 3601, 65535, 70000, -3))
-                return text[:k] + str(number) + text[k + 1:]
-            case 4:
-                return text[:i]  # truncated line
-            case 5:
-                return text.lower() if r.random() < 0.5 else text.swapcase()
-            case 6:
-                return text + "," + text.split("=", 1)[-1]  # extra parameters
-            case _:
-                return text[:i] + "".join(chr(r.randint(0x20, 0x7E)) for _ in range(r.randint(1, 6))) + text[i:]
+def _at(text: str, pos: int) -> int:
+    return pos % (len(text) + 1)
 
-    def quiet_line(self) -> str:
-        """A line for a raw burst: no ATE. The channel cannot see an echo change it did not
-        send itself, and its resync would then wait for an echo that never comes."""
-        line = self.line()
-        return "AT" if command_name(line) == "E" else line
 
-    def burst(self) -> bytes:
-        """Raw bytes a UART could carry: nothing here is guaranteed to be a command."""
-        r = self.rnd
-        match r.randrange(7):
-            case 0:
-                return r.randbytes(r.randint(1, 600))
-            case 1:
-                return bytes(r.choice(b"\x00\x1b\x1a\r\n") for _ in range(r.randint(1, 200)))
-            case 2:  # longer than any command line (frontend MAX_LINE is 3072)
-                return b"AT+QMTCFG=" + bytes(r.choice(b"A,\"0") for _ in range(r.randint(3000, 9000))) \
-                    + (b"\r" if r.random() < 0.7 else b"")
-            case 3:  # binary in a text command
-                line = self.quiet_line().encode()
-                k = r.randrange(len(line) + 1)
-                return line[:k] + r.randbytes(r.randint(1, 40)) + line[k:] + b"\r"
-            case 4:  # into data mode, then garbage, maybe Ctrl+Z / Esc
-                head = r.choice((b'AT+QSSLCFG=0,0,"cacert"\r', b'AT+QMTPUB=0,0,0,0,"f/t"\r',
-                                 b'AT+QMTPUB=0,7,1,0,"f/t",20\r'))
-                return head + r.randbytes(r.randint(0, 300)) + r.choice((b"", b"\x1a", b"\x1b"))
-            case 5:  # several commands without waiting for answers
-                ends = (b"\r", b"\r\n", b"\n")
-                return b"".join(self.quiet_line().encode() + r.choice(ends) for _ in range(r.randint(2, 8)))
-            case _:
-                return b"\r\n".join(r.randbytes(r.randint(0, 30)) for _ in range(r.randint(2, 30)))
+def _number(text: str, pos: int, number: int) -> str:
+    digits = [k for k, ch in enumerate(text) if ch.isdigit()]
+    if not digits:
+        return text + ",1"
+    k = digits[pos % len(digits)]
+    return text[:k] + str(number) + text[k + 1:]
+
+
+MUTATIONS = st.one_of(
+    st.builds(lambda p: lambda t: t[:_at(t, p)] + t[_at(t, p) + 1:], POSITION),  # delete a character
+    st.builds(lambda p, odd: lambda t: t[:_at(t, p)] + odd + t[_at(t, p):], POSITION, st.sampled_from(ODD_TEXT)),
+    st.builds(lambda p, n: lambda t: t[:_at(t, p)] + t[_at(t, p):_at(t, p) + 8] * n + t[_at(t, p) + 8:],
+              POSITION, st.integers(2, 40)),  # repeat a piece
+    st.builds(lambda p, n: lambda t: _number(t, p, n), POSITION, NUMBERS),  # another number
+    st.builds(lambda p: lambda t: t[:_at(t, p)], POSITION),  # truncated line
+    st.sampled_from((str.lower, str.swapcase)),
+    st.just(lambda t: t + "," + t.split("=", 1)[-1]),  # extra parameters
+    st.builds(lambda p, junk: lambda t: t[:_at(t, p)] + junk + t[_at(t, p):], POSITION,
+              st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=6)),
+)
+
+
+def _plain(text: str, quiet: bool) -> str:
+    """One line the AT channel can track. It follows echo from the ATE0/ATE1 it sees answered OK:
+    a bare `ATE` (= ATE0) would leave it believing echo is on, so echo toggles stay in their two
+    plain forms; in a raw burst (`quiet`) none at all, as the channel does not see those answers."""
+    text = text.replace("\r", "").replace("\n", "")
+    if not text.strip() or (command_name(text) == "E" and (quiet or text.strip().upper() not in ("ATE0", "ATE1"))):
+        return "AT"
+    return text
+
+
+@st.composite
+def command_lines(draw: st.DrawFn, port: int, quiet: bool = False) -> str:
+    """A valid command of the corpus, mutated 0-3 times (text only: sent as one line)."""
+    text = draw(st.sampled_from(CORPUS)).format(port=port)
+    for mutate in draw(st.lists(MUTATIONS, max_size=3)):
+        text = mutate(text)
+    return _plain(text, quiet)
+
+
+def bursts(port: int) -> st.SearchStrategy[bytes]:
+    """Raw bytes a UART could carry: nothing here is guaranteed to be a command."""
+    line = command_lines(port, quiet=True).map(str.encode)
+    return st.one_of(
+        st.binary(min_size=1, max_size=600),
+        st.lists(st.sampled_from(b"\x00\x1b\x1a\r\n"), min_size=1, max_size=200).map(bytes),
+        # longer than any command line (frontend MAX_LINE is 3072)
+        st.builds(lambda n, cr: b"AT+QMTCFG=" + b'A,"0' * n + cr, st.integers(750, 2250),
+                  st.sampled_from((b"\r", b""))),
+        # binary in a text command
+        st.builds(lambda ln, pos, junk: ln[:pos % (len(ln) + 1)] + junk + ln[pos % (len(ln) + 1):] + b"\r",
+                  line, POSITION, st.binary(min_size=1, max_size=40)),
+        # into data mode, then garbage, maybe Ctrl+Z / Esc
+        st.builds(lambda head, junk, end: head + junk + end,
+                  st.sampled_from((b'AT+QSSLCFG=0,0,"cacert"\r', b'AT+QMTPUB=0,0,0,0,"f/t"\r',
+                                   b'AT+QMTPUB=0,7,1,0,"f/t",20\r')),
+                  st.binary(max_size=300), st.sampled_from((b"", b"\x1a", b"\x1b"))),
+        # several commands without waiting for answers
+        st.lists(st.tuples(line, st.sampled_from((b"\r", b"\r\n", b"\n"))), min_size=2, max_size=8)
+        .map(lambda parts: b"".join(a + b for a, b in parts)),
+        st.lists(st.binary(max_size=30), min_size=2, max_size=30).map(b"\r\n".join),
+    )
+
+
+class Uart(RuleBasedStateMachine):
+    """One example: a freshly reset module, then steps. The properties are checked within every
+    step (`_one_line`, the resync after a burst, `alive`), so the shrunk report ends at the step
+    that broke one."""
+
+    at: ATChannel
+    emu: EmulatorProcess
+    relay: EmulatedRelay
+    port: int
+    stats: dict[str, int]
+
+    def __init__(self) -> None:
+        """Every example starts from power-on, so it does not depend on the one before, not even
+        on one that hung the module: hypothesis can then replay and shrink a failure."""
+        super().__init__()
+        self.relay.cycle(off_s=0)
+        with contextlib.suppress(ATTimeout):
+            self.at.wait_urc("RDY", boot_deadline_s(SCALE))
+        assert self.at.resync(attempts=5, timeout=AT_WAIT), "no OK to AT after power-on"
+        self.at.drain_urcs()
+
+    @rule(data=st.data())
+    def command_line(self, data: st.DataObject) -> None:
+        _one_line(self.at, data.draw(command_lines(self.port), label="line"), self.stats)
+
+    @rule(data=st.data())
+    def burst(self, data: st.DataObject) -> None:
+        self.at.write_raw(data.draw(bursts(self.port), label="burst"))
+        self.stats["bursts"] += 1
+        assert self.emu.alive(), "emulator process died"
+        assert self.at.resync(attempts=5, timeout=AT_WAIT), "no OK to AT after resync"
+        _awake(self.at)  # the burst may have held AT+QSCLK=1 or a reboot: OK above may be the burst's own
+        assert self.at.command("AT", timeout=AT_WAIT).ok, "AT not answered OK after the resync"
+
+    @rule()
+    def connect(self) -> None:
+        _connect(self.at, self.port, self.stats)  # so the mutated MQTT commands also meet a live connection
+
+    @invariant()
+    def alive(self) -> None:
+        assert self.emu.alive(), "emulator process died"
 
 
 @pytest.fixture(scope="module")
@@ -154,53 +205,26 @@ def broker() -> Iterator[MosquittoBroker | EmbeddedBroker]:
     b.stop()
 
 
-def test_fuzz_uart_no_crash_no_hang_every_line_answered(tmp_path: Path, broker: MosquittoBroker | EmbeddedBroker,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    seed = int(os.environ.get("FUZZ_SEED") or random.SystemRandom().randrange(2**32))
-    with capsys.disabled():
-        print(f"\nfuzz seed {seed} (rerun: FUZZ_SEED={seed})", end=" ")
+def test_fuzz_uart_no_crash_no_hang_every_line_answered(tmp_path: Path,
+                                                      broker: MosquittoBroker | EmbeddedBroker) -> None:
     log = tmp_path / "emulator.log"
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log)
-    history: deque[str] = deque(maxlen=6)
+    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log, control=True)
+    relay = EmulatedRelay(RelayConfig(kind="emulated", device=str(emu.control)))
     stats = {"lines": 0, "prompts": 0, "bursts": 0}
     try:
         with ATChannel(emu.url, time_scale=SCALE) as at:
-            _run(at, emu, Fuzzer(seed, broker.port), history, stats)
-    except (AssertionError, ATError) as exc:
-        raise AssertionError(f"fuzz seed {seed} (rerun: FUZZ_SEED={seed}): {exc}; last inputs: "
-                             f"{list(history)}") from exc
+            machine = type("UartOnThisRig", (Uart,), {"at": at, "emu": emu, "relay": relay, "port": broker.port,
+                                                    "stats": stats})
+            run_state_machine_as_test(machine, settings=settings(
+                max_examples=max(2, round(SECONDS / EXAMPLE_S)), stateful_step_count=STEPS, deadline=None,
+                database=None, suppress_health_check=list(HealthCheck), print_blob=True, phases=PHASES))
+            assert at.resync(attempts=5, timeout=AT_WAIT), "no OK to AT at the end"
+            assert at.command("AT+CGMM", timeout=AT_WAIT).lines == ["Quectel_BC660K-GL"]
     finally:
         tail = emu.stop()
     crashes = [x for x in log.read_text(errors="replace").splitlines() if any(m in x for m in CRASH_MARKS)]
-    assert not crashes, f"fuzz seed {seed}: the emulator logged exceptions: {crashes[:5]} (tail: {tail})"
-    with capsys.disabled():
-        print(stats, end=" ")
+    assert not crashes, f"the emulator logged exceptions: {crashes[:5]} (tail: {tail})"
     assert stats["lines"] > 20 and stats["bursts"] > 10, stats  # the budget was really used
-
-
-def _run(at: ATChannel, emu: EmulatorProcess, fz: Fuzzer, history: deque[str], stats: dict[str, int]) -> None:
-    end = time.monotonic() + SECONDS
-    while time.monotonic() < end:
-        roll = fz.rnd.random()
-        if roll < 0.1:
-            history.append("connect")
-            _connect(at, fz.port, stats)  # so the mutated MQTT commands also meet a live connection
-        elif roll < 0.65:
-            line = fz.line()
-            history.append(f"line {line!r}")
-            _one_line(at, line, stats)
-        else:
-            data = fz.burst()
-            history.append(f"burst {data[:80]!r}{'...' if len(data) > 80 else ''} ({len(data)} bytes)")
-            at.write_raw(data)
-            stats["bursts"] += 1
-            assert emu.alive(), "emulator process died"
-            assert at.resync(attempts=5, timeout=AT_WAIT), "no OK to AT after resync"
-            _awake(at)  # the burst may have held AT+QSCLK=1 or a reboot: OK above may be the burst's own
-            assert at.command("AT", timeout=AT_WAIT).ok, "AT not answered OK after the resync"
-        assert emu.alive(), "emulator process died"
-    assert at.resync(attempts=5, timeout=AT_WAIT), "no OK to AT at the end"
-    assert at.command("AT+CGMM", timeout=AT_WAIT).lines == ["Quectel_BC660K-GL"]
 
 
 def _one_line(at: ATChannel, line: str, stats: dict[str, int]) -> bool:
