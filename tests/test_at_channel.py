@@ -102,6 +102,28 @@ def test_urc_before_within_and_after_a_response(peer: AtPeer, ch: ATChannel) -> 
     assert ch.pending_urcs() == []
 
 
+def test_recv_payload_with_line_ends_arrives_whole(peer: AtPeer, ch: ATChannel) -> None:
+    """5.2: the payload is the message as published, CR/LF included (pretty-printed JSON); the
+    module quotes it without escaping. With <payload_len> the bytes are counted, without it the
+    closing quote ends it; a following result or URC is still its own line."""
+    peer.on("AT+CSQ", resp("+CSQ: 20,99"),
+            b'\r\n+QMTRECV: 0,0,"t","{\r\n  \"a\": 1\r\n}\n"\r\n',
+            b'\r\n+QMTRECV: 1,2,"u",9,"x\r\n\"\r\nOK"\r\n', OK)
+    r = ch.command("AT+CSQ", timeout=2)
+    assert (r.lines, r.final) == (["+CSQ: 20,99"], "OK")
+    first, second = ch.wait_urc("+QMTRECV", 2), ch.wait_urc("+QMTRECV", 2)
+    assert first.args == [0, 0, "t", '{\r\n  "a": 1\r\n}\n']
+    assert second.args == [1, 2, "u", 9, 'x\r\n"\r\nOK']  # counted: the inner OK is message text
+
+
+def test_recv_payload_left_open_does_not_swallow_what_follows(peer: AtPeer, ch: ATChannel) -> None:
+    """A faulty DUT that never closes the quote: the URC ends at the next line that is a result."""
+    peer.on("AT+CSQ", resp("+CSQ: 20,99"), b'\r\n+QMTRECV: 0,0,"t","open\r\n', OK)
+    r = ch.command("AT+CSQ", timeout=2)
+    assert (r.lines, r.final) == (["+CSQ: 20,99"], "OK")
+    assert ch.wait_urc("+QMTRECV", 2).line == '+QMTRECV: 0,0,"t","open'
+
+
 def test_urc_between_echo_and_ok_on_the_wire(peer: AtPeer, ch: ATChannel) -> None:
     """A URC pushed at a chosen moment while the command is pending (echo sent, OK not yet)."""
     gate = threading.Event()

@@ -268,6 +268,22 @@ def test_qmtrecv_showrecvlen_and_hex_formats(at: ATChannel, broker: EmbeddedBrok
     assert at.wait_urc("+QMTRECV", WAIT).line == '+QMTRECV: 0,0,"e2e/hex","plain"'
 
 
+@pytest.mark.parametrize("show_len", [0, 1])
+def test_qmtrecv_payload_with_line_ends_reaches_the_host_whole(at: ATChannel, broker: EmbeddedBroker,
+                                                               observer: Observer, show_len: int) -> None:
+    """5.2 <payload>: the message as published, pretty-printed JSON with CR/LF and quotes; the
+    module sends it as is and the AT channel gives it back whole, with or without <payload_len>."""
+    cmd_ok(at, f'AT+QMTCFG="showrecvlen",0,{show_len}')
+    open_conn(at, broker.port)
+    cmd_ok(at, 'AT+QMTSUB=0,4,"e2e/lines",0')
+    assert urc(at, "+QMTSUB") == [0, 4, 0, 0]
+    message = b'{\r\n  "a": "1",\r\n  "b": 2\n}'
+    observer.publish("e2e/lines", message, qos=0)
+    got = at.wait_urc("+QMTRECV", WAIT).args
+    assert got == [0, 0, "e2e/lines", *([len(message)] if show_len else []), message.decode()]
+    assert at.command("AT").ok  # and the lines after it are still framed as they should be
+
+
 def test_pub_data_mode_truncates_at_1460_and_esc_cancels(at: ATChannel, broker: EmbeddedBroker,
                                                           observer: Observer) -> None:
     """3.3.8 NOTE 2: data beyond 1460 bytes is omitted; Esc cancels (DECIDED: OK, no URC)."""
