@@ -68,11 +68,12 @@ def test_message_is_reported_in_the_notes_shape(modem, wire, observer, request, 
 @pytest.mark.spec("3.3.1")
 @pytest.mark.covers("5.2/QMTRECV/showrecvlen", "5.2/QMTRECV/payload_len", "3.3.1/showrecvlen/show_flag",
                     "unclear/recv_hex_payload")
-@pytest.mark.parametrize("payload", [b"x", b"hello, module", b"", b"A" * 1000])
+@pytest.mark.parametrize("payload", [b"x", b"hello, module", b"", b"A" * 1000, b'{\r\n  "a": "1"\r\n}\n'])
 def test_showrecvlen_adds_the_payload_length(modem, wire, observer, request, payload):
     """5.2 "You can configure with AT+QMTCFG="SHOWRECVLEN" whether to display <payload_len>" and
     "<payload_len> Integer type. Length of the payload": with <show_flag> 1, the byte count precedes
-    the payload (text <recv_format>: a verdict, harness.spec.unclear "recv_hex_payload")."""
+    the payload (text <recv_format>: a verdict, harness.spec.unclear "recv_hex_payload"). The last
+    payload is pretty-printed JSON: its CR/LF and quotes are message bytes, counted like any other."""
     assert modem.command('AT+QMTCFG="showrecvlen",0,1').ok
     tag = _subscribed(modem, wire, request, qos=1)
     topic = f"r/{tag}/len"
