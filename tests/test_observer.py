@@ -3,12 +3,17 @@ DUT published (AT+QMTPUB, note 3.3.9) and to publish to its subscriptions (+QMTR
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import socket
+import ssl
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from harness.broker import EmbeddedBroker, Message, Observer, ObserverError
 
@@ -175,3 +180,31 @@ def test_message_is_immutable_record() -> None:
     m = Message("t", b"p", 1, False, 1.0)
     with pytest.raises(AttributeError):
         m.topic = "other"  # type: ignore[misc]
+
+
+def test_failed_tls_handshake_is_one_line_and_leaves_no_socket_open() -> None:
+    """A broker whose certificate the observer does not trust: one line naming the handshake, and
+    nothing left open behind it (paho-mqtt alone leaves the TLS socket, see observer.py)."""
+    server_ca, other_ca = trustme.CA(), trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    other_ca.configure_trust(client_ctx)
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        port = srv.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = srv.accept()
+            with contextlib.suppress(OSError), server_ctx.wrap_socket(conn, server_side=True):
+                pass
+            conn.close()
+
+        server = threading.Thread(target=serve)
+        server.start()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(ObserverError, match=rf"TLS handshake with 127\.0\.0\.1:{port} failed"):
+                Observer("127.0.0.1", port, tls=client_ctx).connect(timeout=3)
+            gc.collect()
+        server.join(5)
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

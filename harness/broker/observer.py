@@ -9,6 +9,7 @@ reconnect: a dropped connection stays dropped and is named in the errors that fo
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
@@ -48,6 +49,32 @@ def _describe(topic: str | None) -> str:
     return "any topic" if topic is None else repr(topic)
 
 
+class _ClosingOnFailedHandshake:
+    """The caller's SSLContext, except that a socket whose handshake fails is closed. paho-mqtt
+    2.2 wraps the TCP socket and calls do_handshake() without closing it on failure
+    (Client._ssl_wrap_socket), leaving an open socket and a ResourceWarning per failed connect."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._context, name)
+
+    def wrap_socket(self, sock: socket.socket, **kw: object) -> ssl.SSLSocket:
+        wrapped = self._context.wrap_socket(sock, **kw)  # type: ignore[arg-type]
+        handshake = wrapped.do_handshake
+
+        def do_handshake(*args: object) -> None:
+            try:
+                handshake(*args)  # type: ignore[arg-type]
+            except BaseException:
+                wrapped.close()
+                raise
+
+        wrapped.do_handshake = do_handshake  # type: ignore[method-assign]
+        return wrapped
+
+
 class Observer:
     """A connected MQTT client with blocking, deadline-bound helpers for test code."""
 
@@ -69,7 +96,7 @@ class Observer:
                                    protocol=protocol, reconnect_on_failure=False,
                                    clean_session=None if protocol == mqtt.MQTTv5 else clean_session)
         if tls is not None:
-            self._client.tls_set_context(tls)
+            self._client.tls_set_context(_ClosingOnFailedHandshake(tls))  # type: ignore[arg-type]
         if username is not None:
             self._client.username_pw_set(username, password)
         self._client.on_connect = self._on_connect
