@@ -6,6 +6,7 @@ same helpers drive a physical module. Expectations come from harness.spec (the n
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -136,26 +137,23 @@ def connect_on_peer(modem: Any, peer: Any, client_id: str, cid: int = 0, creds: 
 class RawTap:
     """Every byte the channel's reader takes from the DUT, while the `with` block runs.
 
-    3.1.2 framing (<CR><LF><response><CR><LF>) is invisible after line framing, so the tap wraps
-    the channel's line framer (the one place all received bytes pass, under the channel's lock):
-    nothing is missed and nothing changes for the channel. Works the same on a physical module.
+    3.1.2 framing (<CR><LF><response><CR><LF>) is invisible after line framing, so the tap listens
+    where all received bytes pass before it (ATChannel.raw_rx): nothing is missed and nothing
+    changes for the channel. Works the same on a physical module.
     """
 
     def __init__(self, channel: Any) -> None:
         self.channel = channel
         self.data = bytearray()
         self._cond = threading.Condition()
-        self._inner: Any = None
+        self._listening = contextlib.ExitStack()
 
     def __enter__(self) -> RawTap:
-        with self.channel._cond:
-            self._inner = self.channel._framer
-            self.channel._framer = _Tee(self._inner, self)
+        self._listening.enter_context(self.channel.raw_rx(self._add))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with self.channel._cond:
-            self.channel._framer = self._inner
+        self._listening.close()
 
     def _add(self, data: bytes) -> None:
         with self._cond:
@@ -178,15 +176,3 @@ class RawTap:
             out = bytes(self.data)
             self.data.clear()
             return out
-
-
-class _Tee:
-    def __init__(self, inner: Any, tap: RawTap) -> None:
-        self._inner, self._tap = inner, tap
-
-    def feed(self, data: bytes) -> Any:
-        self._tap._add(data)
-        return self._inner.feed(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)

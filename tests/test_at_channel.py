@@ -42,8 +42,10 @@ def ch(peer: AtPeer) -> Iterator[ATChannel]:
         yield c
 
 
-def _no_reader_threads() -> bool:
-    return not [t for t in threading.enumerate() if t.name.startswith("at-reader")]
+def _no_reader_thread(url: str) -> bool:
+    """No reader of the channel on `url` (another test session's channels, e.g. the suite's DUT
+    when suites and tests run in one process, are not this test's business)."""
+    return not [t for t in threading.enumerate() if t.name == f"at-reader {url}"]
 
 
 # --------------------------------------------------------------- results (3.1.2, DESIGN)
@@ -400,7 +402,7 @@ def test_close_is_idempotent_and_leaves_no_thread(peer: AtPeer) -> None:
     ch = ATChannel(peer.url)
     ch.close()
     ch.close()
-    assert _no_reader_threads()
+    assert _no_reader_thread(peer.url)
     with pytest.raises(ATError, match="closed"):
         ch.command("AT", timeout=1)
 
@@ -410,3 +412,13 @@ def test_bad_command_line_is_a_clear_error(ch: ATChannel) -> None:
         ch.command("AT\r\nAT")
     with pytest.raises(ValueError, match="non-empty"):
         ch.command("  ")
+
+
+def test_raw_rx_sees_the_bytes_line_framing_hides_and_only_inside_the_block(peer: AtPeer, ch: ATChannel) -> None:
+    peer.on("AT+CGMM", resp("Quectel_BC660K-GL", "OK"))
+    seen: list[bytes] = []
+    with ch.raw_rx(seen.append):
+        assert ch.command("AT+CGMM", timeout=2).ok
+    assert b"".join(seen) == b"AT+CGMM\r\r\nQuectel_BC660K-GL\r\n\r\nOK\r\n"  # echo and 3.1.2 framing
+    assert ch.command("AT+CGMM", timeout=2).ok
+    assert b"".join(seen).count(b"OK") == 1  # nothing after the block

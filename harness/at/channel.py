@@ -27,9 +27,10 @@ never lets that late result complete the next command:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from harness.at.demux import Pending, check_line, classify, short
 from harness.at.errors import ATError, ATProtocolError, ATTimeout
@@ -62,6 +63,7 @@ class ATChannel:
         self._pending: Pending | None = None
         self._urcs: list[Urc] = []
         self._framer = LineFramer()
+        self._taps: list[Callable[[bytes], None]] = []  # raw_rx listeners
         self._last_rx = time.monotonic()
         self._stale = False
         self._echo_on: bool | None = None
@@ -139,6 +141,19 @@ class ATChannel:
         with self._cond:
             out, self._urcs = self._urcs, []
             return out
+
+    @contextlib.contextmanager
+    def raw_rx(self, listener: Callable[[bytes], None]) -> Iterator[None]:
+        """While the block runs, every byte read from the DUT also goes to `listener`, in order
+        and before line framing (called on the reader thread, under the channel's lock): for
+        cases that judge the 3.1.2 framing itself, which line framing hides."""
+        with self._cond:
+            self._taps.append(listener)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._taps.remove(listener)
 
     def write_raw(self, data: bytes) -> None:
         """Bytes as they are, for garbage/robustness cases (recorded as TX)."""
@@ -326,6 +341,8 @@ class ATChannel:
     def _on_bytes(self, data: bytes) -> None:
         with self._cond:
             self._last_rx = time.monotonic()
+            for tap in self._taps:
+                tap(data)
             for framed in self._framer.feed(data):
                 if framed.cut:
                     self.transcript.record("NOTE", f"{self._framer.max_line} bytes without a line end: cut")
