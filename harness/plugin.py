@@ -25,6 +25,7 @@ from harness.report.matrix import chapter_of, feature_of
 from harness.report.matrix import render_html as matrix_html
 from harness.report.progress import Progress
 from harness.report.record import RunRecord
+from harness.report.selection import describe
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
 
 RIG_KEY = pytest.StashKey[RigConfig]()
@@ -111,6 +112,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "DUT kind": rig.dut.kind,
         "Time scale": str(rig.dut.time_scale),
         "Broker": rig.broker.kind,
+        "Selection": describe(list(config.args), config.rootpath, keyword=config.option.keyword,
+                              markexpr=config.option.markexpr, sections=config.getoption("--section")),
     }
     _default_report_paths(config, rig)
     config.stash[RECORD_KEY] = RunRecord(facts=config.stash[FACTS_KEY], rig=rig.redacted_dump())

@@ -104,3 +104,5 @@ def test_diff_of_conformant_and_faulty_firmware_names_exactly_the_differing_case
         "[keepalive-keep_alive_time=3601]"]
     assert not d.new and not d.vanished
     assert (tmp_path / "bad" / "matrix.html").read_text().count("DOES NOT CONFORM") == 1
+    assert good["facts"]["Selection"] == "subset: -k keepalive"  # what the run chose is on record
+    assert "subset: -k keepalive" in (tmp_path / "good" / "history" / "index.html").read_text()

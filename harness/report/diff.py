@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.report.selection import WHOLE, is_subset
+
 GOOD = {"passed", "xfailed"}
 BAD = {"failed", "error", "xpassed"}
 OUTLIER_RATIO = 3.0  # a case now takes this many times as long...
@@ -59,8 +61,16 @@ def _fw(record: dict[str, Any]) -> str:
     return record.get("facts", {}).get("DUT firmware", "?")
 
 
+def _selection(record: dict[str, Any]) -> str:
+    return record.get("facts", {}).get("Selection", WHOLE)
+
+
 def render_text(d: Diff, old: dict[str, Any], new: dict[str, Any]) -> str:
     lines = [f"firmware {_fw(old)} -> {_fw(new)}"]
+    if _selection(old) != _selection(new) or is_subset(old.get("facts", {})):
+        # NEW/VANISHED between differently selected runs say what was run, not what the firmware does
+        lines.append(f"selection {_selection(old)} -> {_selection(new)}: "
+                     "NEW and VANISHED may be cases only one run selected")
     if d.empty():
         return "\n".join([*lines, "no differences"])
     for nodeid, va, vb in d.verdicts:

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.report.selection import WHOLE
+
 KEEP = 30  # runs kept; the oldest go first
 
 
@@ -31,22 +33,28 @@ def keep_history(record: dict[str, Any], directory: Path, keep: int = KEEP) -> P
 
 
 def write_trend(runs: list[Path], out: Path) -> None:
-    by_fw: dict[str, list[tuple[str, dict[str, int]]]] = {}
+    """One table per firmware, newest last. A run of part of the suite (`-k`, one file, a
+    --section) is kept but set apart in grey, with what it selected, so that a flickering
+    verdict is read from whole-suite runs."""
+    by_fw: dict[str, list[tuple[str, dict[str, int], str]]] = {}
     for run in runs:
         try:
             data = json.loads(run.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a damaged history file must not cost the report of this run
-        fw = data.get("facts", {}).get("DUT firmware", "unknown")
-        by_fw.setdefault(fw, []).append((run.stem.split("-", 1)[0], data.get("summary", {})))
+        facts = data.get("facts", {})
+        fw = facts.get("DUT firmware", "unknown")
+        by_fw.setdefault(fw, []).append((run.stem.split("-", 1)[0], data.get("summary", {}),
+                                         facts.get("Selection", WHOLE)))
     parts = []
     for fw, rows in sorted(by_fw.items()):
         cells = "".join(
-            f"<tr><td>{html.escape(stamp)}</td><td>{s.get('passed', 0)}</td><td>{s.get('failed', 0)}</td>"
-            f"<td>{s.get('error', 0)}</td><td>{s.get('skipped', 0)}</td></tr>" for stamp, s in rows)
+            f'<tr{"" if sel == WHOLE else " class=subset"}><td>{html.escape(stamp)}</td><td>{s.get("passed", 0)}'
+            f'</td><td>{s.get("failed", 0)}</td><td>{s.get("error", 0)}</td><td>{s.get("skipped", 0)}</td>'
+            f"<td>{html.escape(sel)}</td></tr>" for stamp, s, sel in rows)
         parts.append(f"<h2>{html.escape(fw)}</h2><table><tr><th>run (UTC)</th><th>passed</th><th>failed</th>"
-                     f"<th>errors</th><th>skipped</th></tr>{cells}</table>")
+                     f"<th>errors</th><th>skipped</th><th>selection</th></tr>{cells}</table>")
     out.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><title>History</title><style>'
                    "body{font-family:sans-serif} td,th{border:1px solid #ccc;padding:2px 8px}"
-                   "table{border-collapse:collapse}</style></head><body><h1>Runs by firmware</h1>"
-                   + "".join(parts) + "</body></html>\n", encoding="utf-8")
+                   "table{border-collapse:collapse} tr.subset{color:#888;font-style:italic}</style></head>"
+                   "<body><h1>Runs by firmware</h1>" + "".join(parts) + "</body></html>\n", encoding="utf-8")
