@@ -11,7 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -21,6 +21,7 @@ from harness.report.coverage import CoverageError, coverage_map
 from harness.report.coverage import write as write_coverage
 from harness.report.environment import write_allure_environment
 from harness.report.history import keep_history
+from harness.report.lock import ReportDirBusy, hold, release
 from harness.report.matrix import chapter_of, feature_of
 from harness.report.matrix import render_html as matrix_html
 from harness.report.progress import Progress
@@ -29,6 +30,7 @@ from harness.report.selection import describe
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
 
 RIG_KEY = pytest.StashKey[RigConfig]()
+LOCK_KEY = pytest.StashKey[IO[str]]()
 FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: every report's header
 # per item: (title, Transcript, always); always=False ones are attached only when setup failed
 TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
@@ -59,6 +61,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--broker", default=None, metavar="KIND", help="amqtt or mosquitto (overrides broker.kind)")
     g.addoption("--firmware", default=None, metavar="NAME",
                 help="emulator firmware profile (overrides dut.firmware)")
+    g.addoption("--report-dir", default=None, metavar="DIR",
+                help="write every report under DIR (overrides report.dir, .html, .allure and .junit)")
     g.addoption("--section", action="append", default=[], metavar="SECTION",
                 help="run only the cases marked with this section of the note or one below it "
                      "(e.g. 3.3.8, or 3.3 for all commands); repeatable")
@@ -74,6 +78,11 @@ def _overrides(config: pytest.Config) -> dict[str, Any]:
         o["broker.kind"] = broker
     if (fw := config.getoption("--firmware")) is not None:
         o["dut.firmware"] = fw
+    if (out := config.getoption("--report-dir")) is not None:
+        o["report.dir"] = out
+        o["report.html"] = str(Path(out) / "html" / "index.html")
+        o["report.allure"] = str(Path(out) / "allure-results")
+        o["report.junit"] = str(Path(out) / "junit.xml")
     return o
 
 
@@ -107,6 +116,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RIG_KEY] = rig
+    if not worker:  # xdist workers write into their controller's directory, under its lock
+        try:
+            config.stash[LOCK_KEY] = hold(rig.report.dir)
+        except (ReportDirBusy, OSError) as exc:
+            raise pytest.UsageError(str(exc)) from None
     config.stash[FACTS_KEY] = {
         "Rig file": str(rig.source),
         "DUT kind": rig.dut.kind,
@@ -311,3 +325,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     (out / "matrix.html").write_text(matrix_html(data, f"{rig.report.title}: conformance matrix"), encoding="utf-8")
     keep_history(data, out / "history")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    lock = config.stash.get(LOCK_KEY, None)
+    if lock is not None:
+        release(lock)

@@ -4,11 +4,14 @@ does not open each gives one clear line and a non-zero exit")."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from harness.report.lock import hold, release
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = (ROOT / "rig.yaml").read_text()
@@ -17,7 +20,7 @@ GOOD = (ROOT / "rig.yaml").read_text()
 def run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A real pytest run of the suite, as a lab engineer types it; reports go to tmp_path."""
     cmd = [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q",
-           f"--junitxml={tmp_path / 'junit.xml'}", f"--html={tmp_path / 'report.html'}",
+           f"--report-dir={tmp_path}", f"--junitxml={tmp_path / 'junit.xml'}", f"--html={tmp_path / 'report.html'}",
            f"--alluredir={tmp_path / 'allure'}", *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
@@ -70,3 +73,27 @@ def test_section_option_selects_by_the_notes_numbering(tmp_path):
     assert ids < everything
     assert {i for i in everything if i.startswith("suites/test_qmtcfg.py::")} <= ids  # all marked 3.3.1
     assert not any(i.startswith("suites/test_general.py::") for i in ids)  # 3.1.2 only
+
+
+def test_report_dir_option_puts_every_report_there(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", f"--report-dir={out}",
+           "-k", "bare_at"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for name in ("html/index.html", "junit.xml", "record.json", "matrix.html", "history/index.html"):
+        assert (out / name).is_file(), name
+    assert list((out / "allure-results").glob("*-result.json"))
+
+
+def test_second_run_on_a_busy_report_dir_stops_with_one_line(tmp_path):
+    """Two runs on one report directory would clean each other's Allure results: the second stops."""
+    held = hold(tmp_path)
+    try:
+        proc = run_suite(tmp_path, "-k", "bare_at")
+    finally:
+        release(held)
+    assert proc.returncode == 4
+    lines = [ln for ln in error_lines(proc) if "report directory" in ln]
+    assert len(lines) == 1 and f"pid {os.getpid()}" in lines[0] and "--report-dir" in lines[0], lines
+    assert run_suite(tmp_path, "-k", "bare_at").returncode == 0  # free again once released

@@ -36,6 +36,10 @@ OPTION_NAMES: dict[str, str] = {
     "dut.time_scale": "--time-scale",
     "dut.firmware": "--firmware",
     "broker.kind": "--broker",
+    "report.dir": "--report-dir",
+    "report.html": "--report-dir",
+    "report.allure": "--report-dir",
+    "report.junit": "--report-dir",
 }
 
 
