@@ -295,6 +295,11 @@ class Observer:
         if self._started:
             self._client.disconnect()
             self._client.loop_stop()
+            # paho-mqtt 2.2 leaves its loop_start() socket pair open until the client is garbage
+            # collected (eclipse-paho/paho.mqtt.python#627, open); its own clean-up closes it now.
+            reset = getattr(self._client, "_reset_sockets", None)
+            if reset is not None:
+                reset()
             self._started = False
         with self._cond:
             self._connected = False
