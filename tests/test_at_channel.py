@@ -419,6 +419,7 @@ def test_raw_rx_sees_the_bytes_line_framing_hides_and_only_inside_the_block(peer
     seen: list[bytes] = []
     with ch.raw_rx(seen.append):
         assert ch.command("AT+CGMM", timeout=2).ok
-    assert b"".join(seen) == b"AT+CGMM\r\r\nQuectel_BC660K-GL\r\n\r\nOK\r\n"  # echo and 3.1.2 framing
+    # echo and 3.1.2 framing; the OK's <LF> may still be on its way: <CR> already ends the line
+    assert b"".join(seen).startswith(b"AT+CGMM\r\r\nQuectel_BC660K-GL\r\n\r\nOK\r")
     assert ch.command("AT+CGMM", timeout=2).ok
     assert b"".join(seen).count(b"OK") == 1  # nothing after the block
