@@ -24,7 +24,7 @@ from harness.report.history import keep_history
 from harness.report.lock import ReportDirBusy, hold, release
 from harness.report.matrix import chapter_of, feature_of
 from harness.report.matrix import render_html as matrix_html
-from harness.report.progress import Progress
+from harness.report.progress import Progress, last_durations
 from harness.report.record import RunRecord
 from harness.report.selection import describe
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
@@ -263,7 +263,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):
-        session.config.stash[PROGRESS_KEY] = Progress(len(session.items))
+        rig = session.config.stash.get(RIG_KEY, None)
+        expected = last_durations(rig.report.dir / "record.json") if rig is not None else {}
+        session.config.stash[PROGRESS_KEY] = Progress([i.nodeid for i in session.items], expected=expected)
     citations = [(item.nodeid, [str(a) for m in item.iter_markers("covers") for a in m.args])
                  for item in session.items]
     if any(ids for _, ids in citations):
