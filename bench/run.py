@@ -51,11 +51,7 @@ def broker_start_stop(n: int = 10) -> float:
 
 
 def suite_wall(workers: int, out: Path) -> float:
-    rig = out / f"rig-{workers}.yaml"
-    out.mkdir(parents=True, exist_ok=True)
-    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {out}/n{workers}"))
-    args = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--rig", str(rig),
-            f"--junitxml={out}/j{workers}.xml", f"--html={out}/h{workers}.html", f"--alluredir={out}/a{workers}"]
+    args = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", f"--report-dir={out}/n{workers}"]
     if workers:
         args += ["-n", str(workers)]
     t0 = time.perf_counter()

@@ -70,14 +70,10 @@ def test_suite_passes_unchanged_behind_a_byte_relay(tmp_path):
     emulator = EmulatorProcess.start(transport="tcp", time_scale=0.1, log_path=tmp_path / "emulator.log")
     host, port = emulator.url.removeprefix("socket://").rsplit(":", 1)
     relay = ByteRelay((host, int(port)))
-    rig = tmp_path / "rig.yaml"
-    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {tmp_path}"))
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--rig", str(rig),
-             "--port", f"socket://127.0.0.1:{relay.port}", "--time-scale", "0.1",
-             f"--junitxml={tmp_path / 'junit.xml'}", f"--html={tmp_path / 'index.html'}",
-             f"--alluredir={tmp_path / 'allure'}"],
+            [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", f"--report-dir={tmp_path}",
+             "--port", f"socket://127.0.0.1:{relay.port}", "--time-scale", "0.1"],
             cwd=ROOT, capture_output=True, text=True, timeout=900)
     finally:
         relay.close()

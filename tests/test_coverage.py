@@ -19,11 +19,8 @@ FLOOR = json.loads((ROOT / "tests" / "coverage_floor.json").read_text())
 
 
 def collect_coverage(out: Path) -> dict:
-    rig = out / "rig.yaml"
-    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {out}"))
     proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           "--rig", str(rig), f"--junitxml={out / 'j.xml'}", f"--html={out / 'r.html'}",
-                           f"--alluredir={out / 'allure'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           f"--report-dir={out}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return json.loads((out / "coverage.json").read_text())
 

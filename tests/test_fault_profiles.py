@@ -32,12 +32,9 @@ def test_every_faulty_profile_has_expectations():
 
 
 def run_suite(profile: str, out: Path, modules: tuple[str, ...]) -> dict:
-    rig = out / "rig.yaml"
-    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {out}"))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", *(["suites"] if FULL else modules), "-q", "-p", "no:cacheprovider",
-         "--rig", str(rig), "--firmware", profile, f"--junitxml={out / 'j.xml'}", f"--html={out / 'r.html'}",
-         f"--alluredir={out / 'allure'}"],
+         f"--report-dir={out}", "--firmware", profile],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((out / "record.json").read_text())

@@ -83,11 +83,7 @@ def test_diff_cli_exit_codes(tmp_path, capsys):
 
 
 def _qualify(out: Path, *args: str) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    rig = out / "rig.yaml"
-    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {out}"))
-    cmd = [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", "--rig", str(rig),
-           f"--junitxml={out / 'junit.xml'}", f"--html={out / 'index.html'}", f"--alluredir={out / 'allure'}",
+    cmd = [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q", f"--report-dir={out}",
            "-k", "keepalive", *args]
     subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     return json.loads((out / "record.json").read_text())

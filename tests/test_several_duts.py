@@ -14,12 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_two_workers_two_duts_one_report(tmp_path):
-    rig = tmp_path / "rig.yaml"
-    rig.write_text((ROOT / "rig.yaml").read_text().replace("  dir: reports", f"  dir: {tmp_path}"))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites", "-n", "2", "-q", "-p", "no:cacheprovider", "--rig", str(rig),
-         "-k", "qmtcfg or mqtt_flow", f"--junitxml={tmp_path / 'junit.xml'}",
-         f"--html={tmp_path / 'index.html'}", f"--alluredir={tmp_path / 'allure'}"],
+        [sys.executable, "-m", "pytest", "suites", "-n", "2", "-q", "-p", "no:cacheprovider",
+         f"--report-dir={tmp_path}", "-k", "qmtcfg or mqtt_flow"],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     record = json.loads((tmp_path / "record.json").read_text())
