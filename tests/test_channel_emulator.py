@@ -4,17 +4,14 @@ resync out of a stuck data mode (3.3.8 "tap Esc to cancel") and out of a half-ty
 from __future__ import annotations
 
 import pytest
+from emulated import running_emulator
 
 from harness.at import ATChannel
-from harness.emulator.launcher import EmulatorProcess
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    proc = EmulatorProcess.start(transport="tcp", time_scale=0.05,
-                                 log_path=tmp_path_factory.mktemp("emu") / "emulator.log")
-    yield proc
-    proc.stop()
+    yield from running_emulator(tmp_path_factory, 0.05)
 
 
 @pytest.fixture

@@ -22,11 +22,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from emulated import mosquitto_else_amqtt, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.at.lines import URC_PREFIXES, prefix
 from harness.broker.embedded import EmbeddedBroker
-from harness.broker.mosquitto import MosquittoBroker, missing_reason
+from harness.broker.mosquitto import MosquittoBroker
 from harness.broker.observer import Observer
 from harness.emulator.frontend import SLEEP_IDLE_S
 from harness.emulator.launcher import EmulatorProcess
@@ -57,21 +58,13 @@ def broker() -> Iterator[MosquittoBroker | EmbeddedBroker]:
     """mosquitto when installed: 6.1/14 needs a broker that delivers the QoS 0 publish at QoS 0
     to the QoS 1 subscription (MQTT 3.1.1 3.8.4), and amqtt 0.12.1 upgrades it to QoS 1
     (a non-zero <msgID>, DESIGN "Faults"). The embedded broker is the fallback."""
-    b: MosquittoBroker | EmbeddedBroker
-    b = MosquittoBroker().start() if missing_reason() is None else EmbeddedBroker(host="127.0.0.1", port=0).start()
-    yield b
-    b.stop()
+    yield from mosquitto_else_amqtt()
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    log = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log)
-    yield emu
-    emu.stop()
-    text = log.read_text()
-    assert not [x for x in text.splitlines() if x.startswith("emulator ERROR")]
-    assert "wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ" not in text  # the device secret never reaches the log
+    log = yield from running_emulator(tmp_path_factory, SCALE)
+    assert "wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ" not in log  # the device secret never reaches the log
 
 
 # --- chapter 6.1 -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated import mosquitto_else_amqtt
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -36,7 +37,7 @@ from harness.at.channel import ATChannel
 from harness.at.errors import ATProtocolError, ATTimeout
 from harness.at.lines import parse_args
 from harness.broker.embedded import EmbeddedBroker
-from harness.broker.mosquitto import MosquittoBroker, missing_reason
+from harness.broker.mosquitto import MosquittoBroker
 from harness.emulator.launcher import EmulatorProcess
 from harness.rig.relay.emulated import EmulatedRelay
 from harness.rig.relay_schema import RelayConfig
@@ -199,10 +200,7 @@ class Uart(RuleBasedStateMachine):
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[MosquittoBroker | EmbeddedBroker]:
-    b: MosquittoBroker | EmbeddedBroker
-    b = MosquittoBroker().start() if missing_reason() is None else EmbeddedBroker(host="127.0.0.1", port=0).start()
-    yield b
-    b.stop()
+    yield from mosquitto_else_amqtt()
 
 
 def test_fuzz_uart_no_crash_no_hang_every_line_answered(tmp_path: Path,

@@ -20,11 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.broker.mosquitto import MosquittoBroker, missing_reason
 from harness.emulator.launcher import EmulatorProcess
-from harness.spec.timing import boot_deadline_s, deadline_s
+from harness.spec.timing import deadline_s
 
 pytestmark = [pytest.mark.timeout(30),
               pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")]
@@ -44,29 +45,18 @@ def broker() -> Iterator[MosquittoBroker]:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    log = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log)
-    yield emu
-    emu.stop()
-    bad = [x for x in log.read_text().splitlines() if x.startswith("emulator ERROR")]
-    assert not bad, bad
+    yield from running_emulator(tmp_path_factory, SCALE)
 
 
 @pytest.fixture
 def at(emulator: EmulatorProcess, broker: MosquittoBroker) -> Iterator[ATChannel]:
     """A freshly reset module, connected to mosquitto on connect ID 0 (3.3.2, 3.3.4)."""
-    ch = ATChannel(emulator.url, time_scale=SCALE)
-    try:
-        assert ch.command("AT+QRST=1").ok
-        ch.wait_urc("RDY", boot_deadline_s(SCALE))
-        assert ch.command("ATE0").ok and ch.command("AT+CMEE=1").ok
+    with fresh_module(emulator.url, SCALE) as ch:
         assert ch.command(f'AT+QMTOPEN=0,"127.0.0.1",{broker.port}').ok
         assert ch.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
         assert ch.command('AT+QMTCONN=0,"emulated-bc660k"').ok
         assert ch.wait_urc("+QMTCONN", URC_WAIT).args == [0, 0, 0]
         yield ch
-    finally:
-        ch.close()
 
 
 # --- mosquitto's own clients ---------------------------------------------------------------------

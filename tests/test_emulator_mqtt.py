@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.at.errors import ATTimeout
@@ -143,13 +144,7 @@ class ScriptedServer:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    log = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log)
-    yield emu
-    emu.stop()
-    # no handler or background task of ours may have crashed along the way
-    bad = [x for x in log.read_text().splitlines() if x.startswith("emulator ERROR")]
-    assert not bad, bad
+    yield from running_emulator(tmp_path_factory, SCALE)
 
 
 @pytest.fixture(scope="module")
@@ -161,15 +156,8 @@ def broker() -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture
 def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
-    """A freshly reset module (AT+QRST=1: every connection closed, AT+QMTCFG defaults)."""
-    ch = ATChannel(emulator.url, time_scale=SCALE)
-    try:
-        assert ch.command("AT+QRST=1").ok
-        ch.wait_urc("RDY", WAIT)
-        assert ch.command("ATE0").ok and ch.command("AT+CMEE=1").ok
+    with fresh_module(emulator.url, SCALE) as ch:
         yield ch
-    finally:
-        ch.close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated import running_emulator
 
 from harness.at import ATChannel
 from harness.at.errors import ATTimeout
@@ -33,13 +34,7 @@ SILENT = deadline_s("AT", SCALE)  # an AT the module would have answered within 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    log = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log, control=True)
-    yield emu
-    emu.stop()
-    assert emu.control is not None and not emu.control.exists()  # the socket went with it
-    bad = [x for x in log.read_text().splitlines() if x.startswith("emulator ERROR")]
-    assert not bad, bad
+    yield from running_emulator(tmp_path_factory, SCALE, control=True)
 
 
 @pytest.fixture(scope="module")

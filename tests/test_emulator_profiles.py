@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from emulated import fresh_module
 
 from harness.at.channel import ATChannel
 from harness.broker.peer import Connection, Match, ScriptedPeer
 from harness.emulator import profiles
 from harness.emulator.launcher import EmulatorProcess
 from harness.mqtt import codec
-from harness.spec.timing import boot_deadline_s, deadline_s
+from harness.spec.timing import deadline_s
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -58,14 +59,8 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[st
 @pytest.fixture
 def at(emulators: Callable[[str], EmulatorProcess], firmware: str) -> Iterator[ATChannel]:
     """A freshly reset module of `firmware` (AT+QRST=1: connections closed, defaults back)."""
-    ch = ATChannel(emulators(firmware).url, time_scale=SCALE)
-    try:
-        assert ch.command("AT+QRST=1").ok
-        ch.wait_urc("RDY", boot_deadline_s(SCALE))
-        assert ch.command("ATE0").ok and ch.command("AT+CMEE=1").ok
+    with fresh_module(emulators(firmware).url, SCALE) as ch:
         yield ch
-    finally:
-        ch.close()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from emulated import running_emulator
 
 from harness.at.channel import ATChannel
 from harness.at.errors import ATTimeout
@@ -100,13 +101,7 @@ def mtls_broker(pki: Pki) -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[EmulatorProcess]:
-    log = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log)
-    yield emu
-    emu.stop()
-    text = log.read_text()
-    bad = [x for x in text.splitlines() if x.startswith("emulator ERROR")]
-    assert not bad, bad
+    text = yield from running_emulator(tmp_path_factory, SCALE)
     # the private keys went through AT+QSSLCFG many times: never into the log
     for key in (pki.client_key, pki.foreign_client_key):
         assert key.decode().splitlines()[1] not in text

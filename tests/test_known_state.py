@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from at_peer import OK, AtPeer, resp
+from emulated import running_emulator
 
 from harness.at.channel import ATChannel
 from harness.emulator.launcher import EmulatorProcess
@@ -21,9 +22,7 @@ SCALE = 0.05
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=tmp_path_factory.mktemp("emu") / "stderr.log")
-    yield emu
-    emu.stop()
+    yield from running_emulator(tmp_path_factory, SCALE)
 
 
 @pytest.fixture

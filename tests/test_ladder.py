@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated import running_emulator
 
 from harness.at import ATChannel, Transcript
 from harness.emulator.launcher import ROOT, EmulatorProcess
@@ -86,9 +87,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=tmp_path_factory.mktemp("emu") / "emu.log", control=True)
-    yield emu
-    emu.stop()
+    yield from running_emulator(tmp_path_factory, SCALE, control=True)
 
 
 @pytest.fixture

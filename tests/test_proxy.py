@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.broker import EmbeddedBroker, Observer, ObserverError, TlsFiles
@@ -38,7 +39,7 @@ from harness.broker.rules import (
 from harness.broker.wirelog import B2C, C2B, WireLogTimeout
 from harness.emulator.launcher import EmulatorProcess
 from harness.mqtt import codec
-from harness.spec.timing import BOOT_MAX_S, GRACE_S, deadline_s
+from harness.spec.timing import GRACE_S, deadline_s
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -71,28 +72,16 @@ def proxy(broker: EmbeddedBroker) -> Iterator[FaultProxy]:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    log = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    emu = EmulatorProcess.start(transport="tcp", time_scale=SCALE, log_path=log)
-    yield emu
-    emu.stop()
-    bad = [x for x in log.read_text().splitlines() if x.startswith("emulator ERROR")]
-    assert not bad, bad
+    yield from running_emulator(tmp_path_factory, SCALE)
 
 
 @pytest.fixture
 def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
     """A freshly reset module with T1 = PKT module seconds, RETRIES retransmissions, notices on."""
-    ch = ATChannel(emulator.url, time_scale=SCALE)
-    try:
-        assert ch.command("AT+QRST=1").ok
-        ch.wait_urc("RDY", BOOT_MAX_S * SCALE + GRACE_S)
-        ch.drain_urcs()  # +QMTSTAT of the previous test's links, reported before the reset
+    with fresh_module(emulator.url, SCALE) as ch:
         ch.pkt_timeout, ch.retry_times = PKT, RETRIES
-        for line in ("ATE0", "AT+CMEE=1", f'AT+QMTCFG="timeout",0,{PKT},{RETRIES},1'):
-            assert ch.command(line).ok, line
+        assert ch.command(f'AT+QMTCFG="timeout",0,{PKT},{RETRIES},1').ok
         yield ch
-    finally:
-        ch.close()
 
 
 @pytest.fixture

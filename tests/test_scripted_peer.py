@@ -24,6 +24,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 import trustme
+from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.broker.peer import (
@@ -38,7 +39,7 @@ from harness.broker.peer import (
 )
 from harness.emulator.launcher import EmulatorProcess
 from harness.mqtt import codec
-from harness.spec.timing import GRACE_S, boot_deadline_s, deadline_s
+from harness.spec.timing import GRACE_S, deadline_s
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -102,24 +103,13 @@ def paho() -> Iterator[Paho]:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    log = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    emu = EmulatorProcess.start(time_scale=SCALE, log_path=log)
-    yield emu
-    emu.stop()
-    assert [x for x in log.read_text().splitlines() if x.startswith("emulator ERROR")] == []
+    yield from running_emulator(tmp_path_factory, SCALE)
 
 
 @pytest.fixture
 def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
-    """A freshly reset module: AT+QRST=1 closes every connection and restores AT+QMTCFG defaults."""
-    ch = ATChannel(emulator.url, time_scale=SCALE)
-    try:
-        assert ch.command("AT+QRST=1").ok
-        ch.wait_urc("RDY", boot_deadline_s(SCALE))
-        assert ch.command("ATE0").ok and ch.command("AT+CMEE=1").ok
+    with fresh_module(emulator.url, SCALE) as ch:
         yield ch
-    finally:
-        ch.close()
 
 
 def ok(at: ATChannel, line: str) -> None:
