@@ -69,20 +69,9 @@ OPEN_PDP_FAILED = 3  # 3.3.2 <result> 3: the radio is off or detached (AT+CFUN=0
 async def qmtopen(ctx: Context, cmd: Command) -> None:
     module = ctx.module
     st = state(module)
-    if cmd.form == "test":
-        ctx.info("+QMTOPEN: (0-4),<host_name>,(1-65535)")
-        ctx.ok()
-        return
-    if cmd.form == "read":
-        # 3.3.2 read: `[+QMTOPEN: <TCP_connectID>,<host_name>,<port>]`, host quoted as in ch. 6
-        for cid in sorted(st.links):
-            link = st.links[cid]
-            if link.opened:
-                ctx.info(f'+QMTOPEN: {cid},"{link.host}",{link.port}')
-        ctx.ok()
-        return
-    if cmd.form != "write":
-        ctx.error()
+    # 3.3.2 read: `[+QMTOPEN: <TCP_connectID>,<host_name>,<port>]`, host quoted as in ch. 6
+    if not write_form(ctx, cmd, "+QMTOPEN: (0-4),<host_name>,(1-65535)",
+                      lambda cid, link: f'+QMTOPEN: {cid},"{link.host}",{link.port}'):
         return
     if len(cmd.args) != 3:
         ctx.error(INVALID_PARAMETER)
@@ -193,20 +182,9 @@ async def qmtclose(ctx: Context, cmd: Command) -> None:
 async def qmtconn(ctx: Context, cmd: Command) -> None:
     module = ctx.module
     st = state(module)
-    if cmd.form == "test":
-        ctx.info("+QMTCONN: (0-4),<clientID>,<username>,<password>")  # literal as in ch. 6
-        ctx.ok()
-        return
-    if cmd.form == "read":
-        # 3.3.4 read: `[+QMTCONN: <TCP_connectID>,<state>]` for each open connect ID
-        for cid in sorted(st.links):
-            link = st.links[cid]
-            if link.opened:
-                ctx.info(f"+QMTCONN: {cid},{int(link.client.state)}")
-        ctx.ok()
-        return
-    if cmd.form != "write":
-        ctx.error()
+    # test line literal as in ch. 6; 3.3.4 read: `[+QMTCONN: <TCP_connectID>,<state>]` per open ID
+    if not write_form(ctx, cmd, "+QMTCONN: (0-4),<clientID>,<username>,<password>",
+                      lambda cid, link: f"+QMTCONN: {cid},{int(link.client.state)}"):
         return
     args = cmd.args
     if not 2 <= len(args) <= 4:

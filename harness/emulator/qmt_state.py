@@ -103,11 +103,20 @@ def str_arg(arg: Arg, lo: int, hi: int) -> str | None:
 ILLEGAL_UTF8 = 8506  # chapter 4 Table 2 "MQTT illegal UTF8"
 
 
-def write_form(ctx: Context, cmd: Command, test_line: str) -> bool:
-    """For commands with only test and write forms (3.3.3, 3.3.5-3.3.8): answer the test form
-    with its line, refuse read/execute with ERROR; True when the write form is to be handled."""
+def write_form(ctx: Context, cmd: Command, test_line: str,
+               read_line: Callable[[int, Link], str] | None = None) -> bool:
+    """Answer the test form with its line and, for commands that have one (3.3.2, 3.3.4), the
+    read form with `read_line` for every open connect ID in order; refuse any other form with
+    ERROR. True when the write form is to be handled."""
     if cmd.form == "test":
         ctx.info(test_line)
+        ctx.ok()
+        return False
+    if cmd.form == "read" and read_line is not None:
+        links = state(ctx.module).links
+        for cid in sorted(links):
+            if links[cid].opened:
+                ctx.info(read_line(cid, links[cid]))
         ctx.ok()
         return False
     if cmd.form != "write":
