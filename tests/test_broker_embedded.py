@@ -4,20 +4,18 @@ amqtt deviations the ``capabilities`` table claims (checked on the wire, not tak
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
-import os
 import socket
 import ssl
 import struct
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
+from leaks import assert_cycles_leak_nothing
 
 from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError, TlsFiles
 
@@ -76,10 +74,6 @@ def _closed_by_peer(sock: socket.socket) -> bool:
         return sock.recv(1) == b""
     except ConnectionResetError:
         return True
-
-
-def _fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 @pytest.fixture(scope="module")
@@ -198,17 +192,7 @@ def test_fifty_start_stop_cycles_leak_no_thread_and_no_fd(pki: tuple[trustme.CA,
             running.stop()
             assert _closed_by_peer(sock)
 
-    cycle()  # warm-up: first-use imports and caches are not leaks
-    gc.collect()  # sockets of earlier tests must not be counted as closed by this one
-    threads, fds = set(threading.enumerate()), _fd_count()
-    with warnings.catch_warnings(record=True) as caught:  # [issue: "50 times ... leaks no warning"]
-        warnings.simplefilter("always")
-        for _ in range(50):
-            cycle()
-        gc.collect()
-    assert not caught, [str(w.message) for w in caught]
-    assert set(threading.enumerate()) == threads
-    assert _fd_count() == fds
+    assert_cycles_leak_nothing(cycle, 50)
 
 
 # -- authentication ---------------------------------------------------------------------------------

@@ -280,3 +280,17 @@ def test_parse_forms_3_1_2_table_1(line: str, name: str, form: str, args: list[t
     cmd = frontend.parse_line(line)
     assert cmd is not None
     assert (cmd.name, cmd.form, [(a.text, a.quoted) for a in cmd.args]) == (name, form, args)
+
+
+def test_registration_change_is_reported_with_cereg_1(uart: Uart) -> None:
+    """27.007 +CEREG <n>=1: `+CEREG: <stat>` when the registration changes, after the command's
+    OK; <n>=2 adds the cell; <n>=0 (the default) reports nothing."""
+    assert uart.cmd(b"AT+CEREG=1") == b"\r\nOK\r\n"
+    assert uart.cmd(b"AT+CFUN=0") == b"\r\nOK\r\n"
+    assert uart.read_until(lambda b: b.endswith(b"\r\n+CEREG: 0\r\n")) == b"\r\n+CEREG: 0\r\n"
+    assert uart.cmd(b"AT+CEREG=2") == b"\r\nOK\r\n"
+    assert uart.cmd(b"AT+CFUN=1") == b"\r\nOK\r\n"
+    assert uart.read_until(lambda b: b.endswith(b"9\r\n")) == b'\r\n+CEREG: 1,"1A2B","0C0D0E0F",9\r\n'
+    assert uart.cmd(b"AT+CEREG=0") == b"\r\nOK\r\n"
+    assert uart.cmd(b"AT+CGATT=0") == b"\r\nOK\r\n"  # a change, but nobody asked for reports
+    assert uart.cmd(b"AT+CGATT?") == b"\r\n+CGATT: 0\r\n\r\nOK\r\n"  # nothing came in between

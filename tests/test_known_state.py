@@ -52,10 +52,29 @@ def test_a_case_left_radio_off_socket_open_and_options_changed(emulator: Emulato
 
 def test_a_module_that_never_registers_again_is_named() -> None:
     with AtPeer("tcp") as peer:
-        for line in ("ATE0", "AT+CMEE=1", "AT+CFUN=1"):
+        for line in ("ATE0", "AT+CMEE=1", "AT+CFUN=1", "AT+CEREG=1", "AT+CEREG=0"):
             peer.on(line, OK)
         peer.on("AT+CFUN?", resp("+CFUN: 0", "OK"))
-        peer.on("AT+CEREG?", resp("+CEREG: 0,2", "OK"))  # 2: searching, forever
+        peer.on("AT+CEREG?", resp("+CEREG: 0,2", "OK"))  # 2: searching, forever, and no URC
         with ATChannel(peer.url, time_scale=0.01) as at, pytest.raises(KnownStateError) as err:
             reset_to_known_state(at)
-    assert "not registered after AT+CFUN=1" in str(err.value) and "+CEREG: 0,2" in str(err.value)
+        peer.wait_seen("AT+CEREG=0")  # the URC setting went back to what it was
+    assert "not registered after AT+CFUN=1" in str(err.value) and "stat '2'" in str(err.value)
+
+
+def test_registration_reported_later_by_urc_is_waited_for() -> None:
+    """The module registers a while after AT+CFUN=1 and says so with +CEREG: 1 (27.007, <n>=1)."""
+    with AtPeer("tcp") as peer:
+        for line in ("ATE0", "AT+CMEE=1", "AT+CEREG=1", "AT+CEREG=0"):
+            peer.on(line, OK)
+        peer.on("AT+CFUN?", resp("+CFUN: 0", "OK"))
+        peer.on("AT+CEREG?", resp("+CEREG: 0,2", "OK"))
+        peer.on("AT+CFUN=1", OK, resp("+CEREG: 1"))
+        peer.on("AT+QMTCONN?", OK)
+        peer.on("AT+QMTOPEN?", OK)
+        for cid in range(5):
+            peer.on(f'AT+QMTCFG="aliauth",{cid}', OK)
+        peer.on(lambda line: line.startswith("AT+QMTCFG="), OK)
+        with ATChannel(peer.url, time_scale=0.01) as at:
+            reset_to_known_state(at)
+        peer.wait_seen("AT+CEREG=0")

@@ -4,19 +4,17 @@ of MosquittoBroker.CAPABILITIES checked on the wire (raw MQTT via our codec, or 
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from leaks import assert_cycles_leak_nothing
 
 from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError, TlsFiles
 from harness.broker import mosquitto as mosquitto_module
@@ -79,10 +77,6 @@ def broker() -> Iterator[MosquittoBroker]:
         pytest.skip(MISSING)
     with MosquittoBroker() as running:
         yield running
-
-
-def _fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def _children() -> set[int]:
@@ -155,18 +149,7 @@ def test_fifty_start_stop_cycles_leak_no_process_thread_fd_or_tmpdir(pki: TestPk
             assert work is not None and work.parent.is_dir()
         assert not work.parent.exists()  # config, password file and log are gone
 
-    cycle()  # warm-up: first-use imports and caches are not leaks
-    gc.collect()
-    threads, fds, children = set(threading.enumerate()), _fd_count(), _children()
-    with warnings.catch_warnings(record=True) as caught:  # [issue: "50 times ... leaks no warning"]
-        warnings.simplefilter("always")
-        for _ in range(50):
-            cycle()
-        gc.collect()
-    assert not caught, [str(w.message) for w in caught]
-    assert set(threading.enumerate()) == threads
-    assert _fd_count() == fds
-    assert _children() == children  # no mosquitto of these cycles left behind
+    assert_cycles_leak_nothing(cycle, 50, also=_children)  # no mosquitto of these cycles left behind
 
 
 # -- errors are one line ----------------------------------------------------------------------------

@@ -61,6 +61,15 @@ def network(ctx: Context) -> Network:
     return net
 
 
+def _report_registration(ctx: Context, net: Network, was: int) -> None:
+    """3GPP TS 27.007 +CEREG: with <n> 1 the module reports `+CEREG: <stat>` when the
+    registration changes (AT+CFUN, AT+COPS, AT+CGATT here), with <n> 2 and up also the cell;
+    hosts wait for it after turning the radio on instead of polling AT+CEREG?."""
+    if net.cereg_n >= 1 and net.stat != was:
+        extra = ',"1A2B","0C0D0E0F",9' if net.cereg_n >= 2 and net.stat else ""
+        ctx.urc(f"+CEREG: {net.stat}{extra}")
+
+
 def _ints(args: tuple[Arg, ...], *allowed: range) -> list[int] | None:
     """Each argument an unquoted integer within its range, or None."""
     if not 1 <= len(args) <= len(allowed):
@@ -223,9 +232,11 @@ async def cfun(ctx: Context, cmd: Command) -> None:
         if v is None:
             ctx.error(INCORRECT_PARAMETERS)
             return
+        was = net.stat
         net.cfun = v[0]
         net.attached = v[0] == 1
         ctx.ok()
+        _report_registration(ctx, net, was)
         if len(v) == 2 and v[1] == 1:
             await _reset(ctx)
     else:
@@ -242,9 +253,11 @@ async def cops(ctx: Context, cmd: Command) -> None:
         ctx.info(f'+COPS: (2,"","","{PLMN}",9),,(0-4),(0-2)')
         ctx.ok()
     elif cmd.form == "write" and (v := _ints(cmd.args, range(3))) is not None and v[0] != 1:
+        was = net.stat
         net.cops_mode = v[0]
         net.attached = net.cops_mode == 0 and net.cfun == 1
         ctx.ok()
+        _report_registration(ctx, net, was)
     else:
         ctx.error(INCORRECT_PARAMETERS if cmd.form == "write" else None)
 
@@ -262,8 +275,10 @@ async def cgatt(ctx: Context, cmd: Command) -> None:
         if v[0] == 1 and net.cfun != 1:
             ctx.error(3)  # operation not allowed: the radio is off
             return
+        was = net.stat
         net.attached = v[0] == 1
         ctx.ok()
+        _report_registration(ctx, net, was)
     else:
         ctx.error(INCORRECT_PARAMETERS if cmd.form == "write" else None)
 

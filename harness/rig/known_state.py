@@ -8,7 +8,6 @@ physical module; nothing here reaches into the emulator.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
 from harness.at import ATTimeout
@@ -74,19 +73,32 @@ def _software_reset(channel: Any) -> None:
 
 def _radio_on(channel: Any) -> None:
     """A case that turned the radio off (AT+CFUN=0) and failed before turning it on again must
-    not fail every case after it with "+QMTOPEN: <id>,3": turn it on and wait until registered."""
+    not fail every case after it with "+QMTOPEN: <id>,3": turn it on and wait for registration,
+    reported by the +CEREG URC (AT+CEREG=1 for the while; 27.007 stat 1 home, 5 roaming)."""
     if "+CFUN: 1" in _expect_ok(channel, "AT+CFUN?").lines:
         return
-    _expect_ok(channel, "AT+CFUN=1")
-    deadline = time.monotonic() + register_deadline_s(channel.time_scale)
-    while True:
-        lines = _expect_ok(channel, "AT+CEREG?").lines
-        stat = lines[0].split(",")[1].strip() if lines and "," in lines[0] else ""
-        if stat in ("1", "5"):  # registered, home network or roaming
-            return
-        if time.monotonic() > deadline:
-            raise KnownStateError(f"not registered after AT+CFUN=1: AT+CEREG? answered {lines}")
-        time.sleep(0.5 * channel.time_scale)  # polling the network, not waiting for the module
+    n, _ = _cereg(channel)
+    _expect_ok(channel, "AT+CEREG=1")
+    try:
+        _expect_ok(channel, "AT+CFUN=1")
+        _, stat = _cereg(channel)  # registered at once: there is no change left to report
+        if stat not in ("1", "5"):
+            try:
+                channel.wait_urc("+CEREG", register_deadline_s(channel.time_scale),
+                                 predicate=lambda u: bool(u.args) and u.args[0] in (1, 5))
+            except ATTimeout:
+                raise KnownStateError(f"not registered after AT+CFUN=1: AT+CEREG? answered stat {stat!r}, "
+                                      "and no +CEREG: 1 or 5 followed") from None
+    finally:
+        _expect_ok(channel, f"AT+CEREG={n}")
+
+
+def _cereg(channel: Any) -> tuple[str, str]:
+    """(<n>, <stat>) of `+CEREG: <n>,<stat>[,...]` (AT+CEREG?)."""
+    lines = _expect_ok(channel, "AT+CEREG?").lines
+    fields = [f.strip() for f in lines[0].split(":", 1)[1].split(",")] if lines and ":" in lines[0] else []
+    n = fields[0] if fields and fields[0].isdigit() else "0"
+    return n, fields[1] if len(fields) > 1 else ""
 
 
 def _wait_quiet(channel: Any, urc: str, cid: int, timeout: float) -> None:
