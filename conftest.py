@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "harness.plugin",
+    "harness.plugin_verdicts",
     "fixtures.rig",
     "fixtures.broker",
     "fixtures.dut",

@@ -7,37 +7,28 @@ harness/ that imports pytest, so the library stays usable from a plain script.
 from __future__ import annotations
 
 import html
-import json
 import os
-import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-from harness.report.allure_meta import write_categories
+from harness.plugin_run import RunLife, is_conformance_run
 from harness.report.attach import attach_junit, attach_text, transcript_html
 from harness.report.coverage import CoverageError, coverage_map
 from harness.report.coverage import write as write_coverage
-from harness.report.environment import write_allure_environment
-from harness.report.history import keep_history
-from harness.report.lock import ReportDirBusy, hold, release
+from harness.report.lock import Held, ReportDirBusy, hold, release
 from harness.report.matrix import chapter_of, feature_of
-from harness.report.matrix import render_html as matrix_html
-from harness.report.progress import Progress, last_durations
-from harness.report.record import RunRecord
 from harness.report.selection import describe
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
 
 RIG_KEY = pytest.StashKey[RigConfig]()
-LOCK_KEY = pytest.StashKey[IO[str]]()
+LOCK_KEY = pytest.StashKey[Held]()
+RUN_KEY = pytest.StashKey[RunLife]()
 FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: every report's header
 # per item: (title, Transcript, always); always=False ones are attached only when setup failed
 TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
 SETUP_FAILED_KEY = pytest.StashKey[bool]()
-RECORD_KEY = pytest.StashKey[RunRecord]()
-PROGRESS_KEY = pytest.StashKey[Progress]()
-COVERAGE_KEY = pytest.StashKey[dict[str, list[str]]]()
 
 MARKERS = (
     "spec(section): the application note section the case checks, e.g. spec('3.3.1')",
@@ -116,11 +107,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RIG_KEY] = rig
-    if not worker:  # xdist workers write into their controller's directory, under its lock
-        try:
-            config.stash[LOCK_KEY] = hold(rig.report.dir)
-        except (ReportDirBusy, OSError) as exc:
-            raise pytest.UsageError(str(exc)) from None
     config.stash[FACTS_KEY] = {
         "Rig file": str(rig.source),
         "DUT kind": rig.dut.kind,
@@ -129,25 +115,34 @@ def pytest_configure(config: pytest.Config) -> None:
         "Selection": describe(list(config.args), config.rootpath, keyword=config.option.keyword,
                               markexpr=config.option.markexpr, sections=config.getoption("--section")),
     }
-    _default_report_paths(config, rig)
-    config.stash[RECORD_KEY] = RunRecord(facts=config.stash[FACTS_KEY], rig=rig.redacted_dump())
-    config.pluginmanager.register(_RecordHooks(config), "bc660k-record-hooks")
+    if not is_conformance_run(config):
+        return  # the harness's own tests: no report directory is touched
+    if not worker:  # xdist workers write into their controller's directory, under its lock
+        try:
+            config.stash[LOCK_KEY] = hold(rig.report.dir)
+        except (ReportDirBusy, OSError) as exc:
+            raise pytest.UsageError(str(exc)) from None
+    life = RunLife(config, rig, config.stash[FACTS_KEY])
+    try:
+        life.start()
+    except OSError as exc:  # said before the first case: the report directory cannot take this run
+        raise pytest.UsageError(f"{rig.report.dir}: cannot write reports here ({exc.strerror or exc})") from None
+    config.stash[RUN_KEY] = life
+    config.pluginmanager.register(life, "bc660k-run-life")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(_HtmlReportHooks(config), "bc660k-html-hooks")
 
 
-def _default_report_paths(config: pytest.Config, rig: RigConfig) -> None:
-    """Reports go where the rig file says unless the command line said otherwise. Skipped in
-    worker/child runs that set their own paths."""
-    opt = config.option
-    if hasattr(opt, "htmlpath") and not opt.htmlpath:
-        opt.htmlpath = str(rig.report.html)
-        opt.self_contained_html = True
-    if hasattr(opt, "xmlpath") and not opt.xmlpath:
-        opt.xmlpath = str(rig.report.junit)
-    if hasattr(opt, "allure_report_dir") and not opt.allure_report_dir:
-        opt.allure_report_dir = str(rig.report.allure)
-        opt.clean_alluredir = True
+def run_life(config: pytest.Config) -> RunLife | None:
+    """The conformance run's bookkeeping, or None for a run of the harness's own tests."""
+    return config.stash.get(RUN_KEY, None)
+
+
+def evidence_dir(config: pytest.Config) -> Path | None:
+    """Where a conformance run keeps files beside its reports until it promotes them (the
+    emulator's log); None when the run writes no reports (then use a temporary file)."""
+    life = run_life(config)
+    return life.evidence_dir() if life is not None else None
 
 
 def add_transcript(item: pytest.Item, title: str, transcript: Any, always: bool = True) -> None:
@@ -178,45 +173,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.when == "teardown":
         for title, transcript in chosen:
             attach_junit(report, title, transcript.render())
-
-
-def _props(report: pytest.TestReport, name: str) -> list[str]:
-    return [str(v) for k, v in report.user_properties if k == name]
-
-
-class _RecordHooks:
-    """Feed the qualification record and the progress line from the reports themselves, so it
-    works the same in one process and on the controller of an xdist run (several DUTs): the
-    section, DUT and observations travel in the reports' user_properties."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        config = self.config
-        record = config.stash.get(RECORD_KEY, None)
-        sections = _props(report, "spec_section")
-        if record is not None and _props(report, "dut"):  # only cases that ran against the DUT
-            facts = config.stash[FACTS_KEY]
-            for key, value in report.user_properties:
-                if str(key).startswith("DUT ") and key not in facts:
-                    facts[str(key)] = str(value)
-            case = record.case(report.nodeid, sections)
-            case.observations.update({k.removeprefix("observation."): str(v) for k, v in report.user_properties
-                                      if str(k).startswith("observation.")})
-            case.dut = _props(report, "dut")[0]
-            message = report.longreprtext if report.failed else ""
-            if report.skipped and isinstance(report.longrepr, tuple):
-                message = str(report.longrepr[2]).removeprefix("Skipped: ")
-            record.phase(report.nodeid, sections, report.when, report.outcome, report.duration, message,
-                         xfail=hasattr(report, "wasxfail"))
-        progress = config.stash.get(PROGRESS_KEY, None)
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if report.when == "teardown" and progress is not None and reporter is not None:
-            line = progress.step(report.nodeid, sections[0] if sections else "")
-            if line:
-                reporter.ensure_newline()
-                reporter.write_line(line)
 
 
 def sections_of(item: pytest.Item) -> list[str]:
@@ -262,17 +218,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if not hasattr(session.config, "workerinput"):
-        rig = session.config.stash.get(RIG_KEY, None)
-        expected = last_durations(rig.report.dir / "record.json") if rig is not None else {}
-        session.config.stash[PROGRESS_KEY] = Progress([i.nodeid for i in session.items], expected=expected)
     citations = [(item.nodeid, [str(a) for m in item.iter_markers("covers") for a in m.args])
                  for item in session.items]
-    if any(ids for _, ids in citations):
-        try:
-            session.config.stash[COVERAGE_KEY] = coverage_map(citations)
-        except CoverageError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    if not any(ids for _, ids in citations):
+        return
+    try:
+        coverage = coverage_map(citations)
+    except CoverageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    life = run_life(session.config)
+    if life is not None and not life.worker:
+        life.extra_writers.append(("coverage", lambda staged: write_coverage(coverage, staged)))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -303,30 +259,8 @@ class _HtmlReportHooks:
                        f"<td>{html.escape(v)}</td></tr>" for k, v in facts.items())
         prefix.append(f"<table>{rows}</table>")
         rig = self.config.stash[RIG_KEY]
-        html_dir = Path(self.config.option.htmlpath).resolve().parent
-        matrix = os.path.relpath((rig.report.dir / "matrix.html").resolve(), html_dir)
+        matrix = os.path.relpath((rig.report.dir / "matrix.html").resolve(), rig.report.html.resolve().parent)
         prefix.append(f'<p><a href="{html.escape(matrix)}">Conformance matrix by section of the note</a></p>')
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    facts = config.stash.get(FACTS_KEY, {})
-    allure_dir = getattr(config.option, "allure_report_dir", None)
-    if allure_dir and facts:
-        write_allure_environment(allure_dir, facts)
-        write_categories(allure_dir)
-    record, rig = config.stash.get(RECORD_KEY, None), config.stash.get(RIG_KEY, None)
-    coverage = config.stash.get(COVERAGE_KEY, None)
-    if coverage is not None and rig is not None and not hasattr(config, "workerinput"):
-        write_coverage(coverage, rig.report.dir)
-    if record is None or rig is None or not record.cases or hasattr(config, "workerinput"):
-        return
-    record.finished = time.time()
-    out = rig.report.dir
-    path = record.write(out / "record.json")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    (out / "matrix.html").write_text(matrix_html(data, f"{rig.report.title}: conformance matrix"), encoding="utf-8")
-    keep_history(data, out / "history")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -42,7 +42,7 @@ def test_command_on_a_closed_connect_id(modem, observe, line):
         urc = modem.wait_urc(name, urc_deadline(modem, line), predicate=for_id(2))
         outcome = urc.args[1] if name == "+QMTCONN" else urc.args[2]  # <result> (3.3.4, 3.3.6-3.3.8)
         assert outcome != 0, f"{line} on a closed connect ID reported success: {urc.line}"
-        observe(f"{line}: answer", f"OK then {urc.line}")
+        observe(f"{line}: answer", f"OK then {urc.line}")  # no plain reading: refusal or failure result both fit
     else:
         observe(f"{line}: answer", refused(resp))
 
@@ -57,7 +57,7 @@ def test_topic_that_is_not_utf8(modem, wire, observe, topic_hex):
     resp = modem.command(f'AT+QMTSUB=0,1,"{topic}",0')
     if resp.final == "OK":
         sub = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=lambda u: u.args[:2] == [0, 1])
-        observe("SUBSCRIBE with a non-UTF-8 topic: answer", f"OK then {sub.line}")
+        observe("SUBSCRIBE with a non-UTF-8 topic: answer", f"OK then {sub.line}")  # the note names no code
         sent = [r for r in wire.log.packets(direction="C>B") if r.type == "SUBSCRIBE"]
         for rec in sent:
             rec.packet.topics[0][0].encode("utf-8")  # a topic on the wire is valid UTF-8
@@ -73,7 +73,7 @@ def test_publish_longer_than_the_data_buffer(modem, wire, observe, msg_len):
     buffer") or 8509 ("buffer overflow") are the table's codes for it."""
     open_connect(modem, wire.dut_host, wire.port, "dut-long")
     resp = modem.command(f'AT+QMTPUB=0,0,0,0,"t",{msg_len}')
-    observe(f"fixed-length publish of {msg_len} bytes: answer", refused(resp))
+    observe(f"fixed-length publish of {msg_len} bytes: answer", refused(resp))  # two codes of Table 2 fit
     assert not [r for r in wire.log.packets(direction="C>B") if r.type == "PUBLISH"]
 
 
@@ -89,4 +89,4 @@ def test_every_code_the_dut_uses_is_numeric_and_recorded(modem, observe):
     for line in battery:
         seen[line] = refused(modem.command(line))
     for line, code in seen.items():
-        observe(f"{line}: answer", code)
+        observe(f"{line}: answer", code)  # recorded for the firmware diff; the note names no code

@@ -56,6 +56,7 @@ def test_example_6_1_replayed(modem, wire, observer, broker, observe):
         assert conn.args == [0, 0, 0], conn.line
         connect = wire.log.wait_for(direction="C>B", type=codec.Connect, timeout=deadline_s("AT", modem.time_scale))
         assert connect.packet.username and connect.packet.password, "no credentials from aliauth (NOTE 4)"
+        # No plain reading for these: examples are illustrations (3.2), and aliauth's scheme is Alibaba's.
         observe("CONNECT client identifier", connect.packet.client_id)
         observe("CONNECT user name", connect.packet.username)
         # 07 AT+QMTSUB=?: the prefix is a verdict, the rest an observation

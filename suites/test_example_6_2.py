@@ -45,7 +45,7 @@ def test_example_6_2_replayed(modem, qsslcfg, mtls_broker, observe):
                 recv = modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(3))
                 assert recv.args[2:] == [C2D, "hi quectel"], f"{sid}: {recv.line}"
                 assert recv.args[1] != 0, f"{sid}: a QoS 1 delivery carries a non-zero <msgID>: {recv.line}"
-                observe(f"{sid} <msgID> (example prints 2)", recv.args[1])
+                observe(f"{sid} <msgID> (example prints 2)", recv.args[1])  # examples illustrate (3.2): no reading
                 continue
             command = step.command.replace(f'"{HUB}",8883', f'"{mtls_broker.dut_host}",{mtls_broker.port}')
             if step.data is not None and step.lines[0] == ">" and "QSSLCFG" in command:

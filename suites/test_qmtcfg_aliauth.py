@@ -72,7 +72,7 @@ def test_aliauth_empty_string_is_observed(aliauth_modem, observe, index):
     values = ["pk", "dn", "ds"]
     values[index] = ""
     resp = aliauth_modem.command(_line(0, *values))
-    observe(f"empty <{ALIAUTH.params[index].name}> answer", error_code(resp))
+    observe(f"empty <{ALIAUTH.params[index].name}> answer", error_code(resp))  # no plain reading: no minimum
     assert resp.ok or is_error(resp)
     if resp.ok:
         assert query(aliauth_modem, "aliauth", 0) == [_query_line(*values)]
@@ -92,7 +92,7 @@ def test_aliauth_needs_exactly_three_strings(aliauth_modem, args):
 def test_aliauth_integer_for_a_string_is_observed(aliauth_modem, observe, args):
     """"String type": an unquoted integer where a string belongs is an observation (unclear/quoted_strings)."""
     resp = aliauth_modem.command(f'AT+QMTCFG="aliauth",0,{args}')
-    observe(f"aliauth {args} answer", error_code(resp))
+    observe(f"aliauth {args} answer", error_code(resp))  # no plain reading (unclear "quoted_strings")
     assert resp.ok or is_error(resp)
 
 
@@ -132,6 +132,7 @@ def test_aliauth_supplies_user_name_and_password(aliauth_modem, peer, observe):
     assert connect.username, "CONNECT without a user name although aliauth is configured (NOTE 4)"
     assert connect.password, "CONNECT without a password although aliauth is configured (NOTE 4)"
     assert SECRET.encode() not in connect.password, "the device secret itself is sent as the password"
+    # No plain reading: how the credentials derive from the device information is Alibaba's, not the note's.
     observe("aliauth CONNECT client identifier", connect.client_id)
     observe("aliauth CONNECT user name", connect.username)
     observe("aliauth user name is <device_name>&<product_key>", connect.username == f"{dn}&{pk}")

@@ -92,6 +92,7 @@ def test_item_changed_while_open_is_observed(modem, peer, observe, item):
     values = OTHER[item] if item != "ssl" else [1, 0, 0]
     line = f'AT+QMTCFG="{item}",0,' + ",".join(f'"{v}"' if isinstance(v, str) else str(v) for v in values)
     resp = modem.command(line)
+    # No plain reading: NOTE 6 "have to be configured before" names no answer, and "takes effect immediately".
     observe(f"{item} written while open: answer", error_code(resp))
     assert resp.ok or is_error(resp), f"{line} answered {resp.final!r}"
     after = query(modem, item, 0)

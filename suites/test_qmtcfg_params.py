@@ -91,7 +91,7 @@ def test_empty_value_changes_nothing(modem, observe, name, index, param):
     expect_ok(modem, ITEMS[name].write_line(1, *OTHER[name]))
     line = ITEMS[name].write_line(1, *_with(OTHER[name], index, ""))
     resp = modem.command(line)
-    observe(f"{line} answer", error_code(resp))
+    observe(f"{line} answer", error_code(resp))  # no plain reading: refused and "not given" both fit
     assert resp.ok or is_error(resp), f"{line} answered {resp.final!r}"
     assert_reads(modem, name, 1, OTHER[name])
 
@@ -132,7 +132,7 @@ def test_ssl_enable_alone_keeps_the_ids(modem, observe):
     the IDs keep their previous value, 0 (3.1.1). Whether the query prints them is an observation."""
     expect_ok(modem, 'AT+QMTCFG="ssl",1,1')
     lines = query(modem, "ssl", 1)
-    observe('query after "ssl",1,1', lines)
+    observe('query after "ssl",1,1', lines)  # no plain reading: the bracketed query fits both
     assert lines in (["+QMTCFG: 1"], ["+QMTCFG: 1,0,0"]), lines
 
 
@@ -145,7 +145,7 @@ def test_ssl_ids_in_range_but_unsupported(modem, observe, index, value):
     values = _with([1, 0, 0], index, value)
     line = ITEMS["ssl"].write_line(0, *values)
     resp = modem.command(line)
-    observe(f"{line} answer", error_code(resp))
+    observe(f"{line} answer", error_code(resp))  # "Currently only 0 is supported" names no answer
     assert resp.ok or is_error(resp), f"{line} answered {resp.final!r}"
     assert_reads(modem, "ssl", 0, values if resp.ok else KNOWN["ssl"])
 
@@ -156,7 +156,7 @@ def test_item_name_spellings_are_observed(modem, observe, name):
     """The note spells "echomode" (write) and "echo_mode" (test form), and chapter 5 writes
     "SHOWRECVLEN": what other spellings do is an observation. The lower-case names of 3.3.1 work."""
     resp = modem.command(f'AT+QMTCFG="{name}",0')
-    observe(f'AT+QMTCFG="{name}",0 answer', [*resp.lines, resp.final])
+    observe(f'AT+QMTCFG="{name}",0 answer', [*resp.lines, resp.final])  # no plain reading: spellings disagree
     assert resp.ok or is_error(resp)
     assert query(modem, name.lower().replace("_", ""), 0)
 
@@ -192,7 +192,7 @@ def test_refusal_carries_a_chapter_4_code(modem, observe, situation, line, inval
     (not, say, 8504 "MQTT illegal packet"); a general code (e.g. 50) is only observed."""
     resp = modem.command(line)
     assert is_error(resp), f"{line} answered {resp.final!r}"
-    observe(f"{situation}: answer", resp.final)
+    observe(f"{situation}: answer", resp.final)  # no plain reading: 3.3.1 names no code
     if resp.cme_error is None:
         return
     assert isinstance(resp.cme_error, int), f"AT+CMEE=1 gives numeric codes, got {resp.final!r}"

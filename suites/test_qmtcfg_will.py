@@ -69,7 +69,7 @@ def test_will_fg_0_with_will_parameters_is_observed(modem, observe):
     module does with them is an observation; accepted or not, <will_fg> reads 0 or stays."""
     line = WILL.write_line(2, 0, 1, 1, "will/fg0", "m")
     resp = modem.command(line)
-    observe(f"{line} answer", error_code(resp))
+    observe(f"{line} answer", error_code(resp))  # no plain reading: a "should" names no answer
     assert resp.ok or is_error(resp)
     lines = query(modem, "will", 2)
     observe("query after it", lines)
@@ -80,7 +80,7 @@ def test_will_fg_0_with_will_parameters_is_observed(modem, observe):
 def test_unquoted_will_strings_are_observed(modem, observe):
     """Every example quotes string parameters; unquoted ones are an observation (harness.spec.unclear)."""
     resp = modem.command('AT+QMTCFG="will",4,1,0,0,will/bare,bare')
-    observe("unquoted will_topic/will_msg answer", error_code(resp))
+    observe("unquoted will_topic/will_msg answer", error_code(resp))  # no plain reading (unclear "quoted_strings")
     observe("query after it", query(modem, "will", 4))
     assert resp.ok or is_error(resp)
 
@@ -92,7 +92,7 @@ def test_will_topic_with_wildcards_is_observed(modem, observe, topic):
     """A will topic is a topic name, which MQTT 3.1.1 forbids to hold wildcards [MQTT-3.3.2-2]; the
     note says nothing, so the answer (chapter 4 8505 "MQTT illegal character"?) is an observation."""
     resp = modem.command(WILL.write_line(0, 1, 0, 0, topic, "m"))
-    observe(f"will_topic {topic!r} answer", error_code(resp))
+    observe(f"will_topic {topic!r} answer", error_code(resp))  # the note says nothing of wildcards
     assert resp.ok or is_error(resp)
 
 

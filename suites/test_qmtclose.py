@@ -31,7 +31,7 @@ def close_failed(modem, line: str, cid: int | None, observe) -> None:
     which of the two a firmware uses for a given cause is observed."""
     resp = modem.command(line)
     if is_error(resp):
-        observe("answer", resp.final)
+        observe("answer", resp.final)  # no plain reading: the note allows an error or <result> -1
         return
     assert resp.ok, f"{line} answered {resp.final!r}"
     urc = modem.wait_urc("+QMTCLOSE", urc_deadline(modem, line), predicate=for_id(cid) if cid is not None else None)
@@ -92,7 +92,7 @@ def test_close_of_connected_id_closes_tcp_without_disconnect(modem, peer, observ
     assert modem.wait_urc("+QMTCONN", urc_deadline(modem, line), predicate=for_id(0)).args == [0, 0, 0]
     assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
     how = conn.wait_closed(urc_deadline(modem, "AT+QMTCLOSE"))
-    observe("TCP close after AT+QMTCLOSE", how)
+    observe("TCP close after AT+QMTCLOSE", how)  # no plain reading: FIN or RST
     assert how in ("client FIN", "client RST")
     assert conn.received(codec.Disconnect) == [], "AT+QMTCLOSE sent DISCONNECT (Figure 1: TCP close only)"
     assert modem.command("AT+QMTCONN?").lines == []
@@ -148,4 +148,4 @@ def test_close_within_300_ms(modem, wire, observe, connected):
     urc = modem.wait_urc("+QMTCLOSE", deadline, predicate=for_id(0))
     assert urc.args == [0, 0]
     assert urc.t - resp.started <= deadline
-    observe("command to +QMTCLOSE latency (real ms)", round((urc.t - resp.started) * 1000))
+    observe("command to +QMTCLOSE latency (real ms)", round((urc.t - resp.started) * 1000))  # a measurement

@@ -8,6 +8,7 @@ import pytest
 from harness.at.flows import for_id, is_error, open_connect, result, urc_deadline
 from harness.mqtt import codec
 from harness.spec.commands import QMTDISC
+from harness.spec.plain import qmtstat, reading
 from harness.spec.timing import GRACE_S
 
 pytestmark = pytest.mark.spec("3.3.5")
@@ -15,6 +16,8 @@ pytestmark = pytest.mark.spec("3.3.5")
 CID = QMTDISC.param("TCP_connectID")
 TEST = QMTDISC.form("test")
 QMTSTAT_CODES = range(1, 8)  # 5.1 Table 4; "8-255 Reserved for future use."
+# 3.3.5: DISCONNECT says the client "is about to close its TCP/IP connection": nothing stays open.
+CLOSED_AFTER_DISC = reading("3.3.5/QMTDISC/closes_tcp", [])
 
 
 def connect_peer(modem, peer, cid: int = 0, client_id: str = "dut-disc"):
@@ -38,7 +41,7 @@ def disc_failed(modem, cid: int, observe) -> None:
     line = f"AT+QMTDISC={cid}"
     resp = modem.command(line)
     if is_error(resp):
-        observe("answer", resp.final)
+        observe("answer", resp.final)  # no plain reading: the note allows an error or <result> -1
         return
     assert resp.ok, f"{line} answered {resp.final!r}"
     urc = modem.wait_urc("+QMTDISC", urc_deadline(modem, line), predicate=for_id(cid))
@@ -80,7 +83,9 @@ def test_disconnect_sends_disconnect_then_closes_tcp(modem, peer, observe):
     assert conn.wait_closed(urc_deadline(modem, "AT+QMTDISC")) == "client FIN"
     assert isinstance(conn.received()[-1].packet, codec.Disconnect)
     conn.assert_conformant()
-    observe("AT+QMTOPEN? after AT+QMTDISC", lines(modem, "AT+QMTOPEN?"))
+    observe("AT+QMTOPEN? after AT+QMTDISC", lines(modem, "AT+QMTOPEN?"), plain=CLOSED_AFTER_DISC)
+    # No plain reading: Table 4 row 5 ("This is a normal process") and chapter 6 (no +QMTSTAT after
+    # +QMTDISC: 0,0) read differently.
     observe("URCs after AT+QMTDISC", [u.line for u in modem.drain_urcs()])
 
 
@@ -98,7 +103,7 @@ def test_disconnect_of_open_but_unconnected_id(modem, peer, observe):
     assert result(modem, f'AT+QMTOPEN=0,"{peer.dut_host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     resp = modem.command("AT+QMTDISC=0")
-    observe("answer", resp.final)
+    observe("answer", resp.final)  # no plain reading: the note does not say what DISC does before CONNECT
     if resp.ok:
         observe("result", modem.wait_urc("+QMTDISC", urc_deadline(modem, "AT+QMTDISC"), predicate=for_id(0)).line)
     if lines(modem, "AT+QMTOPEN?"):
@@ -133,7 +138,7 @@ def test_connect_again_after_disconnect(modem, wire, observe):
     open_connect(modem, wire.dut_host, wire.port, "dut-again")
     assert result(modem, "AT+QMTDISC=0", "+QMTDISC", 0).args == [0, 0]
     still_open = lines(modem, "AT+QMTOPEN?")
-    observe("AT+QMTOPEN? after AT+QMTDISC", still_open)
+    observe("AT+QMTOPEN? after AT+QMTDISC", still_open, plain=CLOSED_AFTER_DISC)
     if still_open:
         assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
     open_connect(modem, wire.dut_host, wire.port, "dut-again")
@@ -148,11 +153,11 @@ def test_disconnect_within_300_ms(modem, wire, observe):
     deadline = urc_deadline(modem, "AT+QMTDISC=0")
     resp = modem.command("AT+QMTDISC=0", timeout=deadline)
     assert resp.ok
-    observe("AT+QMTCONN? right after OK", lines(modem, "AT+QMTCONN?"))
+    observe("AT+QMTCONN? right after OK", lines(modem, "AT+QMTCONN?"))  # timing decides: no plain reading
     urc = modem.wait_urc("+QMTDISC", deadline, predicate=for_id(0))
     assert urc.args == [0, 0]
     assert urc.t - resp.started <= deadline
-    observe("command to +QMTDISC latency (real ms)", round((urc.t - resp.started) * 1000))
+    observe("command to +QMTDISC latency (real ms)", round((urc.t - resp.started) * 1000))  # a measurement
 
 
 # -- the link lost under the client: +QMTSTAT (5.1) ------------------------------------------------
@@ -163,7 +168,7 @@ def link_lost(modem, cid: int, timeout: float, observe, expected: int) -> None:
     and report the URC": some +QMTSTAT: <id>,<1..7> (verdict; the code against the stance is observed)
     and the ID is closed."""
     stat = modem.wait_urc("+QMTSTAT", timeout, predicate=for_id(cid))
-    observe(f"+QMTSTAT code (expected {expected})", stat.args[1])
+    observe(f"+QMTSTAT code (expected {expected})", stat.args[1], plain=qmtstat(expected))
     assert stat.args[1] in QMTSTAT_CODES, f"{stat.line}: not a code of 5.1 Table 4 (8-255 are reserved)"
     assert lines(modem, "AT+QMTOPEN?") == [], "5.1: the client closes the MQTT connection"
     assert lines(modem, "AT+QMTCONN?") == []

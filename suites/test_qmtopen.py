@@ -8,6 +8,7 @@ import pytest
 from harness.at.flows import for_id, is_error, open_connect, result, urc_deadline
 from harness.spec.codes import values
 from harness.spec.commands import QMTOPEN
+from harness.spec.plain import reading
 
 pytestmark = pytest.mark.spec("3.3.2")
 
@@ -41,7 +42,7 @@ def refused(modem, line: str, cid: int | None, observe) -> str:
     "Invalid parameter" after OK; the note does not say which, so the way is observed."""
     resp = modem.command(line)
     if is_error(resp):
-        observe("refusal", resp.final)
+        observe("refusal", resp.final)  # no plain reading: the note allows an error or <result> 1
         return resp.final
     assert resp.ok, f"{line} answered {resp.final!r}"
     urc = modem.wait_urc("+QMTOPEN", urc_deadline(modem, line), predicate=for_id(cid) if cid is not None else None)
@@ -76,7 +77,7 @@ def test_read_form_lists_every_open_id(modem, wire, observe):
     for cid in range(CID.lo, CID.hi + 1):
         assert result(modem, open_line(cid, wire.dut_host, wire.port), "+QMTOPEN", cid).args == [cid, 0]
     lines = opened(modem)
-    observe("AT+QMTOPEN? order", [ln.split(",", 1)[0] for ln in lines])
+    observe("AT+QMTOPEN? order", [ln.split(",", 1)[0] for ln in lines])  # the note gives no order
     assert sorted(lines) == [f'+QMTOPEN: {cid},"{wire.dut_host}",{wire.port}' for cid in range(CID.lo, CID.hi + 1)]
     # the proxy logs OPEN when its accept runs, which may be just after the DUT's +QMTOPEN
     wire.log.wait_for(type="OPEN", count=CID.hi - CID.lo + 1, timeout=urc_deadline(modem, "AT+QMTOPEN"))
@@ -105,7 +106,8 @@ def test_open_sends_no_mqtt_packet(modem, peer, observe):
     assert result(modem, open_line(0, peer.dut_host, peer.port), "+QMTOPEN", 0).args == [0, 0]
     conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
     state = modem.command("AT+QMTCONN?")
-    observe("AT+QMTCONN? after AT+QMTOPEN only", state.lines)
+    observe("AT+QMTCONN? after AT+QMTOPEN only", state.lines,
+            plain=reading("3.3.4/QMTCONN/state/1", ["+QMTCONN: 0,1"]))
     assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
     conn.wait_closed(urc_deadline(modem, "AT+QMTCLOSE=0"))
     assert conn.received() == [], f"AT+QMTOPEN alone sent {[str(r) for r in conn.received()]}"
@@ -198,7 +200,7 @@ def test_host_name_edge_forms_are_observed(modem, wire, observe, host):
     and an unquoted address are observations (harness.spec.unclear "quoted_strings")."""
     line = open_line(0, "", wire.port) if host == "" else f"AT+QMTOPEN=0,{wire.dut_host},{wire.port}"
     resp = modem.command(line)
-    observe("answer", resp.final)
+    observe("answer", resp.final)  # no plain reading: the note sets no minimum and never unquotes
     if resp.ok:
         urc = modem.wait_urc("+QMTOPEN", urc_deadline(modem, line), predicate=for_id(0))
         observe("result", urc.line)
@@ -275,4 +277,4 @@ def test_result_within_maximum_response_time(modem, wire, observe):
     assert resp.ok
     urc = modem.wait_urc("+QMTOPEN", urc_deadline(modem, line), predicate=for_id(4))
     assert urc.args == [4, 0]
-    observe("OK to +QMTOPEN latency (real ms)", round((urc.t - resp.finished) * 1000))
+    observe("OK to +QMTOPEN latency (real ms)", round((urc.t - resp.finished) * 1000))  # a measurement

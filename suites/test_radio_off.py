@@ -16,6 +16,7 @@ import pytest
 from harness.at import ATTimeout
 from harness.at.flows import for_id, result, urc_deadline
 from harness.mqtt import codec
+from harness.spec.plain import qmtstat, reading
 
 pytestmark = pytest.mark.spec("5.1")
 
@@ -72,10 +73,11 @@ def test_connect_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off
     radio_off()
     line = 'AT+QMTCONN=0,"dut-radio-off"'
     outcome = _outcome(modem, line, "+QMTCONN")
-    observe("AT+QMTCONN with the radio off (expected +QMTCONN: 0,2)", outcome)
+    observe("AT+QMTCONN with the radio off (expected +QMTCONN: 0,2)", outcome,
+            plain=reading("3.3.4/QMTCONN/result/2", "+QMTCONN: 0,2"))
     assert not (outcome or "").startswith("+QMTCONN: 0,0"), f"{outcome}: connected with the radio off"
     conn.expect_nothing(PKT_TIMEOUT * modem.time_scale)
-    observe("+QMTSTAT (expected +QMTSTAT: 0,3)", _stat(modem, urc_deadline(modem, line)))
+    observe("+QMTSTAT (expected +QMTSTAT: 0,3)", _stat(modem, urc_deadline(modem, line)), plain=qmtstat(3, cid=0))
 
 
 @pytest.mark.covers("5.1/QMTSTAT/2", "unclear/qmtstat_codes")
@@ -86,7 +88,7 @@ def test_pingreq_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off
     # Figure 1 T2: a PINGREQ falls due after keep-alive seconds; T1 later the module knows it got nowhere.
     window = (KEEPALIVE + PKT_TIMEOUT) * modem.time_scale * 2
     stat = _stat(modem, window + urc_deadline(modem, "AT+QMTCONN"))
-    observe("+QMTSTAT (expected +QMTSTAT: 0,2)", stat)
+    observe("+QMTSTAT (expected +QMTSTAT: 0,2)", stat, plain=qmtstat(2, cid=0))
     assert conn.received(codec.PingReq) == [], "PINGREQ reached the server with the radio off"
 
 
@@ -99,7 +101,8 @@ def test_publish_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off
     msg_id = 1 if qos else 0
     line = f'AT+QMTPUB=0,{msg_id},{qos},0,"radio/off",2,"hi"'
     outcome = _outcome(modem, line, "+QMTPUB")
-    observe(f"AT+QMTPUB QoS {qos} with the radio off (expected +QMTPUB: 0,{msg_id},2)", outcome)
+    observe(f"AT+QMTPUB QoS {qos} with the radio off (expected +QMTPUB: 0,{msg_id},2)", outcome,
+            plain=reading("3.3.8/QMTPUB/result/2", f"+QMTPUB: 0,{msg_id},2"))
     assert outcome != f"+QMTPUB: 0,{msg_id},0", f"{outcome}: published with the radio off"
     conn.expect_nothing(PKT_TIMEOUT * modem.time_scale)
-    observe("+QMTSTAT (expected +QMTSTAT: 0,7)", _stat(modem, urc_deadline(modem, line)))
+    observe("+QMTSTAT (expected +QMTSTAT: 0,7)", _stat(modem, urc_deadline(modem, line)), plain=qmtstat(7, cid=0))

@@ -81,7 +81,7 @@ def test_lines_start_with_at_or_lower_case_at(modem, line):
 def test_other_cases_are_observed(modem, observe, line):
     """The note names "AT or at" only: mixed-case prefixes and lower-case command names are observations."""
     resp = modem.command(line)
-    observe(f"{line} answer", [*resp.lines, resp.final])
+    observe(f"{line} answer", [*resp.lines, resp.final])  # no plain reading: the note names "AT or at" only
     assert resp.ok or is_error(resp)
 
 
@@ -121,7 +121,7 @@ def test_forms_the_note_does_not_define_are_observed(modem, observe, line):
     for any MQTT command: the answer is an observation; it must be a final result, and an error
     must not be a bare information line."""
     resp = modem.command(line)
-    observe(f"{line} answer", [*resp.lines, resp.final])
+    observe(f"{line} answer", [*resp.lines, resp.final])  # no plain reading: forms the note does not define
     assert resp.ok or is_error(resp)
 
 
@@ -130,5 +130,5 @@ def test_unknown_commands_answer_error(modem, observe, line):
     """A command the module does not have answers ERROR (DESIGN.md module facts; +CME ERROR
     accepted, its code observed)."""
     resp = expect_error(modem, line, "unknown command")
-    observe(f"{line} answer", error_code(resp))
+    observe(f"{line} answer", error_code(resp))  # no plain reading: the MQTT note names no code for it
     expect_ok(modem, "AT")  # and the parser is still sane

@@ -5,6 +5,7 @@ recorded in tests/coverage_floor.json. Raise the floor when cases are added."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.report.coverage import CoverageError, coverage_map, summary
+from harness.report.coverage import write as write_coverage
 from harness.spec import ENTRIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,9 +21,13 @@ FLOOR = json.loads((ROOT / "tests" / "coverage_floor.json").read_text())
 
 
 def collect_coverage(out: Path) -> dict:
+    """The suites collected for real; their citations through the product's coverage writer."""
+    dump = out / "citations.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           f"--report-dir={out}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           "-p", "tests.coverage_dump"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COVERAGE_DUMP": str(dump)})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    write_coverage(coverage_map(json.loads(dump.read_text())), out)
     return json.loads((out / "coverage.json").read_text())
 
 

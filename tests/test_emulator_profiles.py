@@ -214,11 +214,20 @@ def test_keepalive_off_by_one(at: ATChannel, firmware: str) -> None:
     assert at.command('AT+QMTCFG="keepalive",0,3602').cme_error == 8507
 
 
+@pair("qmtstat-peer-close-7")
+def test_qmtstat_peer_close_7(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """5.1 Table 4 "1 Connection is closed or reset by its remote peer"; the fault reports 7 "The
+    link is not alive" instead (other losses keep their codes)."""
+    conn = connect(at, peer)
+    conn.close()
+    assert at.wait_urc("+QMTSTAT", URC_WAIT).args == [0, 7 if firmware != OK else 1]
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 COVERED = {"no-dup-on-retransmit", "missing-timeout-notice", "wrong-error-code", "pkt-timeout-max-61",
            "qmtrecv-no-len", "no-truncate-1460", "open-occupied-ok", "sub-no-granted-qos",
-           "wrong-keepalive-default", "keepalive-off-by-one"}
+           "wrong-keepalive-default", "keepalive-off-by-one", "qmtstat-peer-close-7"}
 
 
 def test_every_faulty_profile_has_a_fault_test_here() -> None:

@@ -31,22 +31,28 @@ def test_every_faulty_profile_has_expectations():
     assert sorted(EXPECTED) == sorted(p.name for p in profiles.faulty())
 
 
-def run_suite(profile: str, out: Path, modules: tuple[str, ...]) -> dict:
+def run_suite(profile: str, out: Path, modules: tuple[str, ...], strict: bool = False) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", *(["suites"] if FULL else modules), "-q", "-p", "no:cacheprovider",
-         f"--report-dir={out}", "--firmware", profile],
+         f"--report-dir={out}", "--firmware", profile, *(["--strict"] if strict else [])],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((out / "record.json").read_text())
 
 
-@pytest.mark.parametrize("profile", sorted(EXPECTED))
-def test_suite_fails_exactly_the_expected_cases(profile, tmp_path):
+RUNS = [(p, False) for p in sorted(EXPECTED)] + [(p, True) for p in sorted(EXPECTED) if EXPECTED[p].strict_fails]
+
+
+@pytest.mark.parametrize(("profile", "strict"), RUNS, ids=[p + ("-strict" if s else "") for p, s in RUNS])
+def test_suite_fails_exactly_the_expected_cases(profile, strict, tmp_path):
+    """Without --strict a profile fails `fails` only (a deviation from the plain reading is flagged,
+    not failed); with --strict it fails `fails` and `strict_fails`."""
     expect = EXPECTED[profile]
-    record = run_suite(profile, tmp_path, expect.modules)
+    record = run_suite(profile, tmp_path, expect.modules, strict)
     failed = sorted(c["nodeid"] for c in record["cases"] if c["verdict"] in ("failed", "error"))
     assert record["summary"]["passed"] > 0
-    unexpected = [n for n in failed if not any(matches(n, pat) for pat in expect.fails)]
-    missed = [pat for pat in expect.fails if not any(matches(n, pat) for n in failed)]
+    patterns = expect.fails + (expect.strict_fails if strict else ())
+    unexpected = [n for n in failed if not any(matches(n, pat) for pat in patterns)]
+    missed = [pat for pat in patterns if not any(matches(n, pat) for n in failed)]
     assert not unexpected, f"{profile}: cases failed that do not check the fault ({expect.why}): {unexpected}"
     assert not missed, f"{profile}: the suite did not catch the fault ({expect.why}) in: {missed}"

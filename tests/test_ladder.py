@@ -38,7 +38,7 @@ def _run(tmp: Path, module: str, *select: str) -> subprocess.Popen[str]:
     rig.write_text(f"dut: {{kind: emulator, time_scale: {SCALE}}}\nreport: {{dir: {tmp / 'reports'}}}\n")
     cmd = [sys.executable, "-m", "pytest", str(CASES / module), "-p", "no:cacheprovider", "-q", "-rs",
            "--rig", str(rig), f"--junitxml={tmp / 'junit.xml'}", f"--html={tmp / 'html' / 'index.html'}",
-           f"--alluredir={tmp / 'allure'}", *select]
+           f"--alluredir={tmp / 'allure'}", f"--report-dir={tmp / 'reports'}", *select]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -207,11 +207,16 @@ def test_dead_emulator_breaks_the_rig_and_the_rest_is_not_run(runs) -> None:
     assert "RIG BROKEN: cannot bring the DUT to its known state" in out
     cases = _record(tmp)
     assert cases["test_1_emulator_dies"]["verdict"] == "passed"
-    for later in ("test_2_would_pass", "test_3_would_pass_too"):
-        assert cases[later]["verdict"] == "skipped", cases[later]
-        assert cases[later]["message"].startswith("rig broken: "), cases[later]
-    assert "failed" not in out.splitlines()[-1]  # not DUT failures
+    # the case whose setup found the rig broken is skipped with the reason; the run stops there
+    assert cases["test_2_would_pass"]["verdict"] == "skipped", cases["test_2_would_pass"]
+    assert cases["test_2_would_pass"]["message"].startswith("rig broken: ")
     assert "the emulator process has exited" in cases["test_2_would_pass"]["message"]
+    assert cases["test_3_would_pass_too"]["verdict"] == "not-run", cases["test_3_would_pass_too"]
+    record = json.loads((tmp / "reports" / "record.json").read_text())
+    assert record["complete"] is False and record["incomplete"]["kind"] == "rig-broken", record["incomplete"]
+    assert record["incomplete"]["at"].endswith("test_2_would_pass"), record["incomplete"]
+    assert "failed" not in out.splitlines()[-1]  # not DUT failures
     junit = (tmp / "junit.xml").read_text()
     assert "ladder: reopen port: failed" in junit and "rig broken:" in junit
-    assert "skipped: rig broken" in (tmp / "reports" / "matrix.html").read_text()
+    matrix = (tmp / "reports" / "matrix.html").read_text()
+    assert "skipped: rig broken" in matrix and "INCOMPLETE" in matrix

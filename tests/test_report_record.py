@@ -28,7 +28,7 @@ def test_phases_fold_into_one_verdict():
     rec.phase("c", ["3.3.2"], "setup", "skipped", 0.0, "needs mosquitto")
     rec.phase("c", ["3.3.2"], "teardown", "passed", 0.0)
     cases = rec.cases
-    assert (cases["a"].verdict, cases["a"].message) == ("failed", "AssertionError: x")
+    assert (cases["a"].verdict, cases["a"].message) == ("failed", "AssertionError: x\nmore")
     assert cases["a"].duration_s == pytest.approx(0.4)
     assert cases["b"].verdict == "error"
     assert (cases["c"].verdict, cases["c"].message) == ("skipped", "needs mosquitto")

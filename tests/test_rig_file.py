@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.emulator import profiles
 from harness.rig import RELAY_KINDS, RelayKind, RigConfig, RigError, load_rig, register_relay_kind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -378,3 +379,52 @@ def test_dut_and_duts_together_is_an_error(tmp_path):
     rig.write_text("dut: {kind: emulator}\nduts:\n  - dut: {kind: emulator}\n")
     with pytest.raises(RigError, match=r"both.yaml: duts: use either dut/relay"):
         load_rig(rig)
+
+
+# -- firmware profiles, pyserial URLs, and where a value came from (issue 11, item 4) ----------
+
+
+def test_unknown_firmware_in_the_file_names_the_file_the_key_and_every_profile(rig_dir: Path) -> None:
+    text = error_of(write(rig_dir, "dut: {firmware: nope}\n"))
+    assert text.startswith("rig.yaml: dut.firmware: unknown firmware profile 'nope' (known: conformant, ")
+    assert all(name in text for name in profiles.known())
+
+
+def test_unknown_firmware_option_names_the_option() -> None:
+    text = error_of(ROOT / "rig.yaml", {"dut.firmware": "nope"})
+    assert text.startswith("--firmware: unknown firmware profile 'nope' (known: ")
+
+
+def test_every_known_firmware_profile_loads() -> None:
+    for name in profiles.known():
+        assert load_rig(ROOT / "rig.yaml", {"dut.firmware": name}, env={}).dut.firmware == name
+
+
+@pytest.mark.parametrize(
+    ("port", "expected"),
+    [
+        ("socket://127.0.0.1:1?logging=loud", "--port: not a URL pyserial can open: "),
+        ("rfc2217://127.0.0.1:1?x=1", "--port: not a URL pyserial can open: "),
+        ("loop://?bad=1", "--port: not a URL pyserial can open: "),
+    ],
+)
+def test_port_url_pyserial_cannot_parse_is_an_option_error(port: str, expected: str) -> None:
+    """Malformed is the option's fault (exit 4); a well-formed URL that does not open is the rig's (3)."""
+    assert error_of(ROOT / "rig.yaml", {"dut.kind": "serial", "dut.port": port}).startswith(expected)
+
+
+def test_port_url_options_pyserial_knows_are_accepted() -> None:
+    for port in ("rfc2217://127.0.0.1:5000?ign_set_control&timeout=5", "socket://127.0.0.1:5000?logging=debug"):
+        assert load_rig(ROOT / "rig.yaml", {"dut.kind": "serial", "dut.port": port}, env={}).dut.port == port
+
+
+def test_origin_says_whether_the_option_or_the_file_gave_a_value(rig_dir: Path) -> None:
+    rig = load_rig(ROOT / "rig.yaml", {"dut.kind": "serial", "dut.port": "socket://127.0.0.1:5000"}, env={})
+    assert rig.origin("dut.port") == "--port"
+    assert rig.origin("broker.kind") == f"{ROOT / 'rig.yaml'}: broker.kind"
+    rig = load_rig(write(rig_dir, "dut: {kind: serial, port: 'socket://127.0.0.1:5000'}\n"), env={})
+    assert (rig.origin("dut.port"), rig.path_as_given) == ("rig.yaml: dut.port", "rig.yaml")
+    assert rig.for_worker(0, 1).origin("dut.port") == "rig.yaml: dut.port"
+    two = load_rig(write(rig_dir, "duts:\n  - dut: {kind: serial, port: /dev/ttyUSB0}\n"
+                                  "  - dut: {kind: serial, port: /dev/ttyUSB1}\n", "two.yaml"), env={})
+    assert two.for_worker(1, 2).origin("dut.port") == "two.yaml: duts.1.dut.port"

@@ -28,7 +28,8 @@ def test_no_secret_in_any_report_file(tmp_path: Path) -> None:
                    f"allure: {reports / 'allure-results'}, junit: {reports / 'junit.xml'}}}\n")
     env = {**os.environ, "SECRETS_TEST_BROKER_PW": password, "SECRETS_TEST_DEVICE_SECRET": device_secret}
     cmd = [sys.executable, "-m", "pytest", "suites/test_general.py", "tests/rig_cases/secret_steps.py",
-           "-p", "no:cacheprovider", "-q", "--rig", str(rig), "-k", "bare_at or ati_identifies or secret"]
+           "-p", "no:cacheprovider", "-q", "--rig", str(rig), "--report-dir", str(reports),
+           "-k", "bare_at or ati_identifies or secret"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "4 passed" in proc.stdout.splitlines()[-1], proc.stdout[-2000:]

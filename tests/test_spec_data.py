@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import harness.spec as spec
-from harness.spec import codes, commands, examples, qmtcfg, unclear, urcs
+from harness.spec import codes, commands, examples, plain, qmtcfg, unclear, urcs
 from harness.spec.model import CfgItem, IntParam, StrParam
 from harness.spec.timing import RESPONSE_TIMES
 
@@ -94,6 +94,22 @@ def test_the_occurs_check_can_fail(note_text):
 def test_every_unclear_quote_occurs_in_the_note(note_text):
     missing = [(u.id, q) for u in unclear.UNCLEAR for _, q in u.quotes if not occurs(q, note_text)]
     assert not missing
+
+
+def test_every_plain_reading_quote_occurs_in_the_note_and_is_at_most_a_line(note_text):
+    """harness.spec.plain: what --strict quotes when it fails a case is a real line of the note."""
+    missing = [(i, q) for i, (_, q) in plain.LINES.items() if not occurs(q, note_text)]
+    assert not missing
+    assert [i for i, (_, q) in plain.LINES.items() if len(q) > QUOTE_MAX] == []
+    assert {sec for sec, _ in plain.LINES.values()} <= SECTIONS
+
+
+def test_plain_reading_ids_are_known():
+    assert plain.qmtstat(1, cid=0).expected == "+QMTSTAT: 0,1" and plain.qmtstat(7).quote.startswith("7 ")
+    with pytest.raises(KeyError, match="no plain reading"):
+        plain.reading("5.1/QMTSTAT/9", 9)
+    with pytest.raises(ValueError):
+        plain.qmtstat(8)
 
 
 def test_every_form_syntax_and_response_format_occurs_in_the_note(note_text):

@@ -21,12 +21,18 @@ How it is run, and why:
   the test's user; ``user`` is therefore set to whoever runs the harness.
 - Ready means: the log says "running" and every listener accepts a TCP connection, within a deadline.
   Stop is SIGTERM, then SIGKILL after a deadline; a finalizer kills a broker its owner forgot.
+- It dies with the run (harness/children.py): a session of its own (a terminal's Ctrl-C to the
+  harness's group does not stop it before the harness does), SIGTERM from the kernel when the thread
+  that started it ends (start it from a long-lived thread), an exit hook for one nobody stopped.
+  Its directory is ``/tmp/bc660k-mosquitto-*`` with its owner's pid in it: a directory left by a
+  SIGKILLed harness is removed by the next start.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import os
@@ -37,7 +43,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import weakref
@@ -45,6 +50,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, ClassVar
 
+from harness import children
 from harness.broker.embedded import TlsFiles
 from harness.broker.errors import BrokerError
 
@@ -57,6 +63,7 @@ SBIN_DIRS: tuple[str, ...] = ("/usr/sbin", "/usr/local/sbin")
 _PORT_ATTEMPTS = 5
 _PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default; mosquitto reads the count from the file
 _TIMESTAMP = re.compile(r"^\d+: ")
+DIR_PREFIX = "bc660k-mosquitto-"
 
 
 def find_mosquitto() -> str | None:
@@ -100,6 +107,17 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(5)
+
+
+def _stop_at_exit(process: subprocess.Popen[bytes], work: Path) -> None:
+    """The exit hook's stop of a broker nobody stopped (holds no reference to the broker)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 class MosquittoBroker:
@@ -158,7 +176,8 @@ class MosquittoBroker:
         self.capabilities["mtls_required"] = self._require_certificate and tls is not None
         self._process: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[..., MosquittoBroker] | None = None
-        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._tmpdir: Path | None = None
+        self._exit_key: int | None = None  # in the children registry while the process runs
         self._stderr: IO[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -171,7 +190,7 @@ class MosquittoBroker:
     @property
     def log_path(self) -> Path | None:
         """mosquitto's log of this run (connections, refusals); gone after stop()."""
-        return Path(self._tmpdir.name, "mosquitto.log") if self._tmpdir is not None else None
+        return self._tmpdir / "mosquitto.log" if self._tmpdir is not None else None
 
     def start(self, timeout: float = 10.0) -> MosquittoBroker:
         """Start mosquitto and return once every listener accepts connections."""
@@ -182,7 +201,8 @@ class MosquittoBroker:
             binary = self._binary or find_mosquitto()
             if binary is None:
                 raise BrokerError(f"{_PREFIX}: {missing_reason()}")
-            self._tmpdir = tempfile.TemporaryDirectory(prefix="mosquitto-")
+            children.sweep_stale(DIR_PREFIX)  # the directories of SIGKILLed harnesses
+            self._tmpdir = children.private_dir(DIR_PREFIX)
             try:
                 for attempt in range(_PORT_ATTEMPTS):
                     if self._launch(binary, time.monotonic() + timeout):
@@ -229,7 +249,7 @@ class MosquittoBroker:
     def _launch(self, binary: str, deadline: float) -> bool:
         """One start attempt; False when a listener's port was taken (the caller may pick again)."""
         assert self._tmpdir is not None
-        work = Path(self._tmpdir.name)
+        work = self._tmpdir
         self.port = self._requested[0] or _free_port(self.host)
         self.tls_port = (self._requested[1] or _free_port(self.host)) if self._tls else None
         log, err = work / "mosquitto.log", work / "stderr.log"
@@ -238,12 +258,13 @@ class MosquittoBroker:
         conf.write_text(self._config(work, log))
         self._stderr = err.open("wb")
         try:
-            process = subprocess.Popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                       stdout=self._stderr, stderr=subprocess.STDOUT, close_fds=True)
+            process = children.popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL,
+                                     stdout=self._stderr, stderr=subprocess.STDOUT, close_fds=True)
         except OSError as exc:
             raise BrokerError(f"{_PREFIX}: cannot run {binary}: {exc.strerror or exc}") from None
         self._process = process
         self._finalizer = weakref.finalize(self, _kill, process)
+        self._exit_key = children.register(functools.partial(_stop_at_exit, process, work))
         ports = [p for p in (self.port, self.tls_port) if p is not None]
         while True:
             code = process.poll()
@@ -323,6 +344,8 @@ class MosquittoBroker:
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
+        children.unregister(self._exit_key)
+        self._exit_key = None
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -330,6 +353,6 @@ class MosquittoBroker:
     def _teardown(self, timeout: float) -> None:
         self._reap(timeout)
         if self._tmpdir is not None:
-            self._tmpdir.cleanup()
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
         self.port, self.tls_port = self._requested[0], None

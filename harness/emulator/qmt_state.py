@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from harness.emulator.api import Arg, Command, Context, ModuleState
 from harness.emulator.mqtt_client import MqttClient
 from harness.emulator.mqtt_config import MqttConfig, configs
-from harness.emulator.mqtt_types import ConnState, Delivered, Event, LinkLost, Retry
+from harness.emulator.mqtt_types import ConnState, Delivered, Event, LinkLost, Retry, StatCode
 from harness.emulator.profiles import profile_of
 
 INVALID_PARAMETER = 8507  # chapter 4 Table 2 "MQTT invalid parameter"
@@ -173,4 +173,7 @@ def on_link_event(ctx: Context, module: ModuleState, link: Link, event: Event) -
     elif isinstance(event, LinkLost):
         # Chapter 5 Table 3: "the client will close the MQTT connection and report the URC"
         state(module).drop(link)
-        ctx.urc(f"+QMTSTAT: {link.connect_id},{int(event.code)}")
+        code = event.code
+        if code is StatCode.PEER_CLOSED and profile_of(module).has("qmtstat-peer-close-7"):
+            code = StatCode.LINK_DEAD  # a faulty firmware: the peer's close reported as "link not alive"
+        ctx.urc(f"+QMTSTAT: {link.connect_id},{int(code)}")

@@ -8,6 +8,9 @@ from pathlib import Path
 
 # Allure matches in order; "failed" is an assertion (a verdict), "broken" any other exception.
 CATEGORIES = [
+    # First: a waived failure (harness/plugin_verdicts.py) is reported as skipped with the waiver
+    # text ("waived: <reason> [<ticket>, expires ...]: <failure>") as its message.
+    {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": r"(?s)waived: .*"},
     {"name": "Rig fault", "matchedStatuses": ["failed", "broken", "skipped"],
      "messageRegex": r"(?s).*(rig broken|cannot open serial port|PortOpenError|relay .*:|emulator:|broker:).*"},
     {"name": "Timeout", "matchedStatuses": ["failed", "broken"],

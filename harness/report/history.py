@@ -13,6 +13,7 @@ from typing import Any
 from harness.report.selection import WHOLE
 
 KEEP = 30  # runs kept; the oldest go first
+_COUNTS = ("passed", "failed", "error", "waived", "skipped", "interrupted", "not-run")
 
 
 def _slug(text: str) -> str:
@@ -42,18 +43,24 @@ def write_trend(runs: list[Path], out: Path) -> None:
             data = json.loads(run.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a damaged history file must not cost the report of this run
+        if not isinstance(data, dict) or not isinstance(data.get("facts", {}), dict):
+            continue
         facts = data.get("facts", {})
         fw = facts.get("DUT firmware", "unknown")
-        by_fw.setdefault(fw, []).append((run.stem.split("-", 1)[0], data.get("summary", {}),
-                                         facts.get("Selection", WHOLE)))
+        selection = facts.get("Selection", WHOLE)
+        if data.get("complete") is False:
+            selection = f"INCOMPLETE ({(data.get('incomplete') or {}).get('reason', '?')}); {selection}"
+        summary = data.get("summary", {}) if isinstance(data.get("summary"), dict) else {}
+        by_fw.setdefault(fw, []).append((run.stem.split("-", 1)[0], summary, selection))
     parts = []
     for fw, rows in sorted(by_fw.items()):
         cells = "".join(
-            f'<tr{"" if sel == WHOLE else " class=subset"}><td>{html.escape(stamp)}</td><td>{s.get("passed", 0)}'
-            f'</td><td>{s.get("failed", 0)}</td><td>{s.get("error", 0)}</td><td>{s.get("skipped", 0)}</td>'
-            f"<td>{html.escape(sel)}</td></tr>" for stamp, s, sel in rows)
-        parts.append(f"<h2>{html.escape(fw)}</h2><table><tr><th>run (UTC)</th><th>passed</th><th>failed</th>"
-                     f"<th>errors</th><th>skipped</th><th>selection</th></tr>{cells}</table>")
+            f'<tr{"" if sel == WHOLE else " class=subset"}><td>{html.escape(stamp)}</td>'
+            + "".join(f"<td>{s.get(k, 0)}</td>" for k in _COUNTS) + f"<td>{html.escape(sel)}</td></tr>"
+            for stamp, s, sel in rows)
+        heads = "".join(f"<th>{k}</th>" for k in _COUNTS)
+        parts.append(f"<h2>{html.escape(fw)}</h2><table><tr><th>run (UTC)</th>{heads}"
+                     f"<th>selection</th></tr>{cells}</table>")
     out.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><title>History</title><style>'
                    "body{font-family:sans-serif} td,th{border:1px solid #ccc;padding:2px 8px}"
                    "table{border-collapse:collapse} tr.subset{color:#888;font-style:italic}</style></head>"

@@ -11,6 +11,7 @@ counted at this run's average for such cases."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,9 +28,11 @@ def last_durations(record_path: Path) -> dict[str, float]:
     """nodeid -> seconds from a previous record.json; empty when there is none or it is damaged."""
     try:
         data = json.loads(record_path.read_text(encoding="utf-8"))
-        return {c["nodeid"]: float(c.get("duration_s", 0.0)) for c in data.get("cases", [])}
+        found = {c["nodeid"]: float(c.get("duration_s", 0.0)) for c in data.get("cases", [])}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
+    # an earlier run's damaged figures (Infinity, NaN, negative) are not trusted, only dropped
+    return {k: v for k, v in found.items() if math.isfinite(v) and v >= 0}
 
 
 class Progress:

@@ -8,7 +8,13 @@ rig says; the DUT opens a connection to broker.dut_address, 3.3.2); the certific
 broker.tls (the session PKI loads and chains to its CA, and the broker's TLS listener verifies).
 
 A failed part makes the parts that need it SKIP with the reason. Never a traceback: anything
-unexpected becomes a FAIL row naming the part. Exit status 0 only when no row is FAIL.
+unexpected becomes a FAIL row naming the part. The exit status means what a conformance run's
+does (harness/rig/exits.py): 0 no row is FAIL, 3 a part of the rig failed (the DUT unreachable,
+the relay, the broker), 4 the rig file or an option is wrong.
+
+``port`` (``--port URL``) means what the suite's ``--port`` means: an external DUT at that URL, no
+emulator; the rows about the DUT use the suite's words (harness/rig/reach.py), so the line a run
+stopped with and the doctor's row read the same.
 """
 
 from __future__ import annotations
@@ -22,17 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.at import ATChannel, ATError, PortOpenError, Transcript
-from harness.rig.identity import Identity, IdentityError, read_identity
+from harness.at import ATChannel, ATError, Transcript
+from harness.rig.exits import PASSED, RIG_BROKEN, USAGE
+from harness.rig.identity import Identity
 from harness.rig.ladder import RUNG_BY_NAME, Ladder, LadderError, RungFailed, rig_relay, uses_emulator_control
-from harness.rig.loader import RigError, load_rig
-from harness.rig.port_finder import PortNotFound, PortSpecError, resolve
+from harness.rig.loader import OPTION_NAMES, RigError, load_rig
+from harness.rig.port_finder import PortNotFound
+from harness.rig.reach import BadPort, Unreachable, greet, open_channel, resolve_url
 from harness.rig.relay import Relay, RelayError
 from harness.rig.schema import RigConfig
 from harness.spec.timing import deadline_s
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
-EXIT_OK, EXIT_FAIL, EXIT_RIG_FILE = 0, 1, 4  # README "Exit status": 4 the rig file is wrong
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,10 @@ class Row:
 
 class CheckFailed(Exception):
     """A check's one-line failure, naming the part (file, key, port, relay, broker)."""
+
+
+class OptionWrong(CheckFailed):
+    """The failure is the rig file's or an option's (exit 4), found only when the check ran."""
 
 
 class CheckSkipped(Exception):
@@ -84,7 +95,6 @@ class State:
 
 def check_port(s: State) -> str:
     rig = s.rig
-    where = rig.source.name
     if rig.dut.kind == "emulator":
         from harness.emulator.launcher import EmulatorProcess, LaunchError
 
@@ -99,13 +109,15 @@ def check_port(s: State) -> str:
     else:
         s.port = str(rig.dut.port)
         try:
-            url = resolve(s.port)
-        except (PortSpecError, PortNotFound) as exc:
-            raise CheckFailed(f"{where}: dut.port: {exc}") from None
+            url = resolve_url(rig)
+        except BadPort as exc:
+            raise OptionWrong(str(exc)) from None
+        except Unreachable as exc:
+            raise CheckFailed(str(exc)) from None
     try:
-        s.channel = ATChannel(url, baud=rig.dut.baud, time_scale=rig.dut.time_scale, transcript=s.log)
-    except PortOpenError as exc:
-        raise CheckFailed(f"{where}: dut.port: {exc}") from None
+        s.channel = open_channel(rig, url, s.log)
+    except Unreachable as exc:
+        raise CheckFailed(str(exc)) from None
     s.stack.callback(lambda: s.channel.close() if s.channel else None)
     kind = f"emulator ({rig.dut.transport}, {rig.dut.firmware})" if s.emulator else f"{rig.dut.baud} baud"
     return f"{url} opened, {kind}"
@@ -115,11 +127,9 @@ def check_identity(s: State) -> str:
     s.need("port")
     assert s.channel is not None
     try:
-        if not s.channel.resync(attempts=3, timeout=deadline_s("AT", s.rig.dut.time_scale)):
-            raise CheckFailed(f"dut.port {s.port}: no OK to AT (wrong port, baud {s.rig.dut.baud}, or no power?)")
-        s.identity = ident = read_identity(s.channel)
-    except (ATError, IdentityError) as exc:
-        raise CheckFailed(f"dut.port {s.port}: does not answer like a BC660K-GL: {exc}") from None
+        s.identity = ident = greet(s.channel, attempts=3, timeout=deadline_s("AT", s.rig.dut.time_scale))
+    except Unreachable as exc:
+        raise CheckFailed(str(exc)) from None
     return f"{ident.manufacturer} {ident.model}, firmware {ident.revision}, IMEI {ident.imei}"
 
 
@@ -254,16 +264,18 @@ CHECKS: list[tuple[str, Callable[[State], str]]] = [
 # -- running and printing -----------------------------------------------------------------------
 
 
-def run_doctor(rig_path: str | Path, *, power: bool = True) -> tuple[list[Row], int]:
-    """All rows and the exit status."""
+def run_doctor(rig_path: str | Path, *, power: bool = True, port: str | None = None) -> tuple[list[Row], int]:
+    """All rows and the exit status. `port`: an external DUT at that URL (the suite's --port)."""
+    overrides = {"dut.kind": "serial", "dut.port": port} if port is not None else None
     try:
-        rig = load_rig(rig_path)
+        rig = load_rig(rig_path, overrides, option_names=OPTION_NAMES)
     except RigError as exc:
         rows = [Row("rig file", FAIL, str(exc))]
-        return rows + [Row(name, SKIP, "the rig file is wrong") for name, _ in CHECKS], EXIT_RIG_FILE
+        return rows + [Row(name, SKIP, "the rig file or an option is wrong") for name, _ in CHECKS], USAGE
     d, r = rig.dut, rig.relay
     what = f"dut {d.kind} ({d.port or d.transport}), relay {r.kind}, broker {rig.broker.kind}"
     rows = [Row("rig file", OK, f"{rig_path}: {what}")]
+    usage = False
     with contextlib.ExitStack() as stack:
         state = State(rig, power, stack, Transcript(secrets=rig.secrets()))
         for name, check in CHECKS:
@@ -272,12 +284,15 @@ def run_doctor(rig_path: str | Path, *, power: bool = True) -> tuple[list[Row], 
             except CheckSkipped as exc:
                 rows.append(Row(name, SKIP, str(exc)))
             except CheckFailed as exc:
+                usage = usage or isinstance(exc, OptionWrong)
                 state.failed.add(name)
                 rows.append(Row(name, FAIL, str(exc)))
             except Exception as exc:  # never a traceback: name the part and what was raised
                 state.failed.add(name)
                 rows.append(Row(name, FAIL, f"{name}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"))
-    return rows, EXIT_FAIL if any(row.status == FAIL for row in rows) else EXIT_OK
+    if usage:
+        return rows, USAGE
+    return rows, RIG_BROKEN if any(row.status == FAIL for row in rows) else PASSED
 
 
 def print_table(rows: list[Row], out: TextIO) -> None:

@@ -74,6 +74,8 @@ def load_rig(
     except ValidationError as exc:
         raise RigError(_one_line(exc, shown, overrides, names)) from None
     rig.source = Path(path).resolve()
+    rig._path_as_given = shown  # RigConfig.origin(): errors after loading name the same source
+    rig._origins = {key: names.get(key, f"override {key}") for key in overrides}
     return rig
 
 

@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
+from harness.emulator.profiles import known as known_firmware  # a names list: stdlib-only imports
 from harness.rig.fields import (  # re-exported: the schema's public names live here
     SECRET,
     EnvPath,
@@ -52,6 +53,13 @@ __all__ = [
 STANDARD_BAUDS = (4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 PYSERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)")
+# The handlers whose URL can be parsed without touching anything (hwgrep:// searches the ports,
+# spy:// and alt:// wrap another URL): what pyserial's own parser refuses is the option's fault.
+_URL_FORMS = {
+    "socket": "socket://HOST:PORT[?logging=debug|info|warning|error]",
+    "rfc2217": "rfc2217://HOST:PORT[?option[&option...]]",
+    "loop": "loop://[?logging=debug|info|warning|error]",
+}
 
 
 class DutConfig(_Section):
@@ -101,6 +109,9 @@ class DutConfig(_Section):
         else:
             self.transport = self.transport or "tcp"
             self.firmware = self.firmware or "conformant"
+            if self.firmware not in (names := known_firmware()):
+                raise _fail("firmware", "unknown firmware profile {got} (known: {known})",
+                            got=repr(self.firmware), known=", ".join(names))
             self._emulator_port_rules()
         return self
 
@@ -128,6 +139,9 @@ class DutConfig(_Section):
                         schemes=", ".join(s + "://" for s in PYSERIAL_SCHEMES))
         if m and m.group(1).lower() in ("socket", "rfc2217"):
             _host_port(m.group(2), "port", allow_zero=False)
+        if m and m.group(1).lower() in _URL_FORMS and not _pyserial_parses(self.port):
+            raise _fail("port", "not a URL pyserial can open: expected {form}; got {got}",
+                        form=_URL_FORMS[m.group(1).lower()], got=repr(self.port))
 
     def _emulator_port_rules(self) -> None:
         if self.port is None:
@@ -143,8 +157,19 @@ class DutConfig(_Section):
                         got=repr(self.port))
 
 
+def _pyserial_parses(url: str) -> bool:
+    """pyserial's own parser accepts the URL (options and all); nothing is opened."""
+    import serial  # here: only a serial DUT's rig needs pyserial at load
+
+    try:
+        serial.serial_for_url(url, do_not_open=True).from_url(url)
+    except Exception:  # SerialException, ValueError, and a KeyError from its own message formatting
+        return False
+    return True
+
+
 def _host_port(text: str, path: str, *, allow_zero: bool) -> None:
-    host, sep, port = text.split("/", 1)[0].rpartition(":")
+    host, sep, port = re.split(r"[/?]", text, maxsplit=1)[0].rpartition(":")  # options: _pyserial_parses
     low = 0 if allow_zero else 1
     if not sep or not host or not port.isdigit() or not low <= int(port) <= 65535:
         raise _fail(path, "expected HOST:PORT after the scheme, PORT {low}..65535; got {got}",
@@ -221,6 +246,9 @@ class ReportConfig(_Section):
     allure: EnvPath = _field(Path("reports/allure-results"), "Allure results directory.")
     junit: EnvPath = _field(Path("reports/junit.xml"), "JUnit XML file.")
     title: EnvStr = _field("BC660K-GL MQTT conformance", "Report title.", "a non-empty string", min_length=1)
+    waivers: Annotated[Path | None, BeforeValidator(substitute)] = _field(
+        None, "YAML file of waivers (known deviations per firmware, each with reason, ticket and expiry "
+              "date; README 'Waivers'); --waivers overrides it. null: no waivers.")
 
 
 # -- the rig --------------------------------------------------------------------------
@@ -250,6 +278,29 @@ class RigConfig(_Section):
         Path("rig.yaml"), description="The rig file this came from (set by the loader, not a user key).",
         exclude=True,
     )
+    # Set by the loader: the file as the user named it, and which dotted keys a command-line
+    # option set (key -> the option, "--port"); by for_worker: the `duts:` entry this rig is.
+    _path_as_given: str = PrivateAttr(default="rig.yaml")
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+    _slot: int | None = PrivateAttr(default=None)
+
+    @property
+    def path_as_given(self) -> str:
+        """The rig file as the user named it (`rig.yaml`, `rigs/lab.yaml`): how errors name it."""
+        return self._path_as_given
+
+    def origin(self, key: str) -> str:
+        """Where the value of the dotted `key` came from, as an error names it: the option that set
+        it (`--port`) or the file and key (`rig.yaml: dut.port`, `rig.yaml: duts.1.dut.port`)."""
+        if key in self._origins:
+            return self._origins[key]
+        if self._slot is not None and key.split(".", 1)[0] in ("dut", "relay"):
+            key = f"duts.{self._slot}.{key}"
+        return f"{self._path_as_given}: {key}"
+
+    def given_by_option(self, key: str) -> str | None:
+        """The option that set `key` on the command line (`--port`), None when the file did."""
+        return self._origins.get(key)
 
     @model_validator(mode="after")
     def _one_way_to_name_duts(self) -> RigConfig:
@@ -265,7 +316,9 @@ class RigConfig(_Section):
             raise ValueError(f"{self.source.name}: duts: {len(self.duts)} DUTs listed but {workers} workers "
                              "asked for (pytest -n): one DUT per worker")
         slot = self.duts[index]
-        return self.model_copy(update={"dut": slot.dut, "relay": slot.relay})
+        worker = self.model_copy(update={"dut": slot.dut, "relay": slot.relay})
+        worker._slot = index
+        return worker
 
     def secrets(self) -> set[str]:
         """Every non-empty secret value (after substitution), for redaction in reports and logs."""

@@ -1,0 +1,357 @@
+"""The life of a conformance run as the record tells it: what was selected, what each case
+came to, whether the run finished, and where its reports end up.
+
+Only conformance runs (the suites) write the product's reports; the harness's own tests never
+touch a report directory. A conformance run stages every report (html, Allure results, JUnit,
+record, matrix, coverage, emulator log) and promotes them together when it ends, cut short or
+not, as long as one case started; a run that stops before its first case leaves the previous
+reports as they were (harness/report/staging.py).
+
+Cut short means: SIGINT, SIGTERM (what a CI job timeout sends), `-x`/`--maxfail`, a
+`pytest.exit`, the rig declared broken, or a crash of the harness. Each finishes with every
+report written and `record.json` saying `"complete": false` with the kind, the reason and the
+case it stopped in; the matrix then says INCOMPLETE.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.report.allure_meta import write_categories
+from harness.report.environment import write_allure_environment
+from harness.report.history import keep_history
+from harness.report.matrix import render_html as matrix_html
+from harness.report.progress import Progress, last_durations
+from harness.report.record import RunRecord
+from harness.report.staging import Staging
+from harness.rig import RigConfig
+
+STAGING_INPUT = "bc660k_staging"  # xdist workerinput key: the controller's staging directory
+RIG_BROKEN_PREFIX = "rig broken: "
+_SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+def is_conformance_run(config: pytest.Config) -> bool:
+    """True when everything the run collects lies under the rootdir's suites/ (the default
+    `testpaths`), or when the command line names a report directory (`--report-dir`): the
+    harness's own tests (tests/, or tests and suites together as `make test` runs them) are not
+    a qualification and write no product report unless asked to."""
+    if config.getoption("--report-dir", None):
+        return True
+    suites = (config.rootpath / "suites").resolve()
+    args = [a.split("::", 1)[0] for a in config.args] or ["."]
+    for arg in args:
+        path = Path(arg)
+        path = (path if path.is_absolute() else config.invocation_params.dir / path).resolve()
+        if path != suites and suites not in path.parents:
+            return False
+    return True
+
+
+def report_targets(rig: RigConfig) -> dict[str, Path]:
+    """Every artefact of one run and where it ends up."""
+    out = rig.report.dir
+    files = ("record.json", "matrix.html", "coverage.html", "coverage.json", "emulator.log")
+    return {"html": rig.report.html, "allure-results": rig.report.allure, "junit.xml": rig.report.junit,
+            **{name: out / name for name in files}}
+
+
+class RunLife:
+    """Hooks of one conformance run (controller side; an xdist worker only learns where to put
+    its Allure results). Registered by harness.plugin once the rig is loaded."""
+
+    def __init__(self, config: pytest.Config, rig: RigConfig, facts: dict[str, str]) -> None:
+        self.config, self.rig = config, rig
+        self.worker = hasattr(config, "workerinput")
+        self.record = RunRecord(facts=facts, rig=rig.redacted_dump())
+        self.staging: Staging | None = None
+        self.allure_dir: Path | None = None
+        self.running: list[str] = []  # cases started and not yet finished (several with xdist)
+        self.last_started = ""
+        self.stop: dict[str, str] | None = None  # why the run was cut short, once known
+        self.signal: str | None = None
+        self.progress: Progress | None = None
+        self._handlers: dict[int, Any] = {}
+        self.extra_writers: list[tuple[str, Any]] = []  # (name, callable(staging dir) -> None)
+        self.summary_lines: list[str] = []
+
+    # -- start ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Stage the reports and route pytest-html, JUnit and Allure into the staging area."""
+        opt = self.config.option
+        if self.worker:
+            staged = self.config.workerinput.get(STAGING_INPUT)  # type: ignore[attr-defined]
+            if staged and hasattr(opt, "allure_report_dir"):
+                opt.allure_report_dir, opt.clean_alluredir = str(Path(staged) / "allure-results"), False
+            self._install_signal_handler()
+            return
+        # a report path given on the command line (--html, --junitxml, --alluredir) is the user's:
+        # written there directly, never staged or removed
+        given = {"html": getattr(opt, "htmlpath", None), "junit.xml": getattr(opt, "xmlpath", None),
+                 "allure-results": getattr(opt, "allure_report_dir", None)}
+        targets = {k: v for k, v in report_targets(self.rig).items() if not given.get(k)}
+        self.staging = Staging(self.rig.report.dir, targets).create()
+        if hasattr(opt, "htmlpath") and not opt.htmlpath:
+            opt.htmlpath, opt.self_contained_html = str(self.staging.path("html")), True
+        if hasattr(opt, "xmlpath") and not opt.xmlpath:
+            opt.xmlpath = str(self.staging.path("junit.xml"))
+        if hasattr(opt, "allure_report_dir") and not opt.allure_report_dir:
+            opt.allure_report_dir, opt.clean_alluredir = str(self.staging.path("allure-results")), False
+        self.allure_dir = Path(opt.allure_report_dir) if getattr(opt, "allure_report_dir", None) else None
+        self._install_signal_handler()
+
+    def evidence_dir(self) -> Path | None:
+        """Where files of this run (the emulator's log) go until promotion."""
+        if self.staging is not None:
+            return self.staging.root
+        staged = getattr(self.config, "workerinput", {}).get(STAGING_INPUT)
+        return Path(staged) if staged else None
+
+    def _install_signal_handler(self) -> None:
+        """SIGTERM ends the run like Ctrl-C does (fixtures torn down, reports written) instead of
+        killing the interpreter where it stands; a second one while the run winds down is ignored."""
+        if not _main_thread():
+            return
+        self._handlers[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signal = _SIGNAL_NAMES.get(signal.Signals(signum), str(signum))
+        signal.signal(signum, signal.SIG_IGN)
+        raise KeyboardInterrupt(self.signal)
+
+    # -- selection and progress --------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.worker:
+            return
+        self.record.select([(i.nodeid, _sections(i)) for i in session.items])
+        expected = last_durations(self.rig.report.dir / "record.json")
+        self.progress = Progress([i.nodeid for i in session.items], expected=expected)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """With xdist the controller never collects: the workers' collections are the selection."""
+        self.record.select([(nodeid, []) for nodeid in ids])
+        if self.progress is None:
+            self.progress = Progress(ids, expected=last_durations(self.rig.report.dir / "record.json"))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.staging is not None:
+            node.workerinput[STAGING_INPUT] = str(self.staging.root)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.running.append(nodeid)
+        self.last_started = nodeid
+        if not self.worker:
+            self.record.begin(nodeid)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        if nodeid in self.running:
+            self.running.remove(nodeid)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.worker:
+            return
+        props = report.user_properties
+        sections = [str(v) for k, v in props if k == "spec_section"]
+        case = self.record.case(report.nodeid, sections)
+        case.observations.update({str(k).removeprefix("observation."): str(v) for k, v in props
+                                  if str(k).startswith("observation.")})
+        for k, v in props:
+            if str(k).startswith("deviation."):
+                case.deviations[str(k).removeprefix("deviation.")] = _json_or_text(v)
+        duts = [str(v) for k, v in props if k == "dut"]
+        if duts:
+            case.dut = duts[0]
+        facts = self.record.facts
+        for key, value in props:
+            if str(key).startswith("DUT ") and key not in facts:
+                facts[str(key)] = str(value)
+        waiver = [str(v) for k, v in props if k == "waiver"]
+        message, location = _message(report)
+        self.record.phase(report.nodeid, sections, report.when, report.outcome, report.duration,
+                          waiver[0] if waiver else message, xfail=hasattr(report, "wasxfail"),
+                          location=location, waived=bool(waiver))
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if report.when == "teardown" and self.progress is not None and reporter is not None:
+            line = self.progress.step(report.nodeid, sections[0] if sections else "")
+            if line:
+                reporter.ensure_newline()
+                reporter.write_line(line)
+
+    # -- how the run ends ------------------------------------------------------------------------
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, pytest.Session.Interrupted) and self.signal is None:
+            return  # session.shouldstop (the rig broke, ...): _why_incomplete reads the reason
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            self._stopped("exit", f"pytest.exit: {excinfo.value.msg}")
+        else:
+            name = self.signal or "SIGINT"
+            self._stopped("signal", f"{name} received")
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self._stopped("crash", f"harness crash: {excinfo.typename}: {excinfo.value}"[:500])
+
+    def _stopped(self, kind: str, reason: str) -> None:
+        if self.stop is None:
+            at = ", ".join(self.running) or self.last_started
+            self.stop = {"kind": kind, "reason": " ".join(reason.split()), "at": at}
+
+    def _why_incomplete(self, session: pytest.Session) -> dict[str, str] | None:
+        if self.stop is None and session.shouldfail:
+            self._stopped("maxfail", f"{session.shouldfail} (-x/--maxfail)")
+        if self.stop is None and session.shouldstop:
+            text = str(session.shouldstop)
+            self._stopped("rig-broken" if RIG_BROKEN_PREFIX in text else "stopped", text)
+        if self.stop is None and any(c.verdict == "not-run" for c in self.record.cases.values()):
+            self._stopped("stopped", "the run ended before every selected case ran")
+        return self.stop
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        """From here on a signal must not cost the reports: it is noted and the run winds down.
+        The innermost wrapper: after it, pytest-html and JUnit have written into the staging area."""
+        if _main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._handlers.setdefault(sig, signal.getsignal(sig))
+                signal.signal(sig, self._late_signal)
+        try:
+            yield
+        finally:
+            self.finish(session)
+
+    def _late_signal(self, signum: int, frame: Any) -> None:
+        self.signal = self.signal or _SIGNAL_NAMES.get(signal.Signals(signum), str(signum))
+        self._stopped("signal", f"{self.signal} received while the run was finishing")
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        yield
+        for line in self.summary_lines:
+            terminalreporter.write_line(line)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> Generator[None, None, None]:
+        try:
+            yield
+        finally:
+            for sig, handler in self._handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+
+    def finish(self, session: pytest.Session) -> None:
+        """After pytest-html and JUnit have written (the caller is the innermost sessionfinish
+        wrapper): the record, matrix, coverage, then promotion of the whole run."""
+        if self.worker or self.staging is None:
+            return
+        self.record.finish(self._why_incomplete(session))
+        # promoted once a case has a phase report: a run that dies in its first case's setup (a
+        # bad port, a missing emulator) stopped at start-up and leaves the previous reports alone
+        started = any(set(c.phases) - {"start"} for c in self.record.cases.values())
+        if not started:
+            self.staging.discard()
+            self._silence_report_plugins()
+            self.summary_lines = [f"reports: no case started; {self.rig.report.dir} left as it was"]
+            return
+        staged = self.staging.root
+        from harness.plugin_verdicts import waiver_summary  # its hooks import this module's owner
+
+        waivers = waiver_summary(self.config)
+        if waivers.get("file"):
+            self.record.extra["waivers"] = waivers
+        data = self.record.to_json()
+        self._write("record.json", lambda: self.record.write(staged / "record.json"))
+        title = f"{self.rig.report.title}: conformance matrix"
+        self._write("matrix.html", lambda: (staged / "matrix.html").write_text(matrix_html(data, title),
+                                                                                encoding="utf-8"))
+        allure_dir = self.allure_dir
+        if allure_dir is not None:
+            self._write("allure environment", lambda: write_allure_environment(allure_dir, self.record.facts))
+            self._write("allure categories", lambda: write_categories(allure_dir))
+        for name, writer in self.extra_writers:
+            self._write(name, lambda w=writer: w(staged))
+        written = self.staging.promote()
+        self._repoint_report_plugins()
+        self._write("history", lambda: keep_history(data, self.rig.report.dir / "history"))
+        state = "complete" if self.record.incomplete is None else f"INCOMPLETE ({self.record.incomplete['reason']})"
+        self.summary_lines = [f"reports ({state}): " + ", ".join(str(p) for p in written)]
+
+    def _write(self, what: str, action: Any) -> None:
+        """One report that cannot be written costs that report, never the others or the verdict."""
+        try:
+            action()
+        except Exception as exc:
+            print(f"report: could not write {what}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def _report_plugins(self) -> list[Any]:
+        from _pytest.junitxml import xml_key  # pytest's own, stable since 7.0
+        from pytest_html.basereport import BaseReport
+
+        found = [p for p in self.config.pluginmanager.get_plugins() if isinstance(p, BaseReport)]
+        xml = self.config.stash.get(xml_key, None)
+        return [*found, *([xml] if xml is not None else [])]
+
+    def _repoint_report_plugins(self) -> None:
+        """pytest-html and JUnit print where they wrote; after promotion that is the final path."""
+        assert self.staging is not None
+        targets = self.staging.targets
+        for plugin in self._report_plugins():
+            if hasattr(plugin, "_report_path") and "html" in targets:
+                plugin._report_path = Path(targets["html"]).resolve()
+            elif hasattr(plugin, "logfile") and "junit.xml" in targets:
+                plugin.logfile = str(Path(targets["junit.xml"]).resolve())
+
+    def _silence_report_plugins(self) -> None:
+        """Nothing was promoted: their "generated ..." lines would name files that do not exist."""
+        from _pytest.junitxml import xml_key
+
+        assert self.staging is not None
+        staged = self.staging.targets
+        for plugin in self._report_plugins():
+            if "html" in staged if hasattr(plugin, "_report_path") else "junit.xml" in staged:
+                self.config.pluginmanager.unregister(plugin)
+                if plugin is self.config.stash.get(xml_key, None):  # its own unconfigure would unregister it again
+                    del self.config.stash[xml_key]
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _sections(item: pytest.Item) -> list[str]:
+    return [str(v) for k, v in item.user_properties if k == "spec_section"]
+
+
+def _json_or_text(value: object) -> Any:
+    try:
+        return json.loads(str(value))
+    except ValueError:
+        return {"text": str(value)}
+
+
+def _message(report: pytest.TestReport) -> tuple[str, str]:
+    """pytest's own crash message and its location for a failure (not the first traceback line,
+    which is often a fixture's repr); the reason for a skip."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: "), f"{report.longrepr[0]}:{report.longrepr[1]}"
+    if not report.failed:
+        return "", ""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message), f"{crash.path}:{crash.lineno}"
+    text = report.longreprtext.strip()
+    lines = text.splitlines()
+    return (lines[-1] if lines else ""), ""
