@@ -21,6 +21,7 @@ from harness.report.lock import Held, ReportDirBusy, hold, release
 from harness.report.matrix import chapter_of, feature_of
 from harness.report.selection import describe
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
+from harness.rig.options import RIG_OPTIONS, overrides
 
 RIG_KEY = pytest.StashKey[RigConfig]()
 LOCK_KEY = pytest.StashKey[Held]()
@@ -44,37 +45,15 @@ MARKERS = (
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("bc660k", "BC660K-GL conformance rig")
     g.addoption("--rig", default=None, metavar="FILE", help="rig file (default: rig.yaml in the rootdir)")
-    g.addoption("--port", default=None, metavar="URL",
-                help="pyserial URL of an external DUT (device path, socket://, rfc2217://); "
-                     "no emulator is started")
-    g.addoption("--time-scale", default=None, metavar="F",
-                help="one module second lasts F real seconds (overrides dut.time_scale)")
-    g.addoption("--broker", default=None, metavar="KIND", help="amqtt or mosquitto (overrides broker.kind)")
-    g.addoption("--firmware", default=None, metavar="NAME",
-                help="emulator firmware profile (overrides dut.firmware)")
-    g.addoption("--report-dir", default=None, metavar="DIR",
-                help="write every report under DIR (overrides report.dir, .html, .allure and .junit)")
+    for opt in RIG_OPTIONS:
+        g.addoption(opt.flag, default=None, metavar=opt.metavar, help=opt.help)
     g.addoption("--section", action="append", default=[], metavar="SECTION",
                 help="run only the cases marked with this section of the note or one below it "
                      "(e.g. 3.3.8, or 3.3 for all commands); repeatable")
 
 
 def _overrides(config: pytest.Config) -> dict[str, Any]:
-    o: dict[str, Any] = {}
-    if (port := config.getoption("--port")) is not None:
-        o["dut.kind"], o["dut.port"] = "serial", port
-    if (scale := config.getoption("--time-scale")) is not None:
-        o["dut.time_scale"] = scale
-    if (broker := config.getoption("--broker")) is not None:
-        o["broker.kind"] = broker
-    if (fw := config.getoption("--firmware")) is not None:
-        o["dut.firmware"] = fw
-    if (out := config.getoption("--report-dir")) is not None:
-        o["report.dir"] = out
-        o["report.html"] = str(Path(out) / "html" / "index.html")
-        o["report.allure"] = str(Path(out) / "allure-results")
-        o["report.junit"] = str(Path(out) / "junit.xml")
-    return o
+    return overrides({opt.flag: config.getoption(opt.flag) for opt in RIG_OPTIONS})
 
 
 def _rig_path(config: pytest.Config) -> Path:

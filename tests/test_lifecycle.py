@@ -170,7 +170,7 @@ def test_ctrl_c_to_the_process_group_leaves_the_emulator_to_the_harness() -> Non
 
 
 def test_release_stops_the_emulator_when_closing_the_channel_is_interrupted() -> None:
-    from fixtures.dut import _release
+    from harness.rig.session import release as _release
 
     class InterruptedClose(ATChannel):
         def close(self) -> None:

@@ -31,12 +31,13 @@ from typing import Any, TextIO
 from harness.at import ATChannel, ATError, Transcript
 from harness.rig.exits import PASSED, RIG_BROKEN, USAGE
 from harness.rig.identity import Identity
-from harness.rig.ladder import RUNG_BY_NAME, Ladder, LadderError, RungFailed, rig_relay, uses_emulator_control
+from harness.rig.ladder import RUNG_BY_NAME, Ladder, LadderError, RungFailed
 from harness.rig.loader import OPTION_NAMES, RigError, load_rig
+from harness.rig.options import overrides as option_overrides
 from harness.rig.port_finder import PortNotFound
-from harness.rig.reach import BadPort, Unreachable, greet, open_channel, resolve_url
 from harness.rig.relay import Relay, RelayError
 from harness.rig.schema import RigConfig
+from harness.rig.session import RigFault, identify, open_port, open_relay, start_emulator
 from harness.spec.timing import deadline_s
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
@@ -93,51 +94,42 @@ class State:
 # -- the checks ---------------------------------------------------------------------------------
 
 
-def check_port(s: State) -> str:
-    rig = s.rig
-    if rig.dut.kind == "emulator":
-        from harness.emulator.launcher import EmulatorProcess, LaunchError
+def _fault(exc: RigFault) -> CheckFailed:
+    """A rig-session fault as the doctor's row: the option's or file's (4), or the rig's (3)."""
+    return OptionWrong(str(exc)) if exc.status == USAGE else CheckFailed(str(exc))
 
-        try:
-            s.emulator = EmulatorProcess.start(transport=rig.dut.transport or "tcp", time_scale=rig.dut.time_scale,
-                                               firmware=rig.dut.firmware or "conformant", baud=rig.dut.baud,
-                                               control=uses_emulator_control(rig))
-        except LaunchError as exc:
-            raise CheckFailed(f"emulator: {exc}") from None
-        s.stack.callback(s.emulator.stop)
-        s.port = url = s.emulator.url
-    else:
-        s.port = str(rig.dut.port)
-        try:
-            url = resolve_url(rig)
-        except BadPort as exc:
-            raise OptionWrong(str(exc)) from None
-        except Unreachable as exc:
-            raise CheckFailed(str(exc)) from None
+
+def check_port(s: State) -> str:
+    """The same bring-up as a run's (harness/rig/session.py): emulator, then the port."""
+    rig = s.rig
     try:
-        s.channel = open_channel(rig, url, s.log)
-    except Unreachable as exc:
-        raise CheckFailed(str(exc)) from None
+        if rig.dut.kind == "emulator":
+            s.emulator = start_emulator(rig)
+            s.stack.callback(s.emulator.stop)
+        s.channel = open_port(rig, s.emulator, s.log)
+    except RigFault as exc:
+        raise _fault(exc) from None
+    s.port = s.emulator.url if s.emulator else str(rig.dut.port)
     s.stack.callback(lambda: s.channel.close() if s.channel else None)
     kind = f"emulator ({rig.dut.transport}, {rig.dut.firmware})" if s.emulator else f"{rig.dut.baud} baud"
-    return f"{url} opened, {kind}"
+    return f"{s.channel.url} opened, {kind}"
 
 
 def check_identity(s: State) -> str:
     s.need("port")
     assert s.channel is not None
     try:
-        s.identity = ident = greet(s.channel, attempts=3, timeout=deadline_s("AT", s.rig.dut.time_scale))
-    except Unreachable as exc:
-        raise CheckFailed(str(exc)) from None
+        s.identity = ident = identify(s.channel, attempts=3, timeout=deadline_s("AT", s.rig.dut.time_scale))
+    except RigFault as exc:
+        raise _fault(exc) from None
     return f"{ident.manufacturer} {ident.model}, firmware {ident.revision}, IMEI {ident.imei}"
 
 
 def check_relay(s: State) -> str:
     try:
-        s.relay = relay = rig_relay(s.rig, str(s.emulator.control) if s.emulator and s.emulator.control else None)
-    except RelayError as exc:
-        raise CheckFailed(str(exc)) from None
+        s.relay = relay = open_relay(s.rig, s.emulator)
+    except RigFault as exc:
+        raise _fault(exc) from None
     if relay is None:
         raise CheckSkipped("relay.kind none: no power or reset control (the ladder stops at the AT-level steps)")
     s.stack.callback(relay.close)
@@ -266,7 +258,7 @@ CHECKS: list[tuple[str, Callable[[State], str]]] = [
 
 def run_doctor(rig_path: str | Path, *, power: bool = True, port: str | None = None) -> tuple[list[Row], int]:
     """All rows and the exit status. `port`: an external DUT at that URL (the suite's --port)."""
-    overrides = {"dut.kind": "serial", "dut.port": port} if port is not None else None
+    overrides = option_overrides({"--port": port})  # the suite's --port, from the same table
     try:
         rig = load_rig(rig_path, overrides, option_names=OPTION_NAMES)
     except RigError as exc:

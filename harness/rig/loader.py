@@ -25,22 +25,11 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from harness.rig.options import OPTION_NAMES
 from harness.rig.schema import SECTIONS, RigConfig, is_secret_field
 
 DEFAULT_RIG = "rig.yaml"
 
-# Dotted override key -> the command-line option that sets it, so errors name the option.
-OPTION_NAMES: dict[str, str] = {
-    "dut.kind": "--port",
-    "dut.port": "--port",
-    "dut.time_scale": "--time-scale",
-    "dut.firmware": "--firmware",
-    "broker.kind": "--broker",
-    "report.dir": "--report-dir",
-    "report.html": "--report-dir",
-    "report.allure": "--report-dir",
-    "report.junit": "--report-dir",
-}
 
 
 class RigError(Exception):
