@@ -37,9 +37,10 @@ test: venv deps
 	$(BIN)/pytest tests suites -p no:cacheprovider $(PYTEST_ARGS)
 
 # The full proof: the whole suite against every faulty firmware profile (make test runs each
-# profile against the suite modules where its failures are expected).
+# profile against the suite modules where its failures are expected), and the emulator fuzz for 300 s
+# (15 s in make test).
 proof: venv deps
-	BC660K_PROOF_FULL=1 $(BIN)/pytest tests/test_fault_profiles.py -p no:cacheprovider $(PYTEST_ARGS)
+	BC660K_PROOF_FULL=1 $(BIN)/pytest tests/test_fault_profiles.py tests/test_emulator_fuzz.py -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -6,8 +6,12 @@ Script: `peer.on(line, *steps)` — when the command line `line` (exact, after s
 callable predicate) arrives, the peer echoes it (if `echo` is on) and runs the steps in order:
   bytes        written as they are
   Gate(event)  wait until the test sets the event (e.g. to push a URC between echo and OK)
+  Pause(s)     wait s seconds (a DUT that takes its time; a second answer after the first)
+  Dribble(..)  write bytes one at a time, `period` s apart (a DUT slower than the deadline)
   DataMode(..) write the '>' prompt, read payload until Ctrl+Z / Esc / N bytes, answer per end
-Unscripted lines get ERROR. `peer.silent = True` makes it read but never answer.
+`peer.on(line, ..., echo_as=b"...")` echoes something else for that line (a DUT whose echo
+differs). Unscripted lines get ERROR. `peer.silent = True` makes it read but never answer. Like a module,
+the peer handles one line at a time: lines that arrive meanwhile wait their turn.
 """
 
 from __future__ import annotations
@@ -40,12 +44,25 @@ class Gate:
 
 
 @dataclass
+class Pause:
+    seconds: float
+
+
+@dataclass
+class Dribble:
+    data: bytes
+    period: float
+
+
+@dataclass
 class DataMode:
     prompt: bytes = b"\r\n> "
     length: int | None = None  # fixed-length form: the module counts bytes
     on_submit: bytes = OK  # after Ctrl+Z (or `length` bytes)
     on_cancel: bytes = OK  # after Esc
     echo_data: bool = False  # AT+QMTCFG="echomode" / QSSLCFG "content ... displayed"
+    stuck: threading.Event | None = None  # a broken data mode: every byte is data (Ctrl+Z and Esc
+    # too) until the test sets this event; then it leaves with `on_cancel` (3.3.8 NOTE 5's exit)
 
 
 @dataclass
@@ -53,6 +70,7 @@ class Rule:
     match: Callable[[str], bool]
     steps: tuple[object, ...]
     once: bool = False
+    echo_as: bytes | None = None  # echo this instead of the line (a DUT whose echo differs)
 
 
 @dataclass
@@ -88,9 +106,10 @@ class AtPeer:
         self._thread.start()
 
     # -- script -------------------------------------------------------------------------
-    def on(self, line: str | Callable[[str], bool], *steps: object, once: bool = False) -> None:
+    def on(self, line: str | Callable[[str], bool], *steps: object, once: bool = False,
+           echo_as: bytes | None = None) -> None:
         match = line if callable(line) else (lambda s, want=line: s == want)
-        self.rules.append(Rule(match, steps, once))
+        self.rules.append(Rule(match, steps, once, echo_as))
 
     def push(self, data: bytes) -> None:
         """Write bytes now (URCs, garbage), from the test's thread."""
@@ -134,6 +153,9 @@ class AtPeer:
             r, _, _ = select.select([self._listener], [], [], 0.05)
             if r:
                 self._conn, _ = self._listener.accept()
+                # Bytes go out as they are written, as on a UART (and as the emulator's asyncio
+                # transport does): no Nagle delay of 40 ms behind an unacknowledged echo.
+                self._conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self.connected.set()
             return b""
         conn = self._conn
@@ -180,8 +202,9 @@ class AtPeer:
                 self.cond.notify_all()
             if self.silent:
                 continue
-            if self.echo:
-                self._send(raw.lstrip(b"\n") + b"\r")
+            if self.echo:  # before the rule is looked up: a predicate may switch echo off (ATE0)
+                odd = next((r for r in self.rules if r.echo_as is not None and r.match(line)), None)
+                self._send(odd.echo_as if odd is not None and odd.echo_as is not None else raw.lstrip(b"\n") + b"\r")
             rule = next((r for r in self.rules if r.match(line)), None)
             if rule is None:
                 self._send(ERROR)
@@ -193,6 +216,13 @@ class AtPeer:
                     self._send(step)
                 elif isinstance(step, Gate):
                     step.event.wait(step.timeout)
+                elif isinstance(step, Pause):
+                    self._stop.wait(step.seconds)
+                elif isinstance(step, Dribble):
+                    for i in range(len(step.data)):
+                        if self._stop.wait(step.period):
+                            return
+                        self._send(step.data[i:i + 1])
                 elif isinstance(step, DataMode):
                     self._data_mode(step, buf)
 
@@ -200,6 +230,11 @@ class AtPeer:
         self._send(dm.prompt)
 
         def want(b: bytearray) -> int | None:
+            if dm.stuck is not None:
+                if not dm.stuck.is_set():
+                    return None
+                b.clear()  # what was typed into the broken data mode is gone
+                return 0
             if dm.length is not None:
                 return dm.length if len(b) >= dm.length else None
             hits = [i for i in (b.find(b"\x1a"), b.find(b"\x1b")) if i >= 0]
@@ -207,6 +242,9 @@ class AtPeer:
 
         idx = self._read_exact(buf, want)
         if idx is None:
+            return
+        if dm.stuck is not None:
+            self._send(dm.on_cancel)
             return
         data = bytes(buf[:idx])
         end = None if dm.length is not None else bytes(buf[idx: idx + 1])

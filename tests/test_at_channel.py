@@ -26,6 +26,7 @@ from harness.at import (
     Urc,
     parse_args,
 )
+from harness.at.framing import LineFramer
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -270,6 +271,22 @@ def test_garbage_does_not_kill_the_reader(peer: AtPeer, ch: ATChannel) -> None:
     peer.push(b"\x80\x81")
     r = ch.command("AT+CGMR", timeout=2)
     assert (r.echo, r.lines) == ("AT+CGMR", ["Revision: BC660KGLAAR01A05"])
+
+
+def test_framing_is_the_same_however_the_bytes_are_split() -> None:
+    """A socket hands the reader 64 KiB at once, a UART a few bytes: the lines (and where a run
+    without line end is cut, MAX_LINE) must not depend on it (harness/at/framing.py)."""
+    data = (b"AT+CSQ\r\r\n+CSQ: 20,99\r\n" + b"Z" * 9000 + b"\r\n"
+            + b'\r\n+QMTRECV: 0,0,"t","a\r\nb"\r\n\r\n+QMTRECV: 0,1,"t",3,"\r\nx"\r\n\r\nOK\r\n')
+    whole = [(f.text, f.cut) for f in LineFramer().feed(data)]
+    assert whole == [("AT+CSQ", False), ("+CSQ: 20,99", False), ("Z" * 4096, True), ("Z" * 4096, True),
+                     ("Z" * 808, False), ('+QMTRECV: 0,0,"t","a\r\nb"', False),
+                     ('+QMTRECV: 0,1,"t",3,"\r\nx"', False), ("OK", False)]
+    for size in (1, 2, 3, 7, 64, 4095, 4097):
+        framer = LineFramer()
+        got = [(f.text, f.cut) for i in range(0, len(data), size) for f in framer.feed(data[i:i + size])]
+        assert got == whole, size
+        assert framer.tail() == ""
 
 
 def test_silent_dut_times_out_then_late_result_is_not_taken(peer: AtPeer, ch: ATChannel) -> None:

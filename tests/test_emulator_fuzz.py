@@ -16,7 +16,8 @@ mutations), raw bursts and connects. Every example starts from power-on (the emu
 socket, as the rig's emulated relay uses it), so it depends on nothing before it: a failure is
 reported as the whole example, each step's input from power-on, with hypothesis's
 `@reproduce_failure` blob and seed (`pytest --hypothesis-seed=N` replays it); FUZZ_SHRINK=1 also
-shrinks it. `FUZZ_SECONDS` sizes the run (default 15). A real broker (mosquitto, else the
+shrinks it. `FUZZ_SECONDS` sizes the run: by default 15 s (CI, `make test`), 300 s when
+BC660K_PROOF_FULL=1 (the full proof, `make proof`). A real broker (mosquitto, else the
 embedded amqtt) lets the mutated MQTT commands reach the connected states too.
 """
 
@@ -43,7 +44,9 @@ from harness.rig.relay.emulated import EmulatedRelay
 from harness.rig.relay_schema import RelayConfig
 from harness.spec.timing import boot_deadline_s, command_name, deadline_s
 
-SECONDS = float(os.environ.get("FUZZ_SECONDS", "15"))  # sizes the run (hypothesis counts examples, not time)
+FULL = os.environ.get("BC660K_PROOF_FULL") == "1"  # the full proof: a longer run
+SECONDS = float(os.environ.get("FUZZ_SECONDS", "300" if FULL else "15"))  # sizes the run (hypothesis counts
+# examples, not time)
 # Shrinking replays examples against a live process, a few seconds each: minutes in CI for a
 # failure. The failing example is reported whole (every step from power-on) either way;
 # FUZZ_SHRINK=1 asks hypothesis to shrink it too, for a desk session.

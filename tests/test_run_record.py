@@ -122,7 +122,7 @@ def test_allure_results_agree(mixed) -> None:
     statuses = Counter(r["status"] for r in results)
     # Allure: an assertion is "failed", any other exception "broken"; skip and xfail are "skipped"
     assert dict(statuses) == {"passed": 1, "failed": 1, "broken": 1, "skipped": 3}, dict(statuses)
-    waived = [r for r in results if r["name"] == "test_f_known_deviation"][0]
+    waived = next(r for r in results if r["name"] == "test_f_known_deviation")
     assert waived["statusDetails"]["message"].startswith("waived: "), waived["statusDetails"]
     categories = json.loads((reports / "allure-results" / "categories.json").read_text())
     assert any(c["name"] == "Waived" for c in categories)

@@ -32,6 +32,11 @@ class Pending:
     payload_text: str = ""  # set once the payload is on its way: its echo (echo_mode) is not info
     error: str | None = None  # protocol violation seen by the reader (e.g. '>' for a plain command)
     pre_tail: str = ""  # unterminated bytes already there when the command went out: not its answer
+    expect_echo: bool = False  # echo is known on: nothing before the echo (or its stand-in) answers this
+    slot: bool = False  # the echo, or a line standing in its place, has arrived
+    faults: list[str] = field(default_factory=list)  # DUT protocol errors seen around this exchange
+    suspect: str | None = None  # a final result before the expected echo: stray if an echo follows
+    suspect_at: float = 0.0
 
     def response(self) -> Response:
         return Response(self.command, list(self.lines), self.final or "", self.echo, self.started,
@@ -39,17 +44,30 @@ class Pending:
 
 
 def classify(p: Pending | None, text: str) -> str:
-    """Where a line goes: echo | final | info | urc | data_echo | prompt | stale."""
+    """Where a line goes: echo | final | info | urc | data_echo | prompt | stale.
+
+    `stale` is a line that cannot belong to the pending command: an answer-like line while
+    nothing is pending, anything before a resync probe's echo, and a final result before the
+    echo when echo is known on (the module echoes a line as it reads it, DESIGN "Module facts").
+    Whether a stale final is a late answer or a DUT protocol error is the channel's call."""
     if p is None:  # nothing pending: a URC, unless it is a (late) answer to a command
         if is_final(text) or text.upper().startswith("AT") or text == ">":
             return "stale"
         return "urc"
     if not p.prompt and text == ">":
+        if (p.require_echo or p.expect_echo) and not p.slot:
+            return "stale"  # before the echo: a late prompt for an earlier line (the DUT is in data mode)
         return "prompt"
     if p.echo is None and is_echo(text, p.command):
         return "echo"
     if p.require_echo and p.echo is None:  # resync probe: anything before its echo is stale
         return "urc" if prefix(text).upper() in URC_PREFIXES else "stale"
+    if p.expect_echo and not p.slot:  # echo on: the DUT has not read the command yet
+        if is_final(text):
+            return "stale"  # so this final answers something else
+        if prefix(text).upper() in URC_PREFIXES:
+            return "urc"
+        return "info"  # an echo that differs stands in the echo's place (the channel sets slot)
     if is_final(text):
         return "final"
     if p.payload_text and text.strip("\x1a\x1b \t") and text.strip("\x1a\x1b \t") in p.payload_text:

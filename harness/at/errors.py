@@ -33,4 +33,24 @@ class ATTimeout(ATError):
 
 
 class ATProtocolError(ATError):
-    """The DUT answered in a way the AT syntax (3.1.2) does not allow at that point."""
+    """The DUT answered in a way the AT syntax (3.1.2) does not allow at that point.
+
+    `response` is the command's own answer when the channel still paired it (e.g. the DUT sent
+    one final result too many before it: the case fails, but the answer is not lost); else None.
+    """
+
+    def __init__(self, message: str, response: object | None = None) -> None:
+        self.response = response
+        super().__init__(message)
+
+
+class ATResyncError(ATTimeout):
+    """After a timeout (or a protocol error) the DUT did not prove the line clean again: no
+    probe got a single, unmistakable answer. The command was not sent; the recovery ladder
+    (harness/rig/ladder.py) takes over from here. An ATTimeout, as the old channel raised."""
+
+    def __init__(self, before: str, why: str, tried: str) -> None:
+        self.what = f"resync before {before}"
+        self.deadline_s = 0.0
+        self.received = tried
+        ATError.__init__(self, f"the DUT did not resynchronise after {why}: {tried}; {before} was not sent")

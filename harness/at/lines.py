@@ -25,6 +25,7 @@ ASYNC_WRITE_COMMANDS: frozenset[str] = frozenset({
 
 RECV_URCS = frozenset({"+QMTRECV", "+QMTRCV"})
 _CME = re.compile(r"^\+CM[ES] ERROR:\s*(.*)$")
+_INT = re.compile(r"-?\d+")
 
 
 def prefix(line: str) -> str:
@@ -46,6 +47,8 @@ def is_async_write(command: str, name: str) -> bool:
 
 def _split(text: str) -> list[str]:
     """Split on commas outside double quotes; a quote closes only before ',' or the end."""
+    if '"' not in text:
+        return text.split(",")
     fields: list[str] = []
     cur: list[str] = []
     quoted = False
@@ -72,7 +75,7 @@ def _value(field_text: str) -> int | str:
     s = field_text.strip()
     if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
         return s[1:-1]
-    if re.fullmatch(r"-?\d+", s):
+    if _INT.fullmatch(s):
         return int(s)
     return s
 

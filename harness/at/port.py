@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import select
+import socket
 import threading
 
 import serial
@@ -10,6 +13,7 @@ import serial
 from harness.at.errors import PortOpenError
 
 READ_POLL_S = 0.05  # reader wakes this often to notice close()
+READ_CHUNK = 65536  # most bytes one read hands to the framer
 WRITE_TIMEOUT_S = 5.0  # a DUT that stops reading must not hang the case
 
 
@@ -22,6 +26,8 @@ def open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
     kwargs: dict[str, object] = {"baudrate": baud, "timeout": READ_POLL_S, "write_timeout": WRITE_TIMEOUT_S}
     if "://" not in url:
         kwargs["exclusive"] = True  # two channels on one UART interleave garbage; refuse instead
+    if _is_socket_url(url):
+        kwargs["timeout"] = 0  # read_some waits with select: a read then takes what is there
 
     def target() -> None:
         try:
@@ -40,7 +46,10 @@ def open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
     t.join(open_timeout)
     with lock:
         if "port" in state:
-            return state["port"]  # type: ignore[return-value]
+            port: serial.SerialBase = state["port"]  # type: ignore[assignment]
+            if _is_socket_url(url):
+                _no_delay(port)
+            return port
         if "error" in state:
             raise PortOpenError(url, _reason(str(state["error"])))
         state["abandoned"] = True
@@ -53,3 +62,35 @@ def _reason(msg: str) -> str:
     if "exclusively lock" in msg:
         return "port is in use by another program (could not lock it)"
     return re.sub(r"^(\[Errno \d+\] )?could not open port \S+: ", "", msg, flags=re.I)
+
+
+def _no_delay(port: serial.SerialBase) -> None:
+    """A command line goes out at once, not 40 ms later behind an unacknowledged one (Nagle):
+    a UART has no such delay, and the resync's <ESC><CR> then AT must not be held back."""
+    with contextlib.suppress(OSError, AttributeError), \
+            socket.fromfd(port.fileno(), socket.AF_INET, socket.SOCK_STREAM) as dup:  # a dup: closed here
+        dup.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _is_socket_url(url: str) -> bool:
+    return url.strip().lower().startswith("socket://")
+
+
+def read_some(port: serial.SerialBase) -> bytes:
+    """Wait up to READ_POLL_S for input, then return all that is there (at most READ_CHUNK).
+
+    pyserial's socket:// `in_waiting` is 0 or 1 (a select, not a byte count), so the usual
+    read(1) + read(in_waiting) takes two bytes per round there: a 1 MB line became half a
+    million reads. A socket port is opened non-blocking (timeout 0) and waited on with select
+    here instead; then one read takes everything the socket holds. Every other port (a UART, a
+    pty, rfc2217://, loop://) counts its input bytes, and read(1) + read(in_waiting) is right.
+    """
+    if getattr(port, "port", None) is not None and _is_socket_url(str(port.port)) and port.timeout == 0:
+        ready, _, _ = select.select([port.fileno()], [], [], READ_POLL_S)
+        return port.read(READ_CHUNK) if ready else b""
+    data = port.read(1)
+    if data:
+        n = port.in_waiting
+        if n:
+            data += port.read(min(n, READ_CHUNK))
+    return data
