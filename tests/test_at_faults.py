@@ -21,6 +21,7 @@ from at_peer import OK, AtPeer, DataMode, Dribble, Gate, Pause, resp
 from emulated import running_emulator
 
 from harness.at import ATChannel, ATError, ATProtocolError, ATResyncError, ATTimeout, Transcript
+from harness.at.channel import ECHO_WAIT_S
 from harness.emulator.launcher import EmulatorProcess
 from harness.rig.ladder import RUNG_BY_NAME, Ladder
 from harness.rig.relay import build_relay
@@ -64,7 +65,7 @@ def protocol_errors(ch: ATChannel) -> int:
 def in_parallel(tries: int, one: Callable[[int], None]) -> None:
     """`tries` independent tries at once (each its own fake DUT and channel): a try that takes a
     second of DUT time costs a second, not twenty. The first failure is raised."""
-    with ThreadPoolExecutor(tries) as pool:
+    with ThreadPoolExecutor(min(tries, 5)) as pool:  # 5 at a time: a 2-core CI host keeps its timing
         for fut in [pool.submit(one, i) for i in range(tries)]:
             fut.result()
 
@@ -311,7 +312,7 @@ def test_an_echo_that_differs_still_pairs_the_answer(transport: str) -> None:
 
 def test_echo_switched_off_behind_the_channels_back(transport: str) -> None:
     """`ATE0` inside a compound line: the channel still expects an echo. The first answer that
-    comes without one is taken after the quiet window (no echo followed), and echo is off from
+    comes without one is taken once no echo followed within ECHO_WAIT_S, and echo is off from
     then on: no timeout, no protocol error."""
     with AtPeer(transport) as peer, fast(peer) as ch:
         def compound(line: str) -> bool:
@@ -326,7 +327,8 @@ def test_echo_switched_off_behind_the_channels_back(transport: str) -> None:
         assert ch.command("AT+CMEE=1;E0", timeout=2).echo == "AT+CMEE=1;E0"
         t0 = time.monotonic()
         r = ch.command("AT", timeout=2)
-        assert (r.echo, r.final) == (None, "OK") and time.monotonic() - t0 < 0.5
+        waited = time.monotonic() - t0
+        assert (r.echo, r.final) == (None, "OK") and ECHO_WAIT_S <= waited < ECHO_WAIT_S + 0.5, waited
         assert "no echo of 'AT' followed 'OK'" in ch.transcript.render()
         own_answer(ch)
         assert ch.command("AT", timeout=0.2).ok and protocol_errors(ch) == 0

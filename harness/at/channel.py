@@ -21,7 +21,7 @@ channel pairs a final result with the command it answers, never with a later one
   * Echo on (known from the last echo seen, or ATE1 answered OK): the module echoes a line as
     it reads it (DESIGN "Module facts"), so nothing before the echo can answer that line. A
     final result before the echo (or before the line standing in its place, for a DUT whose
-    echo differs) is stray once that echo follows; when nothing follows within the quiet window,
+    echo differs) is stray once that echo follows; when nothing follows within ECHO_WAIT_S,
     the DUT answered without echo (switched off behind the channel's back) and it is the answer.
     A final result while nothing is pending is stray too.
   * A stray final is a *late answer* while the channel still waits for answers it did not
@@ -83,6 +83,10 @@ QUIET_S = 0.1  # resync: the line must be quiet this long after the probe's OK
 DRAIN_MAX_S = 0.2  # before a command: longest wait for already-received input to be routed
 MAX_URCS = 10000  # queued URCs kept; older ones are dropped (with a NOTE) beyond this
 MAX_QUIET_S = 1.0  # ... at most this long, however slowly the DUT sent its last answer
+# A final result before the echo waits this long for the echo before it is taken as the answer
+# (echo switched off behind the channel's back): only that rare path waits, and a busy host that
+# delays the echo by tens of ms must not turn a stray OK into the next command's answer.
+ECHO_WAIT_S = 0.5
 RECOVER_ATTEMPTS = 2  # probes before a command, after a timeout (the 2nd with <ESC><CR> first)
 
 
@@ -310,6 +314,9 @@ class ATChannel:
         if tried is not None:
             raise ATResyncError(repr(line), why, tried)
 
+    def _echo_wait_s(self) -> float:
+        return max(self._quiet_s(), ECHO_WAIT_S)
+
     def _quiet_s(self) -> float:
         """How long the line must be quiet to count as quiet: QUIET_S, or twice the longest gap
         between the bytes of the last answer (a DUT sending a byte every 250 ms is not done
@@ -416,7 +423,7 @@ class ATChannel:
                     self._pending = None
                     raise ATError(f"{what}: {self._dead}")
                 now = time.monotonic()
-                if p.suspect is not None and not p.slot and now >= p.suspect_at + self._quiet_s():
+                if p.suspect is not None and not p.slot and now >= p.suspect_at + self._echo_wait_s():
                     self._take_suspect(p, now)
                     continue
                 left = end - now
@@ -429,7 +436,7 @@ class ATChannel:
                     self.transcript.record("NOTE", f"timeout after {deadline:.1f} s waiting for {what}")
                     raise ATTimeout(what, deadline, self._so_far(p))
                 if p.suspect is not None and not p.slot:
-                    left = min(left, p.suspect_at + self._quiet_s() - now)
+                    left = min(left, p.suspect_at + self._echo_wait_s() - now)
                 self._cond.wait(max(left, 0.001))
 
     def _take_suspect(self, p: Pending, now: float) -> None:
