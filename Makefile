@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv deps qualify test proof lint clean
+.PHONY: venv deps labgrid qualify test proof lint clean
 
 venv: $(STAMP)
 
@@ -17,23 +17,39 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-# Debian packages: mosquitto, the second real broker (`--broker mosquitto`). Installed only when
-# missing and we are root; otherwise one line says how, and the mosquitto tests skip with that reason.
-# Debian puts the broker in /usr/sbin, which a non-root PATH may lack: look there too.
-DEB_PACKAGES := mosquitto mosquitto-clients
+# Debian packages: mosquitto, the second real broker (`--broker mosquitto`), and ser2net, the remote
+# serial port of a lab (tests/test_ser2net.py). Installed only when missing and we are root;
+# otherwise one line says how, and their tests skip with that reason.
+# Debian puts both in /usr/sbin, which a non-root PATH may lack: look there too.
+DEB_PACKAGES := mosquitto mosquitto-clients ser2net
 MOSQUITTO_SBIN ?= /usr/sbin/mosquitto
+SER2NET_SBIN ?= /usr/sbin/ser2net
 deps:
-	@if command -v mosquitto >/dev/null 2>&1 || test -x $(MOSQUITTO_SBIN); then :; \
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || test -x $(MOSQUITTO_SBIN) || missing="$$missing mosquitto mosquitto-clients"; \
+	command -v ser2net >/dev/null 2>&1 || test -x $(SER2NET_SBIN) || missing="$$missing ser2net"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	else \
-		echo "mosquitto is not installed: its tests will be skipped; install it with: sudo apt-get install -y --no-install-recommends $(DEB_PACKAGES)"; \
+		echo "not installed:$$missing: their tests will be skipped; install with: sudo apt-get install -y --no-install-recommends$$missing"; \
 	fi
+
+# labgrid in its own venv: its pyserial-labgrid fork clashes with our pyserial==3.5 (labgrid #1245).
+# The harness runs labgrid-client/-coordinator/-exporter from here (harness/rig/labgrid.py).
+LABGRID_VENV := .venv-labgrid
+LABGRID_STAMP := $(LABGRID_VENV)/.installed
+labgrid: $(LABGRID_STAMP)
+$(LABGRID_STAMP): tools/labgrid/requirements.txt
+	@test -x $(LABGRID_VENV)/bin/python || $(PYTHON) -m venv $(LABGRID_VENV)
+	$(LABGRID_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(LABGRID_VENV)/bin/python -m pip install --quiet -r tools/labgrid/requirements.txt
+	@touch $(LABGRID_STAMP)
 
 qualify: venv deps
 	$(BIN)/pytest suites $(PYTEST_ARGS)
 
-test: venv deps
+test: venv deps labgrid
 	$(BIN)/pytest tests suites -p no:cacheprovider $(PYTEST_ARGS)
 
 # The full proof: the whole suite against every faulty firmware profile (make test runs each
@@ -42,8 +58,21 @@ test: venv deps
 proof: venv deps
 	BC660K_PROOF_FULL=1 $(BIN)/pytest tests/test_fault_profiles.py tests/test_emulator_fuzz.py -p no:cacheprovider $(PYTEST_ARGS)
 
+# The Allure HTML of the last run (reports/allure-report/index.html, one file, offline), with the
+# nightly trend carried over. Allure is pinned in tools/allure (npm allure-commandline, Java 17).
+REPORT_DIR ?= reports
+ALLURE_BIN := tools/allure/node_modules/allure-commandline/dist/bin/allure
+$(ALLURE_BIN): tools/allure/package.json tools/allure/package-lock.json
+	cd tools/allure && npm ci --no-audit --no-fund
+	@touch $(ALLURE_BIN)
+
+allure: $(ALLURE_BIN)
+
+report: venv $(ALLURE_BIN)
+	$(BIN)/python -m harness.report allure $(REPORT_DIR)
+
 lint: venv
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) reports/html reports/allure-results reports/junit.xml
+	rm -rf $(VENV) $(LABGRID_VENV) reports/html reports/allure-results reports/junit.xml

@@ -30,6 +30,7 @@ FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: ever
 # per item: (title, Transcript, always); always=False ones are attached only when setup failed
 TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
 SETUP_FAILED_KEY = pytest.StashKey[bool]()
+ATTACHED_KEY = pytest.StashKey[list[tuple[str, Any]]]()  # evidence already attached to html/Allure
 
 MARKERS = (
     "spec(section): the application note section the case checks, e.g. spec('3.3.1')",
@@ -152,6 +153,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.when == "teardown":
         for title, transcript in chosen:
             attach_junit(report, title, transcript.render())
+        if report.failed:  # a rig fault found after the body failed: its ladder log in every format
+            for title, evidence in chosen[len(item.stash.get(ATTACHED_KEY, [])):]:
+                attach_text(report, title, evidence.render())
+    if report.when == "call" or (report.when == "setup" and setup_failed):
+        item.stash[ATTACHED_KEY] = chosen
 
 
 def sections_of(item: pytest.Item) -> list[str]:
@@ -215,7 +221,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if rig is None:
         return []
     dut = rig.dut
-    where = dut.port if dut.kind == "serial" else f"emulator ({dut.transport}, {dut.firmware})"
+    if dut.kind == "serial":
+        where = dut.port
+    elif dut.kind == "labgrid" and rig.labgrid is not None:
+        lg = rig.labgrid
+        where = f"labgrid place {lg.place or lg.reserve} at {lg.coordinator}"
+    else:
+        where = f"emulator ({dut.transport}, {dut.firmware})"
     return [f"rig: {rig.source} | DUT: {where} | time scale {rig.dut.time_scale} | broker: {rig.broker.kind}"]
 
 
@@ -231,8 +243,25 @@ class _HtmlReportHooks:
         report.title = self.config.stash[RIG_KEY].report.title
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, '<th class="sortable" data-column-type="section">Section</th>')
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        sections = ", ".join(str(v) for k, v in getattr(report, "user_properties", []) if k == "spec_section")
+        cells.insert(1, f'<td class="col-section">{html.escape(sections)}</td>')
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
                                     session: pytest.Session) -> None:
+        life = run_life(self.config)
+        if life is not None and not life.worker:  # the run's verdict, as the matrix will say it
+            from harness.report.matrix import headline
+
+            verdict = headline(life.record.to_json())
+            colour = {"CONFORMS": "#2e7d32", "DOES NOT CONFORM": "#c62828"}.get(verdict, "#9a6700")
+            prefix.append(f'<p style="font-size:22px;font-weight:bold;color:#fff;background:{colour};'
+                          f'padding:6px 10px">{html.escape(verdict)}</p>')
         facts = self.config.stash.get(FACTS_KEY, {})
         rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
                        f"<td>{html.escape(v)}</td></tr>" for k, v in facts.items())

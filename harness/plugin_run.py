@@ -16,6 +16,7 @@ case it stopped in; the matrix then says INCOMPLETE.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Generator
@@ -24,12 +25,15 @@ from typing import Any
 
 import pytest
 
-from harness.report.allure_meta import write_categories
+from harness.report.allure_meta import tidy_result, write_categories
+from harness.report.coverage import coverage_map, rewrite_for_subset
 from harness.report.environment import write_allure_environment
 from harness.report.history import keep_history
+from harness.report.matrix import chapter_lines, headline
 from harness.report.matrix import render_html as matrix_html
 from harness.report.progress import Progress, last_durations
 from harness.report.record import RunRecord
+from harness.report.selection import WHOLE
 from harness.report.staging import Staging
 from harness.rig import RigConfig
 
@@ -81,12 +85,15 @@ class RunLife:
         self._handlers: dict[int, Any] = {}
         self.extra_writers: list[tuple[str, Any]] = []  # (name, callable(staging dir) -> None)
         self.summary_lines: list[str] = []
+        self.whole_citations: list[tuple[str, list[str]]] = []  # every collected case's covers, before deselection
 
     # -- start ------------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Stage the reports and route pytest-html, JUnit and Allure into the staging area."""
         opt = self.config.option
+        if hasattr(opt, "attach_capture"):  # allure-pytest's "stdout" copy of the transcripts (attach.py)
+            opt.attach_capture = False
         if self.worker:
             staged = self.config.workerinput.get(STAGING_INPUT)  # type: ignore[attr-defined]
             if staged and hasattr(opt, "allure_report_dir"):
@@ -128,6 +135,12 @@ class RunLife:
         raise KeyboardInterrupt(self.signal)
 
     # -- selection and progress --------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Before -k, -m and --section narrow the run: what the whole collection covers, which a
+        subset's coverage page sets beside its own."""
+        self.whole_citations = [(i.nodeid, [str(a) for m in i.iter_markers("covers") for a in m.args]) for i in items]
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -186,8 +199,18 @@ class RunLife:
         if report.when == "teardown" and self.progress is not None and reporter is not None:
             line = self.progress.step(report.nodeid, sections[0] if sections else "")
             if line:
+                # pytest -q writes dots without the bookkeeping ensure_newline() reads: its own line
+                tw = getattr(reporter, "_tw", None)
+                if tw is not None and tw.width_of_current_line:
+                    reporter.write("\n")
                 reporter.ensure_newline()
                 reporter.write_line(line)
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Outside allure-pytest's own teardown hook, which fills in the case's Allure result."""
+        yield
+        tidy_result(item)
 
     # -- how the run ends ------------------------------------------------------------------------
 
@@ -273,19 +296,26 @@ class RunLife:
         data = self.record.to_json()
         self._write("record.json", lambda: self.record.write(staged / "record.json"))
         title = f"{self.rig.report.title}: conformance matrix"
-        self._write("matrix.html", lambda: (staged / "matrix.html").write_text(matrix_html(data, title),
-                                                                                encoding="utf-8"))
+        html_href = os.path.relpath(self.rig.report.html.resolve(), self.rig.report.dir.resolve())
+        self._write("matrix.html", lambda: (staged / "matrix.html").write_text(
+            matrix_html(data, title, html_href=html_href), encoding="utf-8"))
         allure_dir = self.allure_dir
         if allure_dir is not None:
             self._write("allure environment", lambda: write_allure_environment(allure_dir, self.record.facts))
             self._write("allure categories", lambda: write_categories(allure_dir))
         for name, writer in self.extra_writers:
             self._write(name, lambda w=writer: w(staged))
+        selection = self.record.facts.get("Selection", WHOLE)
+        if selection != WHOLE and (staged / "coverage.json").exists() and self.whole_citations:
+            self._write("coverage of the whole suite", lambda: rewrite_for_subset(
+                staged, selection, coverage_map(self.whole_citations)))
         written = self.staging.promote()
         self._repoint_report_plugins()
         self._write("history", lambda: keep_history(data, self.rig.report.dir / "history"))
         state = "complete" if self.record.incomplete is None else f"INCOMPLETE ({self.record.incomplete['reason']})"
-        self.summary_lines = [f"reports ({state}): " + ", ".join(str(p) for p in written)]
+        history = self.rig.report.dir / "history" / "index.html"
+        self.summary_lines = [*chapter_lines(data), f"{headline(data)}; reports ({state}):",
+                              *(f"  {p}" for p in [*written, *([history] if history.exists() else [])])]
 
     def _write(self, what: str, action: Any) -> None:
         """One report that cannot be written costs that report, never the others or the verdict."""
@@ -350,8 +380,8 @@ def _message(report: pytest.TestReport) -> tuple[str, str]:
     if not report.failed:
         return "", ""
     crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message), f"{crash.path}:{crash.lineno}"
+    if crash is not None:  # pytest.fail's own "Failed: " says nothing the verdict does not
+        return str(crash.message).removeprefix("Failed: "), f"{crash.path}:{crash.lineno}"
     text = report.longreprtext.strip()
     lines = text.splitlines()
     return (lines[-1] if lines else ""), ""

@@ -11,8 +11,8 @@ import zlib
 import pytest
 
 from harness.at.flows import for_id, open_connect, result, urc_deadline
-from harness.broker import Match
 from harness.mqtt import codec
+from harness.peer import Match
 from harness.spec.urcs import URCS
 
 pytestmark = pytest.mark.spec("5.2")

@@ -11,8 +11,8 @@ import zlib
 import pytest
 
 from harness.at.flows import for_id, is_error, open_connect, result, urc_deadline
-from harness.broker import Match
 from harness.mqtt import codec
+from harness.peer import Match
 from harness.spec.commands import QMTSUB, SUB_MSGID, SUB_QOS, SUB_TOPIC
 from harness.spec.urcs import URCS
 

@@ -10,8 +10,8 @@ import zlib
 import pytest
 
 from harness.at.flows import disconnect, for_id, open_connect, publish, result, urc_deadline
-from harness.broker import Match
 from harness.mqtt import codec
+from harness.peer import Match
 from harness.spec.codes import QMTSTAT_BY_CODE
 from harness.spec.plain import qmtstat
 

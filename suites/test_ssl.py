@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from harness.at.flows import for_id, open_connect, publish, result, urc_deadline
-from harness.broker.certs import CLIENT_NAME
 from harness.mqtt import codec
+from harness.pki.session import CLIENT_NAME
 from harness.spec.codes import values
 from harness.spec.plain import reading
 

@@ -12,8 +12,9 @@ import zlib
 import pytest
 
 from harness.at.flows import for_id, open_connect, result, urc_deadline
-from harness.broker import Drop, Match, Rule
 from harness.mqtt import codec
+from harness.peer import Match
+from harness.proxy import Drop, Rule
 from harness.spec.codes import QMTSTAT_BY_CODE
 from harness.spec.plain import qmtstat
 from harness.spec.timing import GRACE_S

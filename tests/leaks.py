@@ -1,6 +1,6 @@
 """What a part of the harness leaves behind after it is started and stopped many times (brokers,
-observers): threads, file descriptors, ResourceWarnings, and whatever else a test counts. One
-check for all of them, so each leak test says only what its cycle is."""
+observers, loop threads): threads, file descriptors, ResourceWarnings, and whatever else a test
+counts. One check for all of them, so each leak test says only what its cycle is."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -17,29 +16,17 @@ import pytest
 import trustme
 from leaks import assert_cycles_leak_nothing
 
-from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError, TlsFiles
+from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError
+from harness.mqtt import codec
+from harness.pki import TlsFiles
 
 pytestmark = pytest.mark.timeout(30)
 
 
-# -- a few raw MQTT 3.1.1 packets, so the listener is proven without any MQTT library ------------
-
-def _utf8(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
-def _packet(first: int, body: bytes) -> bytes:
-    length, encoded = len(body), bytearray()
-    while True:
-        digit, length = length % 128, length // 128
-        encoded.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes([first]) + bytes(encoded) + body
-
+# -- raw MQTT 3.1.1 over a socket (our codec, not an MQTT client library), the answers byte for byte --
 
 def _connect(client_id: str, *, keepalive: int = 60, name: str = "MQTT", level: int = 4) -> bytes:
-    return _packet(0x10, _utf8(name) + bytes([level, 0x02]) + struct.pack("!H", keepalive) + _utf8(client_id))
+    return codec.encode(codec.Connect(client_id, keepalive=keepalive, protocol_name=name, protocol_level=level))
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -276,11 +263,11 @@ def test_capabilities_pubrel_retry_false_second_pubrel_gets_no_pubcomp(broker: E
     with _raw(broker.port, timeout=1.0) as sock:
         sock.sendall(_connect("pubrel-retry"))
         assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
-        sock.sendall(_packet(0x34, _utf8("pubrel/retry") + struct.pack("!H", 7) + b"payload"))
+        sock.sendall(codec.encode(codec.Publish("pubrel/retry", b"payload", qos=2, packet_id=7)))
         assert _recv_exact(sock, 4) == b"\x50\x02\x00\x07"  # PUBREC 7
-        sock.sendall(b"\x62\x02\x00\x07")
+        sock.sendall(codec.encode(codec.PubRel(7)))
         assert _recv_exact(sock, 4) == b"\x70\x02\x00\x07"  # PUBCOMP 7
-        sock.sendall(b"\x62\x02\x00\x07")  # retransmitted PUBREL: 3.1.1 4.3.3 wants PUBCOMP again
+        sock.sendall(codec.encode(codec.PubRel(7)))  # retransmitted PUBREL: 3.1.1 4.3.3 wants PUBCOMP again
         with pytest.raises(TimeoutError):
             sock.recv(4)
 

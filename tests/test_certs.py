@@ -1,4 +1,4 @@
-"""The session PKI: each certificate does what TestPki claims, proven by real TLS handshakes on loopback."""
+"""The session PKI: each certificate does what SessionPki claims, proven by real TLS handshakes on loopback."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from harness.broker.certs import SERVER_HOSTS, WRONG_HOST, TestPki
+from harness.pki.session import SERVER_HOSTS, WRONG_HOST, SessionPki
 
 pytestmark = pytest.mark.timeout(30)
 HANDSHAKE_TIMEOUT = 5.0  # loopback TLS takes milliseconds; a hang must fail, not stall the run
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return TestPki.create(tmp_path_factory.mktemp("pki"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> SessionPki:
+    return SessionPki.create(tmp_path_factory.mktemp("pki"))
 
 
 def _cert(path: Path) -> x509.Certificate:
@@ -68,7 +68,7 @@ def _exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext,
 
 # -- files ------------------------------------------------------------------------------------------
 
-def test_private_keys_are_0600_and_certificates_are_not_secret(pki: TestPki) -> None:
+def test_private_keys_are_0600_and_certificates_are_not_secret(pki: SessionPki) -> None:
     for key in pki.private_keys:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
         assert b"PRIVATE KEY" in key.read_bytes()
@@ -77,13 +77,13 @@ def test_private_keys_are_0600_and_certificates_are_not_secret(pki: TestPki) -> 
         assert stat.S_IMODE(cert.stat().st_mode) == 0o644
 
 
-def test_repr_names_paths_and_never_key_material(pki: TestPki) -> None:
+def test_repr_names_paths_and_never_key_material(pki: SessionPki) -> None:
     text = repr(pki)
     assert str(pki.server_key) in text
     assert "PRIVATE" not in text and "BEGIN" not in text
 
 
-def test_each_key_belongs_to_its_certificate(pki: TestPki) -> None:
+def test_each_key_belongs_to_its_certificate(pki: SessionPki) -> None:
     pairs = [(pki.server_cert, pki.server_key), (pki.client_cert, pki.client_key),
              (pki.foreign_client_cert, pki.foreign_client_key),
              (pki.expired_server_cert, pki.expired_server_key),
@@ -96,7 +96,7 @@ def test_each_key_belongs_to_its_certificate(pki: TestPki) -> None:
                 == _cert(cert).public_key().public_bytes(serialization.Encoding.DER, raw))
 
 
-def test_issuers_foreign_client_chains_to_the_foreign_ca_only(pki: TestPki) -> None:
+def test_issuers_foreign_client_chains_to_the_foreign_ca_only(pki: SessionPki) -> None:
     ca, foreign = _cert(pki.ca), _cert(pki.foreign_ca)
     assert ca.subject != foreign.subject
     for cert in (pki.server_cert, pki.client_cert, pki.expired_server_cert, pki.wrong_host_server_cert):
@@ -105,7 +105,7 @@ def test_issuers_foreign_client_chains_to_the_foreign_ca_only(pki: TestPki) -> N
 
 
 def test_rsa_on_request(tmp_path: Path) -> None:
-    rsa_pki = TestPki.create(tmp_path / "rsa", key_type="rsa")
+    rsa_pki = SessionPki.create(tmp_path / "rsa", key_type="rsa")
     key = serialization.load_pem_private_key(rsa_pki.server_key.read_bytes(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     assert _exchange(rsa_pki.server_context(), rsa_pki.client_context("none"), "localhost") == (None, None)
@@ -114,24 +114,24 @@ def test_rsa_on_request(tmp_path: Path) -> None:
 # -- server certificates ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("host", SERVER_HOSTS)
-def test_server_cert_verifies_for_the_addresses_the_dut_dials(pki: TestPki, host: str) -> None:
+def test_server_cert_verifies_for_the_addresses_the_dut_dials(pki: SessionPki, host: str) -> None:
     assert _exchange(pki.server_context(), pki.client_context("none"), host) == (None, None)
 
 
-def test_server_cert_is_refused_by_a_client_that_does_not_trust_the_ca(pki: TestPki) -> None:
+def test_server_cert_is_refused_by_a_client_that_does_not_trust_the_ca(pki: SessionPki) -> None:
     client_error, _ = _exchange(pki.server_context(), ssl.create_default_context(), "127.0.0.1")
     assert client_error is not None and "CERTIFICATE_VERIFY_FAILED" in client_error
     assert "self-signed certificate in certificate chain" in client_error or "unable to get local" in client_error
 
 
-def test_expired_server_cert_is_expired_and_refused_as_such(pki: TestPki) -> None:
+def test_expired_server_cert_is_expired_and_refused_as_such(pki: SessionPki) -> None:
     cert = _cert(pki.expired_server_cert)
     assert cert.not_valid_after_utc < dt.datetime.now(dt.UTC)
     client_error, _ = _exchange(pki.server_context("expired"), pki.client_context("none"), "127.0.0.1")
     assert client_error is not None and "certificate has expired" in client_error
 
 
-def test_wrong_host_server_cert_fails_only_the_hostname_check(pki: TestPki) -> None:
+def test_wrong_host_server_cert_fails_only_the_hostname_check(pki: SessionPki) -> None:
     names = _cert(pki.wrong_host_server_cert).extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert names.value.get_values_for_type(x509.DNSName) == [WRONG_HOST]
     client_error, _ = _exchange(pki.server_context("wrong_host"), pki.client_context("none"), "127.0.0.1")
@@ -145,13 +145,13 @@ def test_wrong_host_server_cert_fails_only_the_hostname_check(pki: TestPki) -> N
 
 # -- client certificates ----------------------------------------------------------------------------
 
-def test_good_client_cert_is_accepted_where_one_is_required(pki: TestPki) -> None:
+def test_good_client_cert_is_accepted_where_one_is_required(pki: SessionPki) -> None:
     required = pki.server_context(require_client_cert=True)
     assert _exchange(required, pki.client_context("good"), "127.0.0.1") == (None, None)
 
 
 @pytest.mark.parametrize("cert", ["foreign", "none"])
-def test_foreign_or_missing_client_cert_is_refused_where_one_is_required(pki: TestPki, cert: str) -> None:
+def test_foreign_or_missing_client_cert_is_refused_where_one_is_required(pki: SessionPki, cert: str) -> None:
     required = pki.server_context(require_client_cert=True)
     client_error, server_error = _exchange(required, pki.client_context(cert), "127.0.0.1")  # type: ignore[arg-type]
     assert client_error is not None
@@ -159,7 +159,7 @@ def test_foreign_or_missing_client_cert_is_refused_where_one_is_required(pki: Te
     assert server_error is not None and expected in server_error
 
 
-def test_bad_choice_is_a_clear_value_error(pki: TestPki) -> None:
+def test_bad_choice_is_a_clear_value_error(pki: SessionPki) -> None:
     with pytest.raises(ValueError, match="good, foreign or none"):
         pki.client_context("stolen")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one of good, expired, wrong_host"):
@@ -175,7 +175,7 @@ def _no_thread_left() -> Iterator[None]:
 
 def test_server_certificates_also_name_the_rigs_dut_address(tmp_path):
     """On a lab rig the module dials broker.dut_address: seclevel 1/2 check that name."""
-    pki = TestPki.create(tmp_path, extra_hosts=("192.0.2.7", "broker.lab.test"))
+    pki = SessionPki.create(tmp_path, extra_hosts=("192.0.2.7", "broker.lab.test"))
     for path in (pki.server_cert, pki.expired_server_cert):
         cert = x509.load_pem_x509_certificate(path.read_bytes())
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -13,7 +13,7 @@ import pytest
 from raw_uart import RawUart
 
 from harness.emulator import frontend
-from harness.emulator.api import Command, Context, command
+from harness.emulator.api import Command, Context, handles
 from harness.emulator.general import luhn_ok
 from harness.emulator.launcher import EmulatorProcess
 
@@ -183,7 +183,7 @@ def test_qsclk_sleeping_module_answers_first_at_with_blank_line(tmp_path: Path) 
 
 # ---- in-process: data mode and handler faults on the real engine ---------------------------
 
-@command("+ZZDATA")
+@handles("+ZZDATA", "exec", "write")
 async def _zz_data(ctx: Context, cmd: Command) -> None:
     length = cmd.args[0].as_int() if cmd.args else None
     ctx.urc("+ZZURC: before")
@@ -193,7 +193,7 @@ async def _zz_data(ctx: Context, cmd: Command) -> None:
     ctx.ok()
 
 
-@command("+ZZURC")
+@handles("+ZZURC", "exec")
 async def _zz_urc_in_data_mode(ctx: Context, cmd: Command) -> None:
     async def later() -> None:
         await asyncio.sleep(0.01)
@@ -205,7 +205,7 @@ async def _zz_urc_in_data_mode(ctx: Context, cmd: Command) -> None:
     ctx.ok()
 
 
-@command("+ZZBOOM")
+@handles("+ZZBOOM", "exec")
 async def _zz_boom(ctx: Context, cmd: Command) -> None:
     raise RuntimeError("handler bug")
 

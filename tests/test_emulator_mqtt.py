@@ -2,9 +2,10 @@
 
 The emulator runs as a subprocess (`python -m harness.emulator --tcp 127.0.0.1:0`) and is
 driven with the AT channel. End-to-end cases use the embedded broker and an observer client;
-timer, retry, DUP and CONNACK cases use `ScriptedServer`, a tiny MQTT server built on our
-codec that can withhold acknowledgements, never answer PINGREQ or close the socket (a real
-broker cannot be told to misbehave). Time scale 0.05: one module second is 50 ms.
+timer, retry, DUP and CONNACK cases use the scripted peer (harness.peer), scripted step by step
+to withhold acknowledgements, never answer PINGREQ or close the socket (a real broker cannot be
+told to misbehave). Where a step of the script races a module timer, <pkt_timeout> is 4 module
+seconds (200 ms), as in tests/test_scripted_peer.py. Time scale 0.05: one module second is 50 ms.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import asyncio
 import hashlib
 import hmac
 import socket
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from emulated import fresh_module, running_emulator
@@ -29,114 +29,12 @@ from harness.emulator.launcher import EmulatorProcess
 from harness.emulator.mqtt_client import MqttClient
 from harness.emulator.mqtt_types import ConnectParams, Delivered, Retry, SendResult
 from harness.mqtt import codec
+from harness.peer import Connection, ScriptedPeer
 
 pytestmark = pytest.mark.timeout(30)
 
-T = TypeVar("T")
 SCALE = 0.05
 WAIT = 3.0  # real seconds for any URC (module timers here are a few x 50 ms)
-
-
-# --- a scripted MQTT server ------------------------------------------------------------------
-
-
-class ScriptedServer:
-    """One-client MQTT server on 127.0.0.1:0 in its own thread. `withhold` maps an ack type
-    to how many of them to swallow (a large number = forever); every packet received is
-    logged with its arrival time."""
-
-    def __init__(self, *, connack: int | None = 0, withhold: dict[type, int] | None = None,
-                 pingresp: bool = True, suback: Callable[[str, int], int] | None = None) -> None:
-        self.connack, self.pingresp = connack, pingresp
-        self.withhold = dict(withhold or {})
-        self.suback = suback or (lambda topic, qos: qos)
-        self.log: list[tuple[float, codec.Packet]] = []
-        self._cond = threading.Condition()
-        self._loop = asyncio.new_event_loop()
-        self._writer: asyncio.StreamWriter | None = None
-        self.closed = threading.Event()  # the client's connection ended
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        self._server = self._call(asyncio.start_server(self._serve, "127.0.0.1", 0))
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            self._server.close()
-            if self._writer is not None:
-                self._writer.close()
-            for t in asyncio.all_tasks() - {asyncio.current_task()}:
-                t.cancel()
-
-        self._call(stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(5)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writer, decoder = writer, codec.Decoder()
-        self.closed.clear()
-        while data := await reader.read(65536):
-            for pkt in decoder.feed(data):
-                with self._cond:
-                    self.log.append((time.monotonic(), pkt))
-                    self._cond.notify_all()
-                reply = self._reply(pkt)
-                if reply is not None:
-                    if self.withhold.get(type(reply), 0) > 0:
-                        self.withhold[type(reply)] -= 1
-                    else:
-                        writer.write(codec.encode(reply))
-        writer.close()
-        self.closed.set()
-
-    def _reply(self, p: codec.Packet) -> codec.Packet | None:
-        if isinstance(p, codec.Connect):
-            return None if self.connack is None else codec.ConnAck(False, self.connack)
-        if isinstance(p, codec.Publish) and p.qos:
-            return (codec.PubAck if p.qos == 1 else codec.PubRec)(p.packet_id or 0)
-        if isinstance(p, codec.PubRel):
-            return codec.PubComp(p.packet_id)
-        if isinstance(p, codec.Subscribe):
-            return codec.SubAck(p.packet_id, [self.suback(t, q) for t, q in p.topics])
-        if isinstance(p, codec.Unsubscribe):
-            return codec.UnsubAck(p.packet_id)
-        if isinstance(p, codec.PingReq) and self.pingresp:
-            return codec.PingResp()
-        return None
-
-    def send(self, pkt: codec.Packet) -> None:
-        async def write() -> None:
-            assert self._writer is not None
-            self._writer.write(codec.encode(pkt))
-
-        self._call(write())
-
-    def drop_client(self) -> None:
-        async def close() -> None:
-            assert self._writer is not None
-            self._writer.close()
-
-        self._call(close())
-
-    def wait(self, kind: type, count: int = 1, timeout: float = WAIT) -> list[codec.Packet]:
-        """The first `count` packets of `kind`, waiting for them."""
-        with self._cond:
-            ok = self._cond.wait_for(lambda: len(self.of(kind)) >= count, timeout)
-            assert ok, f"server saw {len(self.of(kind))} {kind.__name__}, wanted {count}: {self.log}"
-            return self.of(kind)[:count]
-
-    def of(self, kind: type) -> list[codec.Packet]:
-        return [p for _, p in self.log if isinstance(p, kind)]
-
-    def time_of(self, kind: type) -> float:
-        return next(t for t, p in self.log if isinstance(p, kind))
 
 
 # --- fixtures --------------------------------------------------------------------------------
@@ -178,11 +76,28 @@ def urc(at: ATChannel, name: str, timeout: float = WAIT) -> list[int | str]:
     return at.wait_urc(name, timeout).args
 
 
-def open_conn(at: ATChannel, port: int, cid: int = 0, client_id: str = "emu") -> None:
+def open_conn(at: ATChannel, port: int, cid: int = 0, client_id: str = "emu",
+              peer: ScriptedPeer | None = None) -> Connection | None:
+    """AT+QMTOPEN and AT+QMTCONN; with `peer`, it accepts and answers CONNACK 0 (its connection returned)."""
     cmd_ok(at, f'AT+QMTOPEN={cid},"127.0.0.1",{port}')
     assert urc(at, "+QMTOPEN") == [cid, 0]
+    link = peer.accept() if peer is not None else None
     cmd_ok(at, f'AT+QMTCONN={cid},"{client_id}"')
+    if link is not None:
+        link.handshake()
     assert urc(at, "+QMTCONN") == [cid, 0, 0]
+    return link
+
+
+def scripted(**kw: Any) -> ScriptedPeer:
+    """The scripted peer as these cases use it: PINGREQ answered unless a case says otherwise."""
+    return ScriptedPeer(**{"default_timeout": WAIT, "auto_pingresp": True, **kw})
+
+
+def open_peer(at: ATChannel, peer: ScriptedPeer, cid: int = 0, client_id: str = "emu") -> Connection:
+    link = open_conn(at, peer.port, cid, client_id, peer)
+    assert link is not None
+    return link
 
 
 def set_timeout(at: ATChannel, cid: int, pkt_timeout: int, retries: int, notice: int) -> None:
@@ -332,19 +247,20 @@ def test_open_results_occupied_dns_refused(at: ATChannel, broker: EmbeddedBroker
     assert at.command("AT+QMTCONN?").lines == ["+QMTCONN: 2,1"]
 
 
-# --- timers, retries and failures against the scripted server ----------------------------------
+# --- timers, retries and failures against the scripted peer ------------------------------------
 
 
 @pytest.mark.parametrize("code", [1, 2, 3, 4, 5])
 def test_connack_refusal_passed_through(at: ATChannel, code: int) -> None:
     """3.3.4 <ret_code> 1..5 as sent by the server; then the link closes (DECIDED: +QMTSTAT 4)."""
-    with ScriptedServer(connack=code) as srv:
-        cmd_ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{srv.port}')
+    with scripted() as peer:
+        cmd_ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
         assert urc(at, "+QMTOPEN") == [0, 0]
+        link = peer.accept()
         cmd_ok(at, 'AT+QMTCONN=0,"c","user","secret"')
+        conn = link.handshake(return_code=code, close_on_refusal=False)  # the module closes
         assert urc(at, "+QMTCONN") == [0, 0, code]
         assert urc(at, "+QMTSTAT") == [0, 4]
-        (conn,) = srv.wait(codec.Connect)
         assert (conn.username, conn.password, conn.protocol_level) == ("user", b"secret", 4)
         assert codec.validate(conn) == []
 
@@ -352,29 +268,31 @@ def test_connack_refusal_passed_through(at: ATChannel, code: int) -> None:
 def test_connack_timeout_gives_2_then_qmtstat_4(at: ATChannel) -> None:
     """Figure 1 Excep1: CONNECT is not resent; after <pkt_timeout> x (<retry_times>+1) -> 2."""
     set_timeout(at, 0, 2, 1, 1)
-    with ScriptedServer(connack=None) as srv:
-        cmd_ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{srv.port}')
+    with scripted() as peer:
+        cmd_ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
         assert urc(at, "+QMTOPEN") == [0, 0]
+        link = peer.accept()
         t0 = time.monotonic()
         cmd_ok(at, 'AT+QMTCONN=0,"c"')
+        link.expect(codec.Connect)  # and no CONNACK
         assert urc(at, "+QMTCONN") == [0, 2]
         assert time.monotonic() - t0 >= 2 * 2 * SCALE * 0.9
         assert urc(at, "+QMTSTAT") == [0, 4]
-        assert len(srv.of(codec.Connect)) == 1
+        assert len(link.received(codec.Connect)) == 1
 
 
 def test_publish_retransmitted_with_dup_then_fails(at: ATChannel) -> None:
     """Figure 1 Excep2 + 3.3.8 <result> 1/2: DUP=1, same packet id, notices, then 2 and
     +QMTSTAT 6 (DECIDED: retries exhausted = "constant packet sending failures")."""
-    set_timeout(at, 0, 1, 2, 1)
-    with ScriptedServer(withhold={codec.PubAck: 99}) as srv:
-        open_conn(at, srv.port)
-        cmd_ok(at, 'AT+QMTPUB=0,42,1,0,"t/r",3,"abc"')
+    set_timeout(at, 0, 4, 2, 1)
+    with scripted() as peer:
+        link = open_peer(at, peer)
+        cmd_ok(at, 'AT+QMTPUB=0,42,1,0,"t/r",3,"abc"')  # no PUBACK, ever
         assert urc(at, "+QMTPUB") == [0, 42, 1, 1]
         assert urc(at, "+QMTPUB") == [0, 42, 1, 2]
         assert urc(at, "+QMTPUB") == [0, 42, 2]
         assert urc(at, "+QMTSTAT") == [0, 6]
-        pubs = srv.wait(codec.Publish, 3)
+        pubs = [link.expect(codec.Publish) for _ in range(3)]
         assert [(p.dup, p.packet_id, p.payload) for p in pubs] == [
             (False, 42, b"abc"), (True, 42, b"abc"), (True, 42, b"abc")]
         assert at.command("AT+QMTOPEN?").lines == []
@@ -383,31 +301,35 @@ def test_publish_retransmitted_with_dup_then_fails(at: ATChannel) -> None:
 def test_qos2_pubrel_retransmitted_and_notice_off(at: ATChannel) -> None:
     """QoS 2: a lost PUBCOMP makes PUBREL go again (flags 0b0010, no DUP); with
     timeout_notice 0 no result-1 URC is shown, then the final result is 0."""
-    set_timeout(at, 0, 1, 2, 0)
-    with ScriptedServer(withhold={codec.PubComp: 1}) as srv:
-        open_conn(at, srv.port)
+    set_timeout(at, 0, 4, 2, 0)
+    with scripted() as peer:
+        link = open_peer(at, peer)
         cmd_ok(at, 'AT+QMTPUB=0,7,2,1,"t/q2",2,"hi"')
+        link.send(codec.PubRec(link.expect(codec.Publish).packet_id or 0))
+        link.expect(codec.PubRel)  # its PUBCOMP withheld
+        link.send(codec.PubComp(link.expect(codec.PubRel).packet_id))
         assert urc(at, "+QMTPUB") == [0, 7, 0]
-        rels = srv.wait(codec.PubRel, 2)
+        rels = [r.packet for r in link.received(codec.PubRel)]
         assert [(r.packet_id, r.flags) for r in rels] == [(7, 0b0010), (7, 0b0010)]
-        (pub,) = srv.of(codec.Publish)
+        (pub,) = [r.packet for r in link.received(codec.Publish)]
         assert (pub.qos, pub.retain, pub.dup, pub.packet_id) == (2, True, False, 7)
 
 
 def test_subscribe_retry_and_rejected_grant(at: ATChannel) -> None:
     """3.3.6: SUBSCRIBE resent after T1 (`+QMTSUB: <id>,<msgID>,1,<count>`), SUBACK 0x80
     reported as 128; 3.3.7 UNSUBSCRIBE retransmission shown without a count (DECIDED)."""
-    set_timeout(at, 0, 1, 3, 1)
-    srv_kw = {"withhold": {codec.SubAck: 1, codec.UnsubAck: 1},
-              "suback": lambda t, q: 0x80 if t.startswith("deny") else q}
-    with ScriptedServer(**srv_kw) as srv:
-        open_conn(at, srv.port)
+    set_timeout(at, 0, 4, 3, 1)
+    with scripted() as peer:
+        link = open_peer(at, peer)
         cmd_ok(at, 'AT+QMTSUB=0,9,"ok/t",1,"deny/t",2')
+        subs = [link.expect(codec.Subscribe) for _ in range(2)]  # the first SUBACK withheld
+        link.send(codec.SubAck(subs[1].packet_id, [0x80 if t.startswith("deny") else q for t, q in subs[1].topics]))
         assert urc(at, "+QMTSUB") == [0, 9, 1, 1]
         assert urc(at, "+QMTSUB") == [0, 9, 0, 1, 128]
-        subs = srv.wait(codec.Subscribe, 2)
         assert subs[0] == subs[1] and subs[0].packet_id == 9
         cmd_ok(at, 'AT+QMTUNS=0,10,"ok/t"')
+        link.expect(codec.Unsubscribe)  # its UNSUBACK withheld
+        link.send(codec.UnsubAck(link.expect(codec.Unsubscribe).packet_id))
         assert urc(at, "+QMTUNS") == [0, 10, 1]
         assert urc(at, "+QMTUNS") == [0, 10, 0]
 
@@ -415,68 +337,70 @@ def test_subscribe_retry_and_rejected_grant(at: ATChannel) -> None:
 def test_keepalive_pingreq_and_missing_pingresp(at: ATChannel) -> None:
     """Figure 1 T2: PINGREQ after keep-alive seconds of silence; no PINGRESP -> +QMTSTAT 2."""
     cmd_ok(at, 'AT+QMTCFG="keepalive",0,2')
-    set_timeout(at, 0, 1, 0, 0)
-    with ScriptedServer(pingresp=False) as srv:
-        open_conn(at, srv.port)
-        t_conn = srv.time_of(codec.Connect)
-        srv.wait(codec.PingReq)
-        assert srv.time_of(codec.PingReq) - t_conn >= 2 * SCALE * 0.9
-        assert srv.of(codec.Connect)[0].keepalive == 2
+    set_timeout(at, 0, 4, 0, 0)
+    with scripted(auto_pingresp=False) as peer:
+        link = open_peer(at, peer)
+        t_conn = link.received(codec.Connect)[0].t
+        link.expect(codec.PingReq)
+        assert link.received(codec.PingReq)[0].t - t_conn >= 2 * SCALE * 0.9
+        assert link.received(codec.Connect)[0].packet.keepalive == 2
         assert urc(at, "+QMTSTAT") == [0, 2]
         assert at.command("AT+QMTCONN?").lines == []
 
 
 def test_keepalive_answered_keeps_link(at: ATChannel) -> None:
     cmd_ok(at, 'AT+QMTCFG="keepalive",0,1')
-    with ScriptedServer() as srv:
-        open_conn(at, srv.port)
-        srv.wait(codec.PingReq, 3)  # answered each time, so pinging goes on
+    with scripted(auto_pingresp=False) as peer:
+        link = open_peer(at, peer)
+        for _ in range(3):
+            link.answer_ping()  # answered each time, so pinging goes on
         assert at.command("AT+QMTCONN?").lines == ["+QMTCONN: 0,3"]
         assert [u for u in at.drain_urcs() if u.name == "+QMTSTAT"] == []
 
 
 def test_peer_close_reports_qmtstat_1(at: ATChannel) -> None:
-    with ScriptedServer() as srv:
-        open_conn(at, srv.port, cid=3)
-        srv.drop_client()
+    with scripted() as peer:
+        open_peer(at, peer, cid=3).close()
         assert urc(at, "+QMTSTAT") == [3, 1]
         assert at.command("AT+QMTOPEN?").lines == []
 
 
-def radio_off_while_open(at: ATChannel, srv: ScriptedServer, *, connect: bool) -> None:
+def radio_off_while_open(at: ATChannel, peer: ScriptedPeer, *, connect: bool) -> Connection:
     """Open (and connect) on 0, then AT+CFUN=0: the TCP connection stays, the bearer is gone."""
     if connect:
-        open_conn(at, srv.port)
+        link = open_peer(at, peer)
     else:
-        cmd_ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{srv.port}')
+        cmd_ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
         assert urc(at, "+QMTOPEN") == [0, 0]
+        link = peer.accept()
     cmd_ok(at, "AT+CFUN=0")
+    return link
 
 
 def test_connect_that_cannot_be_sent_reports_qmtstat_3(at: ATChannel) -> None:
     """Table 4 code 3 "Sending CONNECT packet timed out or failed": the radio goes off between
     AT+QMTOPEN and AT+QMTCONN, so CONNECT cannot leave the module: 3.3.4 <result> 2 "Failed to
     send packet", then +QMTSTAT: 0,3 and the ID is closed; the server never saw a packet."""
-    with ScriptedServer() as srv:
-        radio_off_while_open(at, srv, connect=False)
+    with scripted() as peer:
+        link = radio_off_while_open(at, peer, connect=False)
         cmd_ok(at, 'AT+QMTCONN=0,"emu"')
         assert urc(at, "+QMTCONN") == [0, 2]
         assert urc(at, "+QMTSTAT") == [0, 3]
         assert at.command("AT+QMTOPEN?").lines == []
-        assert srv.closed.wait(WAIT)
-        assert srv.log == []
+        assert link.wait_closed(WAIT)
+        assert link.log == []
         cmd_ok(at, "AT+CFUN=1")  # radio back: the same ID opens and connects again
-        open_conn(at, srv.port)
+        open_peer(at, peer)
 
 
 def test_pingreq_that_cannot_be_sent_reports_qmtstat_2(at: ATChannel) -> None:
     """Table 4 code 2 "Sending PINGREQ packet timed out or failed", the "failed" half: keep-alive
     falls due with the radio off. (The "timed out" half is test_keepalive_pingreq_and_missing_pingresp.)"""
     cmd_ok(at, 'AT+QMTCFG="keepalive",0,1')
-    with ScriptedServer() as srv:
-        radio_off_while_open(at, srv, connect=True)
+    with scripted() as peer:
+        link = radio_off_while_open(at, peer, connect=True)
         assert urc(at, "+QMTSTAT") == [0, 2]
-        assert srv.of(codec.PingReq) == []
+        assert link.received(codec.PingReq) == []
         assert at.command("AT+QMTCONN?").lines == []
 
 
@@ -485,40 +409,41 @@ def test_publish_that_cannot_be_sent_reports_qmtstat_7(at: ATChannel, qos: int) 
     """3.3.8 <result> 2 "Failed to send packet" with the radio off; the module then finds the link
     dead, Table 4 code 7 "The link is not alive" (DECIDED in the emulator: a send that fails at
     once is a dead link, not 6 "constant packet sending failures", which needs retries)."""
-    with ScriptedServer() as srv:
-        radio_off_while_open(at, srv, connect=True)
+    with scripted() as peer:
+        link = radio_off_while_open(at, peer, connect=True)
         cmd_ok(at, f'AT+QMTPUB=0,{qos and 1},{qos},0,"t",2,"hi"')
         assert urc(at, "+QMTPUB") == [0, qos and 1, 2]
         assert urc(at, "+QMTSTAT") == [0, 7]
-        assert srv.of(codec.Publish) == []
+        assert link.received(codec.Publish) == []
 
 
 def test_reset_closes_sockets(at: ATChannel) -> None:
     """Power-off/reset (AT+QRST=1) closes every MQTT connection; nothing survives it."""
-    with ScriptedServer() as srv:
-        open_conn(at, srv.port, cid=4)
-        assert not srv.closed.is_set()
+    with scripted() as peer:
+        link = open_peer(at, peer, cid=4)
+        assert link.closed_how is None
         cmd_ok(at, "AT+QRST=1")
         at.wait_urc("RDY", WAIT)
-        assert srv.closed.wait(WAIT)
+        assert link.wait_closed(WAIT)
         assert at.command("AT+QMTOPEN?").lines == []
 
 
 def test_inbound_qos2_delivered_exactly_once(at: ATChannel) -> None:
     """A re-sent PUBLISH (DUP) before PUBREL is acknowledged again but not shown again."""
-    with ScriptedServer() as srv:
-        open_conn(at, srv.port)
+    with scripted() as peer:
+        link = open_peer(at, peer)
         pub = codec.Publish("in/q2", b"once", qos=2, packet_id=77)
-        srv.send(pub)
+        link.send(pub)
         assert at.wait_urc("+QMTRECV", WAIT).line == '+QMTRECV: 0,77,"in/q2","once"'
-        srv.send(codec.Publish("in/q2", b"once", qos=2, packet_id=77, dup=True))
-        srv.wait(codec.PubRec, 2)
-        srv.send(codec.PubRel(77))
-        (comp,) = srv.wait(codec.PubComp)
+        link.send(codec.Publish("in/q2", b"once", qos=2, packet_id=77, dup=True))
+        for _ in range(2):
+            link.expect(codec.PubRec)
+        link.send(codec.PubRel(77))
+        comp = link.expect(codec.PubComp)
         assert comp.packet_id == 77
-        srv.send(codec.Publish("in/q1", b"one", qos=1, packet_id=78))
+        link.send(codec.Publish("in/q1", b"one", qos=1, packet_id=78))
         assert at.wait_urc("+QMTRECV", WAIT).args[:3] == [0, 78, "in/q1"]
-        assert srv.wait(codec.PubAck)[0].packet_id == 78
+        assert link.expect(codec.PubAck).packet_id == 78
         assert [u for u in at.drain_urcs() if u.name == "+QMTRECV"] == []
 
 
@@ -529,9 +454,9 @@ def test_connect_options_version_will_aliauth(at: ATChannel) -> None:
     cmd_ok(at, 'AT+QMTCFG="will",1,1,1,1,"w/t","gone"')
     cmd_ok(at, 'AT+QMTCFG="session",1,0')
     cmd_ok(at, 'AT+QMTCFG="aliauth",1,"pk1","dn1","s3cret"')
-    with ScriptedServer() as srv:
-        open_conn(at, srv.port, cid=1, client_id="dev")
-        (c,) = srv.wait(codec.Connect)
+    with scripted() as peer:
+        link = open_peer(at, peer, cid=1, client_id="dev")
+        (c,) = [r.packet for r in link.received(codec.Connect)]
         sign = hmac.new(b"s3cret", b"clientIddevdeviceNamedn1productKeypk1", hashlib.sha1).hexdigest()
         assert (c.protocol_name, c.protocol_level, c.clean_session) == ("MQIsdp", 3, False)
         assert (c.will_flag, c.will_topic, c.will_payload, c.will_qos, c.will_retain) == \

@@ -4,7 +4,7 @@ and absent with `conformant`, over the real transport.
 The suites team proves "the suite fails in exactly the intended case" against these profiles,
 so this file pins the faults themselves: every test runs the same AT/MQTT exchange against
 the conformant firmware and against one faulty firmware and asserts the one difference. The
-MQTT side is the scripted peer (harness.broker.peer), which records every packet with its
+MQTT side is the scripted peer (harness.peer), which records every packet with its
 flags. Time scale 0.05: one module second is 50 ms.
 """
 
@@ -18,10 +18,10 @@ import pytest
 from emulated import fresh_module
 
 from harness.at.channel import ATChannel
-from harness.broker.peer import Connection, Match, ScriptedPeer
 from harness.emulator import profiles
 from harness.emulator.launcher import EmulatorProcess
 from harness.mqtt import codec
+from harness.peer import Connection, Match, ScriptedPeer
 from harness.spec.timing import deadline_s
 
 pytestmark = pytest.mark.timeout(30)

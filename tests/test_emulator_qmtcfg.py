@@ -15,7 +15,10 @@ from raw_uart import FINAL, RawUart
 
 from harness.emulator import frontend
 from harness.emulator.launcher import EmulatorProcess
+from harness.emulator.mqtt_client import MqttClient
+from harness.emulator.mqtt_types import Retry
 from harness.emulator.qmtcfg import TEST_LINES
+from harness.emulator.state import Link
 
 pytestmark = pytest.mark.timeout(30)
 OK, INVALID, ERROR = b"\r\nOK\r\n", b"\r\n+CME ERROR: 8507\r\n", b"\r\nERROR\r\n"
@@ -216,7 +219,7 @@ def test_profiles_switch_keepalive_behaviour(tmp_path: Path, firmware: str, defa
 ])
 def test_note_6_settings_rejected_while_connection_open(write: str, blocked: bool) -> None:
     """3.3.1 NOTE 6: will/session/keepalive/aliauth/version/ssl are configured before
-    AT+QMTOPEN; with connect ID 1 open (ext["qmt_open"], kept by the MQTT side) they are refused."""
+    AT+QMTOPEN; with connect ID 1 open (ModuleState.links, kept by the MQTT side) they are refused."""
 
     async def main() -> bytes:
         out = bytearray()
@@ -231,7 +234,8 @@ def test_note_6_settings_rejected_while_connection_open(write: str, blocked: boo
         engine.attach(sink)
         engine.module.echo = False
         engine.module.cmee = 1
-        engine.module.ext["qmt_open"] = {1}
+        client = MqttClient(1, lambda: Retry(1.0, 0), lambda event: None)  # never opened: no socket
+        engine.module.links.by_id[1] = Link(1, "127.0.0.1", 1883, client, opened=True)
         engine.feed(f"AT+QMTCFG={write}\r".encode())
         await asyncio.wait_for(done.wait(), 5)
         await engine.close()

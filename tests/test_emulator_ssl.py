@@ -22,10 +22,11 @@ from emulated import running_emulator
 
 from harness.at.channel import ATChannel
 from harness.at.errors import ATTimeout
-from harness.broker.embedded import EmbeddedBroker, TlsFiles
+from harness.broker.embedded import EmbeddedBroker
 from harness.broker.observer import Observer
 from harness.emulator.launcher import EmulatorProcess
 from harness.emulator.qsslcfg import CERT_MAX, TEST_LINES
+from harness.pki import TlsFiles
 from harness.spec.timing import boot_deadline_s, deadline_s
 
 pytestmark = pytest.mark.timeout(30)

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from leaks import assert_cycles_leak_nothing
 
-from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError, TlsFiles
+from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError
 from harness.broker import mosquitto as mosquitto_module
 from harness.broker.capabilities import require
-from harness.broker.certs import TestPki
 from harness.broker.mosquitto import INSTALL_HINT, MosquittoBroker, missing_reason
 from harness.mqtt.codec import ConnAck, Connect, Decoder, Packet, PubComp, Publish, PubRec, PubRel, encode
+from harness.pki import SessionPki, TlsFiles
 
 pytestmark = [pytest.mark.timeout(30)]
 MISSING = missing_reason()
@@ -67,8 +67,8 @@ class Raw:
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return TestPki.create(tmp_path_factory.mktemp("pki"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> SessionPki:
+    return SessionPki.create(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_start_twice_is_refused(broker: MosquittoBroker) -> None:
 
 
 @needs_mosquitto
-def test_fifty_start_stop_cycles_leak_no_process_thread_fd_or_tmpdir(pki: TestPki) -> None:
+def test_fifty_start_stop_cycles_leak_no_process_thread_fd_or_tmpdir(pki: SessionPki) -> None:
     def cycle() -> None:
         with MosquittoBroker(tls=pki.server_files()) as running, Raw(running.port) as raw:
             assert running.tls_port is not None and running.tls_port != running.port
@@ -196,7 +196,7 @@ def test_bad_configuration_is_one_line_broker_error(kwargs: dict[str, object], f
 # -- TLS and mutual TLS -----------------------------------------------------------------------------
 
 @needs_mosquitto
-def test_tls_listener_serves_clients_that_trust_the_ca(pki: TestPki) -> None:
+def test_tls_listener_serves_clients_that_trust_the_ca(pki: SessionPki) -> None:
     with MosquittoBroker(tls=pki.server_files()) as running:
         assert running.capabilities["mtls_required"] is False
         with Observer("127.0.0.1", running.tls_port or 0, tls=pki.client_context("none")).connect() as obs:
@@ -211,7 +211,7 @@ def test_tls_listener_serves_clients_that_trust_the_ca(pki: TestPki) -> None:
 
 @needs_mosquitto
 @pytest.mark.parametrize("via", ["require_certificate", "TlsFiles.require_client_cert"])
-def test_require_certificate_admits_the_good_client_cert_only(pki: TestPki, via: str) -> None:
+def test_require_certificate_admits_the_good_client_cert_only(pki: SessionPki, via: str) -> None:
     if via == "require_certificate":
         running = MosquittoBroker(tls=pki.server_files(), require_certificate=True)
     else:

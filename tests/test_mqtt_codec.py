@@ -134,3 +134,43 @@ def test_invalid_utf8_topic_roundtrips_byte_exact() -> None:
     (p,) = Decoder().feed(wire)
     assert encode(p) == wire
     assert any("[MQTT-1.5.3-1]" in v for v in validate(p))
+
+
+def test_framer_cuts_frames_keeps_raw_bytes_and_names_what_does_not_decode() -> None:
+    """One framer for the peer, the proxy and Decoder: whole frames with their exact bytes; a frame
+    that does not decode comes back undecoded and the stream stays framed."""
+    framer = codec.Framer()
+    wire = encode(PingReq()) + b"\x40\x01\x00" + encode(PubAck(9))  # a PUBACK one byte short in the middle
+    frames = []
+    for i in range(len(wire)):  # byte by byte
+        frames += framer.feed(wire[i:i + 1])
+    assert [(f.raw, f.packet, f.error) for f in frames] == [
+        (b"\xc0\x00", PingReq(0), ""), (b"\x40\x01\x00", None, "PUBACK: truncated at byte 0 (need 2 more)"),
+        (encode(PubAck(9)), PubAck(9, 0), "")]
+    assert framer.lost is None and framer.pending == 0
+    framer.feed(b"\x30\x05\x00")
+    assert framer.pending == 3
+    tail = framer.flush()
+    assert tail is not None and (tail.raw, tail.error) == (b"\x30\x05\x00", "stream ended inside a packet (3 bytes)")
+    assert framer.flush() is None
+
+
+@pytest.mark.parametrize("wire, why", [
+    (b"\xf0\x05garbage", "reserved packet type 15"),  # lost at once: no wait for 5 bytes that may never come
+    (b"\x00", "reserved packet type 0"),
+    (b"\x30\xff\xff\xff\xff\x01", "remaining length longer than 4 bytes"),
+])
+def test_framer_says_when_framing_is_lost_and_passes_the_rest_through(wire: bytes, why: str) -> None:
+    framer = codec.Framer()
+    (first,) = framer.feed(encode(PingReq()) + wire)[1:]
+    assert (first.raw, first.packet, first.error) == (wire, None, why)
+    assert framer.lost == why and framer.pending == 0
+    (later,) = framer.feed(encode(PingReq()))  # a well-formed packet no longer is one: the stream is lost
+    assert (later.raw, later.packet) == (encode(PingReq()), None)
+    assert later.error == "MQTT framing lost earlier in this stream"
+    assert framer.feed(b"") == []
+
+
+def test_direction_prints_as_the_wire_logs_do() -> None:
+    assert [str(d) for d in codec.Direction] == ["C>B", "B>C"]
+    assert codec.Direction("C>B") is codec.Direction.C2B and codec.Direction.B2C == "B>C"

@@ -48,7 +48,7 @@ class Recorder:
 
 def test_every_kind_has_a_driver_and_every_driver_a_kind() -> None:
     assert set(RELAY_DRIVERS) == set(RELAY_KINDS) == {"none", "command", "manual", "dtr_rts", "gpiod", "hid",
-                                                      "emulated"}
+                                                      "emulated", "labgrid"}
 
 
 @pytest.mark.parametrize(("yaml", "cls", "power", "reset"), [

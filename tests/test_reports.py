@@ -79,7 +79,7 @@ def test_allure_results_have_transcript_attachments_and_environment(qualified):
         source = next(a["source"] for a in res["attachments"] if a["name"] == "AT transcript")
         assert " TX " in (allure / source).read_text()
     env = (allure / "environment.properties").read_text()
-    assert "DUT.firmware=BC660KGL" in env
+    assert "DUT\\ firmware=BC660KGL" in env
     categories = [c["name"] for c in json.loads((allure / "categories.json").read_text())]
     assert categories == ["Waived", "Rig fault", "Timeout", "DUT nonconformance", "Harness error"]
     keepalive = [r for r in results if "keepalive" in r["name"]]
@@ -98,3 +98,19 @@ def test_suite_runs_unchanged_against_an_emulator_started_by_hand(tmp_path):
         emulator.stop()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "passed" in proc.stdout.splitlines()[-1]
+
+
+def test_coverage_page_of_a_subset_says_so_beside_the_whole_suite(tmp_path):
+    """Issue 12: after `--section 3.3.8` the page says the run was a subset and sets the
+    selection's coverage beside the whole suite's, instead of pink NOT COVERED rows alone."""
+    out = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q",
+                           f"--report-dir={out}", "--section", "3.3.8", "-k", "not ssl"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page = (out / "coverage.html").read_text()
+    assert "This run was a subset (subset: -k not ssl --section 3.3.8)" in page
+    data = json.loads((out / "coverage.json").read_text())
+    assert data["whole_summary"]["all"]["covered"] > data["summary"]["all"]["covered"] > 0
+    assert "not in this selection" in page
+    assert "chapter 3 MQTT AT Commands: sections" in proc.stdout and str(out / "matrix.html") in proc.stdout

@@ -130,9 +130,9 @@ def test_registered_relay_kind_is_accepted(rig_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("dutt: {}\n", "dutt: unknown key (expected one of: dut, duts, relay, broker, report); "
+        ("dutt: {}\n", "dutt: unknown key (expected one of: dut, duts, relay, broker, report, labgrid); "
                        "did you mean 'dut'?"),
-        ("source: x\n", "source: unknown key (expected one of: dut, duts, relay, broker, report)"),
+        ("source: x\n", "source: unknown key (expected one of: dut, duts, relay, broker, report, labgrid)"),
         ("dut: {prot: 1}\n", "dut.prot: unknown key (expected one of: kind, port, baud, transport, "
                              "firmware, time_scale); did you mean 'port'?"),
         ("relay: {chanels: {}}\n", "relay.chanels: unknown key (expected one of: kind, channels, device, "
@@ -153,8 +153,8 @@ def test_misspelt_key_at_each_level(rig_dir: Path, text: str, expected: str) -> 
     [
         ("broker: {kind: mosquito}\n", "broker.kind: expected one of 'amqtt', 'mosquitto'; got 'mosquito'"),
         ("relay: {kind: gpio}\n", "relay.kind: expected one of 'none', 'command', 'manual', 'dtr_rts', "
-                                   "'gpiod', 'hid', 'emulated'; got 'gpio'; did you mean 'gpiod'?"),
-        ("dut: {kind: modem}\n", "dut.kind: expected one of 'emulator', 'serial'; got 'modem'"),
+                                   "'gpiod', 'hid', 'emulated', 'labgrid'; got 'gpio'; did you mean 'gpiod'?"),
+        ("dut: {kind: modem}\n", "dut.kind: expected one of 'emulator', 'serial', 'labgrid'; got 'modem'"),
         ("dut: {transport: usb}\n", "dut.transport: expected one of 'tcp', 'pty'; got 'usb'"),
         ("dut: {baud: 1234}\n", "dut.baud: expected one of 4800, 9600, 19200, 38400, 57600, 115200, "
                                 "230400, 460800, 921600; got 1234"),
@@ -170,7 +170,7 @@ def test_misspelt_key_at_each_level(rig_dir: Path, text: str, expected: str) -> 
         ("relay: {channels: {pwr: 0}}\n", "relay.channels: key 'pwr': expected one of 'power', 'reset'"),
         ("relay: {channels: {power: -1}}\n", "relay.channels.power: expected a mapping of power/reset"),
         ("relay: {channels: {power: 0}}\n", "relay.channels: relay kind 'none' has no channels"),
-        ("- a\n- b\n", "expected a mapping with sections dut, duts, relay, broker, report; got a list"),
+        ("- a\n- b\n", "expected a mapping with sections dut, duts, relay, broker, report, labgrid; got a list"),
     ],
 )
 def test_wrong_type_bad_enum_out_of_range(rig_dir: Path, text: str, expected: str) -> None:

@@ -1,4 +1,4 @@
-"""The scripted MQTT peer (harness/broker/peer.py) against real clients.
+"""The scripted MQTT peer (harness/peer) against real clients.
 
 Clients: paho-mqtt 2.2 (CONNECT fields, CONNACK codes, SUBACK 0x80, TLS) and the emulator's MQTT
 client driven over AT (in-session retransmission, keep-alive, MQTT 3.1, FIN/RST): paho 2.2
@@ -27,7 +27,10 @@ import trustme
 from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
-from harness.broker.peer import (
+from harness.emulator.launcher import EmulatorProcess
+from harness.mqtt import codec
+from harness.mqtt.codec import Direction
+from harness.peer import (
     Capture,
     Connection,
     Match,
@@ -37,8 +40,6 @@ from harness.broker.peer import (
     PeerViolation,
     ScriptedPeer,
 )
-from harness.emulator.launcher import EmulatorProcess
-from harness.mqtt import codec
 from harness.spec.timing import GRACE_S, deadline_s
 
 pytestmark = pytest.mark.timeout(30)
@@ -163,7 +164,8 @@ def test_connect_fields_matched_and_connack_code_reaches_paho(peer: ScriptedPeer
         conn.expect(codec.Disconnect)
         assert conn.wait_closed() == "client FIN"
     conn.assert_conformant()
-    assert [r.direction for r in conn.log[:2]] == ["in", "out"]
+    assert [r.direction for r in conn.log[:2]] == [Direction.C2B, Direction.B2C]
+    assert str(conn.log[1]).split()[1:3] == ["B>C", "CONNACK(session_present=False,"]  # as the wire log prints it
     assert conn.log[1].raw == bytes([0x20, 2, 0, code])
 
 

@@ -24,6 +24,10 @@ def open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
     state: dict[str, object] = {}
     lock = threading.Lock()
     kwargs: dict[str, object] = {"baudrate": baud, "timeout": READ_POLL_S, "write_timeout": WRITE_TIMEOUT_S}
+    if _scheme(url) == "rfc2217":
+        # pyserial's rfc2217 driver refuses write_timeout ("currently not supported"); its socket
+        # is opened with a 5 s timeout, so a write to a peer that stopped reading ends there anyway.
+        del kwargs["write_timeout"]
     if "://" not in url:
         kwargs["exclusive"] = True  # two channels on one UART interleave garbage; refuse instead
     if _is_socket_url(url):
@@ -51,16 +55,20 @@ def open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
                 _no_delay(port)
             return port
         if "error" in state:
-            raise PortOpenError(url, _reason(str(state["error"])))
+            raise PortOpenError(url, _reason(str(state["error"]), url))
         state["abandoned"] = True
     raise PortOpenError(url, f"no connection within {open_timeout:g} s")
 
 
-
-def _reason(msg: str) -> str:
+def _reason(msg: str, url: str = "") -> str:
     """pyserial repeats the port name and errno; keep the part a lab engineer acts on."""
     if "exclusively lock" in msg:
         return "port is in use by another program (could not lock it)"
+    if "waiting for option 'control'" in msg and _scheme(url) == "rfc2217":
+        # pyserial sets DTR and RTS at open and waits for the server's answer. A server port
+        # without modem lines (ser2net exporting a pty: TIOCMSET fails with ENOTTY) never answers.
+        return ("the RFC 2217 server did not acknowledge setting DTR/RTS (its port has no modem lines, "
+                "e.g. ser2net exporting a pty); add ?ign_set_control to the URL, as labgrid does")
     return re.sub(r"^(\[Errno \d+\] )?could not open port \S+: ", "", msg, flags=re.I)
 
 
@@ -72,8 +80,13 @@ def _no_delay(port: serial.SerialBase) -> None:
         dup.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _scheme(url: str) -> str:
+    head, sep, _ = url.strip().partition("://")
+    return head.lower() if sep else ""
+
+
 def _is_socket_url(url: str) -> bool:
-    return url.strip().lower().startswith("socket://")
+    return _scheme(url) == "socket"
 
 
 def read_some(port: serial.SerialBase) -> bytes:

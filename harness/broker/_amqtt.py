@@ -28,7 +28,6 @@ from harness.broker.errors import BrokerError
 PREFIX = "amqtt broker"
 
 
-
 class OpenAuthPlugin(BaseAuthPlugin):
     """Admit every client without flagging the session anonymous (why: embedded.py docstring)."""
 
@@ -50,7 +49,7 @@ class _QuietDuringLifecycle(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.quiet_threads: set[int] = set()
+        self.quiet_threads: set[int | None] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.thread in self.quiet_threads and record.levelno > logging.DEBUG:

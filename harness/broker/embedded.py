@@ -1,7 +1,8 @@
 """The embedded amqtt broker: a real MQTT 3.1.1 broker in this process, for the end-to-end cases.
 
 amqtt is asyncio-only, while pytest code and the emulator subprocess are synchronous, so the broker
-runs on its own event loop in its own daemon thread and this class is a thread-safe facade.
+runs on its own event loop in its own daemon thread (harness.loop_thread) and this class is a
+thread-safe facade.
 
 Facts about amqtt 0.12.1 this module relies on or works around (checked against its source):
 
@@ -31,7 +32,6 @@ import socket
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,18 +42,10 @@ from harness.broker._amqtt import PREFIX as _PREFIX
 from harness.broker._amqtt import QUIET as _QUIET
 from harness.broker._amqtt import AmqttBroker, BindError, find_cause, hash_users, install_quiet_filter, one_line
 from harness.broker.errors import BrokerError
+from harness.loop_thread import LoopThread
+from harness.pki.files import TlsFiles
 
-__all__ = ["BrokerError", "EmbeddedBroker", "TlsFiles"]
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """PEM files of a TLS listener. ``cafile`` is the CA that client certificates must chain to."""
-
-    certfile: Path
-    keyfile: Path
-    cafile: Path | None = None
-    require_client_cert: bool = False  # mutual TLS: refuse clients without a certificate from cafile
+__all__ = ["BrokerError", "EmbeddedBroker"]
 
 
 def _ipv4(host: str) -> str:
@@ -110,8 +102,7 @@ class EmbeddedBroker:
         self._users = dict(users) if users is not None else None
         self.capabilities: dict[str, bool | int] = dict(self.CAPABILITIES)
         self.capabilities["mtls_required"] = bool(tls and tls.require_client_cert)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread(_PREFIX, thread_name=f"amqtt-broker-{self.host}", error=BrokerError)
         self._broker: AmqttBroker | None = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
@@ -132,16 +123,9 @@ class EmbeddedBroker:
             except BrokerError:
                 self._cleanup_tmpdir()
                 raise
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-            thread = threading.Thread(target=self._run_loop, args=(loop, ready),
-                                      name=f"amqtt-broker-{self.host}", daemon=True)
-            thread.start()
-            ready.wait()
-            self._loop, self._thread = loop, thread
-            assert thread.ident is not None
-            _QUIET.quiet_threads.add(thread.ident)
-            future = asyncio.run_coroutine_threadsafe(self._astart(config), loop)
+            quiet = self._loop.start().thread_id
+            _QUIET.quiet_threads.add(quiet)
+            future = self._loop.submit(self._astart(config))
             try:
                 self._broker = future.result(timeout)
             except TimeoutError:
@@ -155,7 +139,7 @@ class EmbeddedBroker:
                 self._teardown(timeout)
                 raise BrokerError(f"{_PREFIX}: cannot start: {one_line(exc)}") from None
             finally:
-                _QUIET.quiet_threads.discard(thread.ident)
+                _QUIET.quiet_threads.discard(quiet)
             ports = self._broker.bound_ports()
             self.port = ports["default"]
             self.tls_port = ports.get("tls")
@@ -164,8 +148,6 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """Close listeners and client connections, end the loop and join its thread. Idempotent."""
         with self._lock:
-            if self._loop is None:
-                return
             self._teardown(timeout)
             self.port = self._requested_port
             self.tls_port = None
@@ -214,12 +196,6 @@ class EmbeddedBroker:
         except Exception as exc:
             raise BrokerError(f"{_PREFIX}: bad configuration: {one_line(exc)}") from None
 
-    @staticmethod
-    def _run_loop(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-        asyncio.set_event_loop(loop)
-        loop.call_soon(ready.set)
-        loop.run_forever()
-
     async def _astart(self, config: BrokerConfig) -> AmqttBroker:
         mtls = frozenset({"tls"} if self._tls is not None and self._tls.require_client_cert else set())
         broker = AmqttBroker(config, mtls_listeners=mtls)  # built on this loop: see the module docstring
@@ -235,45 +211,28 @@ class EmbeddedBroker:
         return broker
 
     async def _astop(self, broker: AmqttBroker | None, timeout: float) -> None:
-        if broker is not None:
-            install_quiet_filter()
-            await broker.close_listeners()
-            # Drop the clients first: amqtt's shutdown cancels each session's reader, and on
-            # Python 3.11 a reader cancelled inside asyncio.wait_for can stay stuck, which
-            # held shutdown for its whole timeout. With the streams at EOF the readers end alone.
-            for writer in list(broker.client_writers):
-                writer.transport.abort()
-            await asyncio.sleep(0)
-            with contextlib.suppress(Exception):  # best effort: leftovers are cancelled below
-                await asyncio.wait_for(broker.shutdown(), timeout)
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0)  # let transports run their close callbacks
-        await asyncio.get_running_loop().shutdown_asyncgens()
-        await asyncio.get_running_loop().shutdown_default_executor()
+        """Close listeners and clients, then amqtt's own shutdown; the LoopThread cancels what is left."""
+        if broker is None:
+            return
+        install_quiet_filter()
+        await broker.close_listeners()
+        # Drop the clients first: amqtt's shutdown cancels each session's reader, and on
+        # Python 3.11 a reader cancelled inside asyncio.wait_for can stay stuck, which
+        # held shutdown for its whole timeout. With the streams at EOF the readers end alone.
+        for writer in list(broker.client_writers):
+            writer.transport.abort()
+        await asyncio.sleep(0)
+        with contextlib.suppress(Exception):  # best effort: leftovers are cancelled after it
+            await asyncio.wait_for(broker.shutdown(), timeout)
 
     def _teardown(self, timeout: float) -> None:
-        loop, thread, broker = self._loop, self._thread, self._broker
-        self._broker = None
-        if loop is not None and thread is not None:
-            assert thread.ident is not None
-            _QUIET.quiet_threads.add(thread.ident)
-            try:
-                if thread.is_alive():
-                    stopping = self._astop(broker, min(timeout / 2, 2.0))
-                    future = asyncio.run_coroutine_threadsafe(stopping, loop)
-                    with contextlib.suppress(Exception):
-                        future.result(timeout)
-                    loop.call_soon_threadsafe(loop.stop)
-                    thread.join(timeout)
-                if not thread.is_alive():
-                    loop.close()
-            finally:
-                _QUIET.quiet_threads.discard(thread.ident)
-        self._loop = self._thread = None
+        broker, self._broker = self._broker, None
+        quiet = self._loop.thread_id
+        _QUIET.quiet_threads.add(quiet)
+        try:
+            self._loop.stop(self._astop(broker, min(timeout / 2, 2.0)), timeout)
+        finally:
+            _QUIET.quiet_threads.discard(quiet)
         self._cleanup_tmpdir()
 
     def _cleanup_tmpdir(self) -> None:

@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 from harness import children
-from harness.broker.embedded import TlsFiles
 from harness.broker.errors import BrokerError
+from harness.pki.files import TlsFiles
 
 __all__ = ["INSTALL_HINT", "MosquittoBroker", "find_mosquitto", "missing_reason"]
 

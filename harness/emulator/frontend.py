@@ -17,17 +17,21 @@ Decisions (DESIGN "Module facts" where it speaks, else a real module's habits):
   The 60 s limit counts from the last input byte (module seconds).
 - Sleep (AT+QSCLK=1/2): after SLEEP_IDLE_S module seconds without UART traffic, the first
   line wakes the module and is answered with a blank line only (not executed, not echoed).
+- The handler is looked up by (command, form) (api.handles); none answers plain ERROR. A
+  handler's errors.Refused is its final result; any other exception answers ERROR and is
+  logged as an emulator error (the harness's tests fail on those).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 
-from harness.emulator import profiles
-from harness.emulator.api import Arg, Command, ModuleState, handler_for
+from harness.emulator import profiles, state
+from harness.emulator.api import Arg, Command, decode, encode, handler_for
+from harness.emulator.errors import TEXT, Refused
+from harness.emulator.state import ModuleState
 
 log = logging.getLogger("harness.emulator")
 
@@ -38,30 +42,6 @@ DATA_MODE_TIMEOUT_S = 60.0  # 3.3.8 note 5, module seconds
 SLEEP_IDLE_S = 5.0  # module seconds of silence before AT+QSCLK=1/2 lets the module sleep
 BOOT_S = 1.0  # module seconds from reset to RDY
 CTRL_Z, ESC = 0x1A, 0x1B
-
-# AT+CMEE=2 texts: general codes (DESIGN "Module facts") and chapter 4 Table 2.
-CME_TEXT: dict[int, str] = {
-    3: "operation not allowed",
-    4: "operation not supported",
-    50: "incorrect parameters",
-    59: "data value out of range",
-    100: "unknown",
-    8503: "MQTT link layer error",
-    8504: "MQTT illegal packet",
-    8505: "MQTT illegal character",
-    8506: "MQTT illegal UTF8",
-    8507: "MQTT invalid parameter",
-    8508: "The length of transmitted data exceeds the size of the remaining transmission buffer",
-    8509: "MQTT buffer overflow",
-    8510: "MQTT out of memory",
-    8511: "MQTT memory error",
-    8600: "MQTT unknown error",
-}
-
-
-def encode(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
 
 def split_args(text: str) -> tuple[Arg, ...] | None:
     """Split on commas outside double quotes (each `"` toggles), so chapter 6's
@@ -132,9 +112,9 @@ class ATEngine:
     def __init__(self, *, time_scale: float = 1.0, firmware: str = profiles.DEFAULT_FIRMWARE,
                  imei: str = "") -> None:
         self.time_scale = time_scale
-        self.firmware = firmware
+        self.profile = profiles.get(firmware)
         self.imei = imei
-        self.module = self._power_on(echo=True)
+        self.module: ModuleState = state.power_on(self.profile, time_scale, imei)
         self._buf = bytearray()
         self._input = asyncio.Event()
         self._sink: Callable[[bytes], None] | None = None
@@ -193,10 +173,10 @@ class ATEngine:
         mode = self.module.cmee
         if cme is None or mode == 0:
             self._final("ERROR")
-        elif mode == 2 and cme in CME_TEXT:
-            self._final(f"+CME ERROR: {CME_TEXT[cme]}")
+        elif mode == 2 and cme in TEXT:
+            self._final(f"+CME ERROR: {TEXT[cme]}")
         else:
-            self._final(f"+CME ERROR: {cme}")
+            self._final(f"+CME ERROR: {int(cme)}")
 
     def urc(self, line: str) -> None:
         if self._held is not None:
@@ -240,17 +220,12 @@ class ATEngine:
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    # ---- additions beyond api.Context -----------------------------------------------------
     async def reset_module(self) -> None:
-        """AT+QRST=1 / AT+CFUN=<fun>,1: power-cycle after the final result. Everything but
-        the saved settings (echo, DESIGN "Module facts"; ext values whose `nonvolatile`
-        attribute is true, e.g. AT+QSSLCFG certificates) starts afresh, pending input is lost,
-        and RDY follows after BOOT_S module seconds."""
-        echo = self.module.echo
-        saved = {k: v for k, v in self.module.ext.items() if getattr(v, "nonvolatile", False) is True}
+        """AT+QRST=1 / AT+CFUN=<fun>,1: power-cycle after the final result. Only what
+        state.SAVED names survives, pending input is lost, and RDY follows after BOOT_S
+        module seconds."""
         await self._power_off()
-        self.module = self._power_on(echo=echo)
-        self.module.ext.update(saved)
+        self.module = state.power_on(self.profile, self.time_scale, self.imei, saved=self.module)
         self._buf.clear()
         self._overlong = self._waking = False
         delay = self.module.scaled(BOOT_S)
@@ -263,30 +238,15 @@ class ATEngine:
         self.spawn(boot())
 
     # ---- internals ------------------------------------------------------------------------
-    def _power_on(self, *, echo: bool) -> ModuleState:
-        state = ModuleState(time_scale=self.time_scale, firmware=self.firmware, echo=echo)
-        state.ext["imei"] = self.imei
-        profiles.power_on(state)
-        return state
-
     async def _power_off(self) -> None:
-        """Cancel the module's background work and let per-area state release resources:
-        any ext value with a `power_off()` method (sync or async) is called."""
+        """Cancel the module's background work, then run the areas' power-off hooks
+        (state.on_power_off: open sockets close)."""
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        for key, value in list(self.module.ext.items()):
-            hook = getattr(value, "power_off", None)
-            if not callable(hook):
-                continue
-            try:
-                result = hook()
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, 5)
-            except Exception as exc:  # a faulty area must not stop the reset
-                log.error("power_off of %s failed: %r", key, exc)
+        await state.power_off(self.module)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -353,21 +313,25 @@ class ATEngine:
         if isinstance(line, _Overlong):
             self.error()
             return
-        text = line.decode("utf-8", "surrogateescape")
+        text = decode(line)
         if not text.strip():
             return
         if self.module.echo:
             self._write(line + b"\r")
         cmd = parse_line(text)
-        handler = handler_for(cmd.name) if cmd is not None else None
+        handler = handler_for(cmd.name, cmd.form) if cmd is not None else None
         if cmd is None or handler is None:
-            self.error()
+            self.error()  # an unknown command, or a form the command does not have
             return
         log.debug("AT%s (%s)", cmd.name, cmd.form)  # never the arguments: they may be secrets
         try:
             await handler(self, cmd)
         except asyncio.CancelledError:
             raise
+        except Refused as refused:
+            if not self._final_sent:
+                self.error(refused.code)
+            return
         except Exception as exc:
             log.error("handler for AT%s failed: %r", cmd.name, exc)
             if not self._final_sent:

@@ -2,13 +2,15 @@
 
 The suite must prove it catches a non-conformant firmware, so the emulator can impersonate
 one. A profile is data (a revision string, MQTT option defaults/bounds and named switches),
-never code paths: handlers read it through `profile_of(ctx.module)` instead of growing
-if/elif chains on firmware names. Add a profile by adding one entry to `PROFILES`.
+never code paths: handlers read it as `ctx.module.profile` (state.ModuleState) instead of
+growing if/elif chains on firmware names. Add a profile by adding one entry to `PROFILES`; a new
+switch is read with `ctx.module.profile.has("<name>")` in exactly one place, named in `where`.
 
 Each faulty profile is one small fault with the note section it violates (`section`), so the
 suites team can list them (`PROFILES`) and prove the suite fails in exactly the intended case.
 A switch is named after its profile and is checked in exactly one place of the emulator
-(listed in `Profile.where`, so a reader finds it without grepping). A faulty firmware reports
+(listed in `Profile.where`, so a reader finds it without grepping). This module imports only
+the standard library (harness/rig/schema.py reads the names). A faulty firmware reports
 its own revision (`..._F<TAG>`; still `BC660KGL\\w+`, the shape a real revision has) so
 reports and the conformance matrix tell the firmware apart.
 """
@@ -18,9 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-
-from harness.emulator.api import ModuleState
-from harness.emulator.mqtt_config import configs
 
 DEFAULT_FIRMWARE = "conformant"
 
@@ -36,7 +35,7 @@ class Profile:
     keepalive_max: int = 3600
     # 3.3.1 <pkt_timeout> "Range: 1–60."
     pkt_timeout_max: int = 60
-    # MqttConfig field -> value applied at every power-on (a wrong default is a fault to model).
+    # state.MqttConfig field -> value applied at every power-on (a wrong default is a fault to model).
     mqtt_defaults: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     # Free-form behaviour switches for handlers (e.g. the MQTT side): `profile.has("name")`.
     switches: frozenset[str] = frozenset()
@@ -65,7 +64,7 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile(DEFAULT_FIRMWARE, _REV, "behaves as the application note says"),
         _fault("wrong-keepalive-default", "KADEF", "3.3.1 <keep_alive_time>",
-               "keepalive default 60 instead of 120", "profiles.power_on",
+               "keepalive default 60 instead of 120", "state.power_on",
                mqtt_defaults=MappingProxyType({"keepalive": 60})),
         _fault("keepalive-off-by-one", "KA3601", "3.3.1 <keep_alive_time> range 0-3600",
                'AT+QMTCFG="keepalive" accepts 3601', "qmtcfg._keepalive", keepalive_max=3601),
@@ -80,7 +79,7 @@ PROFILES: dict[str, Profile] = {
                "no `+QMTPUB: <id>,<msgID>,1,<count>` retransmission URCs with timeout_notice=1",
                "qmt_pub._notice"),
         _fault("qmtrecv-no-len", "NOLEN", "5.2; 3.3.1 \"showrecvlen\"",
-               "+QMTRECV leaves out <payload_len> although showrecvlen=1", "qmt_state.on_link_event"),
+               "+QMTRECV leaves out <payload_len> although showrecvlen=1", "qmt_common.on_link_event"),
         _fault("no-truncate-1460", "NOTRUNC", "3.3.8 NOTE 2",
                "the Ctrl+Z form of AT+QMTPUB publishes more than 1460 bytes", "qmt_pub._read_payload"),
         _fault("open-occupied-ok", "OPENOK", "3.3.2 <result> 2",
@@ -92,7 +91,7 @@ PROFILES: dict[str, Profile] = {
         # the DUT to the note's plain reading (harness/spec/plain.py), fails it.
         _fault("qmtstat-peer-close-7", "STAT7", "5.1 Table 4 <err_code> 1",
                "the peer closing or resetting the link is reported +QMTSTAT: <id>,7 instead of 1",
-               "qmt_state.on_link_event"),
+               "qmt_common.on_link_event"),
     )
 }
 
@@ -112,18 +111,3 @@ def get(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise KeyError(f"unknown firmware {name!r}; known: {', '.join(known())}") from None
-
-
-def profile_of(module: ModuleState) -> Profile:
-    return PROFILES.get(module.firmware, PROFILES[DEFAULT_FIRMWARE])
-
-
-def power_on(module: ModuleState) -> None:
-    """Seed a fresh ModuleState with the profile's option defaults (3.3.1 "will not be saved":
-    every power-on starts from the firmware's defaults)."""
-    overrides = profile_of(module).mqtt_defaults
-    if not overrides:
-        return
-    for cfg in configs(module.ext).by_id.values():
-        for name, value in overrides.items():
-            setattr(cfg, name, value)

@@ -1,9 +1,9 @@
-"""AT+QMTOPEN, AT+QMTCLOSE, AT+QMTCONN, AT+QMTDISC (3.3.2-3.3.5) and, through qmt_pub,
-AT+QMTSUB/UNS/PUB (3.3.6-3.3.8). Importing this module registers all of them.
+"""AT+QMTOPEN, AT+QMTCLOSE, AT+QMTCONN, AT+QMTDISC (3.3.2-3.3.5); AT+QMTSUB/UNS/PUB are in
+qmt_pub.py. Their state is ModuleState.links (state.Links).
 
-Conventions decided once for all MQTT handlers here:
-- DECIDED: a form the note does not define (e.g. AT+QMTCLOSE?, the bare AT+QMTOPEN)
-  answers plain ERROR, like an unknown command.
+Conventions decided once for all MQTT handlers here and in qmt_pub.py:
+- DECIDED: a form the note does not define (e.g. AT+QMTCLOSE?, the bare AT+QMTOPEN) is not
+  registered, so it answers plain ERROR, like an unknown command.
 - DECIDED: a parameter of the wrong type, count or range answers +CME ERROR: 8507
   ("MQTT invalid parameter", chapter 4) before anything is attempted, as the note lists
   ERROR for "any error" of the command line itself.
@@ -20,14 +20,10 @@ import logging
 import re
 from typing import Any
 
-from harness.emulator import (
-    qmt_pub,  # noqa: F401  (registers +QMTSUB, +QMTUNS, +QMTPUB)
-    qsslcfg,  # registers +QSSLCFG; builds the TLS context for SSL opens
-)
-from harness.emulator.api import Command, Context, ModuleState, command
-from harness.emulator.general import network
+from harness.emulator import qsslcfg
+from harness.emulator.api import Command, Context, answer, handles
+from harness.emulator.errors import Cme, Refused
 from harness.emulator.mqtt_client import MqttClient
-from harness.emulator.mqtt_config import configs
 from harness.emulator.mqtt_types import (
     ConnectParams,
     ConnState,
@@ -36,20 +32,15 @@ from harness.emulator.mqtt_types import (
     SendResult,
     aliauth_credentials,
 )
-from harness.emulator.profiles import profile_of
-from harness.emulator.qmt_state import (
-    ID_RANGE,
+from harness.emulator.qmt_common import (
     INVALID_PARAMETER,
-    LINK_LAYER_ERROR,
-    Link,
-    close_or_disc_id,
     int_arg,
     on_link_event,
+    read_open_links,
     retry_policy,
-    state,
     str_arg,
-    write_form,
 )
+from harness.emulator.state import CONNECT_IDS, Link, ModuleState
 
 log = logging.getLogger("harness.emulator")
 
@@ -65,39 +56,35 @@ OPEN_PDP_FAILED = 3  # 3.3.2 <result> 3: the radio is off or detached (AT+CFUN=0
 # --- AT+QMTOPEN (3.3.2) ------------------------------------------------------------------
 
 
-@command("+QMTOPEN")
+answer("+QMTOPEN", "test", "+QMTOPEN: (0-4),<host_name>,(1-65535)")
+# 3.3.2 read: `[+QMTOPEN: <TCP_connectID>,<host_name>,<port>]`, host quoted as in ch. 6
+read_open_links("+QMTOPEN", lambda link: f'+QMTOPEN: {link.connect_id},"{link.host}",{link.port}')
+
+
+@handles("+QMTOPEN", "write")
 async def qmtopen(ctx: Context, cmd: Command) -> None:
     module = ctx.module
-    st = state(module)
-    # 3.3.2 read: `[+QMTOPEN: <TCP_connectID>,<host_name>,<port>]`, host quoted as in ch. 6
-    if not write_form(ctx, cmd, "+QMTOPEN: (0-4),<host_name>,(1-65535)",
-                      lambda cid, link: f'+QMTOPEN: {cid},"{link.host}",{link.port}'):
-        return
     if len(cmd.args) != 3:
-        ctx.error(INVALID_PARAMETER)
-        return
-    cid = int_arg(cmd.args[0], *ID_RANGE)
+        raise Refused(INVALID_PARAMETER)
+    cid = int_arg(cmd.args[0], CONNECT_IDS)
     host = str_arg(cmd.args[1], 0, HOST_MAX)
-    port = int_arg(cmd.args[2], 1, 65535)
-    if cid is None or host is None or port is None:
-        ctx.error(INVALID_PARAMETER)
-        return
+    port = int_arg(cmd.args[2], range(1, 65536))
     ctx.ok()
-    if cid in st.links:
+    if cid in module.links.by_id:
         # 3.3.2 <result> 2 "The MQTT socket is occupied" (opening or open)
-        occupied = 0 if profile_of(module).has("open-occupied-ok") else 2
+        occupied = 0 if module.profile.has("open-occupied-ok") else 2
         ctx.urc(f"+QMTOPEN: {cid},{occupied}")
         return
     if not _HOST_CHARS.fullmatch(host):
         ctx.urc(f"+QMTOPEN: {cid},1")
         return
-    if network(ctx).stat == 0:
+    if module.network.stat == 0:
         # 3.3.2 <result> 3 "Failed to activate the PDP": with the radio off (AT+CFUN=0) or detached
         # (AT+CGATT=0) there is no packet data context to activate.
         ctx.urc(f"+QMTOPEN: {cid},{OPEN_PDP_FAILED}")
         return
     link = _new_link(ctx, module, cid, host, port)
-    st.links[cid] = link
+    module.links.by_id[cid] = link
     ctx.spawn(_open_and_run(ctx, module, link))
 
 
@@ -111,10 +98,10 @@ def _new_link(ctx: Context, module: ModuleState, cid: int, host: str, port: int)
     def radio_up() -> bool:
         # The uplink needs the bearer the open activated: after AT+CFUN=0 or AT+CGATT=0 every send
         # fails, and each packet's failure gets its Table 4 code (CONNECT 3, PINGREQ 2, others 7).
-        return network(ctx).stat != 0
+        return ctx.module.network.stat != 0
 
     # Figure 1 Excep2 / [MQTT-3.3.1-1]: a resent PUBLISH carries DUP=1 (not on "no-dup-on-retransmit")
-    dup = not profile_of(module).has("no-dup-on-retransmit")
+    dup = not module.profile.has("no-dup-on-retransmit")
     client = MqttClient(cid, retry_policy(module, cid), on_event, dup_on_retransmit=dup, uplink=radio_up)
     link = Link(cid, host, port, client)
     return link
@@ -123,9 +110,9 @@ def _new_link(ctx: Context, module: ModuleState, cid: int, host: str, port: int)
 async def _open_and_run(ctx: Context, module: ModuleState, link: Link) -> None:
     """The whole life of one network connection, as one task the module owns (power-off
     cancels it and MqttClient.run closes the socket in its finally)."""
-    st = state(module)
+    links = module.links
     try:
-        cfg = configs(module.ext)[link.connect_id]
+        cfg = module.mqtt[link.connect_id]
         tls: dict[str, Any] = {}
         if cfg.ssl_enable:
             # 3.3.1 "ssl" + AT+QSSLCFG (qsslcfg.py): TLS with the SSL context's settings.
@@ -138,31 +125,29 @@ async def _open_and_run(ctx: Context, module: ModuleState, link: Link) -> None:
                 return
             tls = {"ssl_context": client.context, "handshake_timeout_s": client.handshake_timeout_s}
         result = await link.client.open(link.host, link.port, module.scaled(OPEN_RESPONSE_S), **tls)
-        if st.links.get(link.connect_id) is not link:
+        if links.by_id.get(link.connect_id) is not link:
             await link.client.close()  # closed (or module reset) while opening
             return
         ctx.urc(f"+QMTOPEN: {link.connect_id},{int(result)}")
         if result is not OpenResult.OK:
             return
         link.opened = True
-        st.open_ids.add(link.connect_id)
         await link.client.run()
     finally:
-        st.drop(link)
+        links.drop(link)
 
 
 # --- AT+QMTCLOSE (3.3.3) -----------------------------------------------------------------
 
 
-@command("+QMTCLOSE")
+answer("+QMTCLOSE", "test", "+QMTCLOSE: (0-4)")
+
+
+@handles("+QMTCLOSE", "write")
 async def qmtclose(ctx: Context, cmd: Command) -> None:
-    if not write_form(ctx, cmd, "+QMTCLOSE: (0-4)"):
-        return
-    cid = close_or_disc_id(ctx, cmd)
-    if cid is None:
-        return
-    st = state(ctx.module)
-    link = st.links.get(cid)
+    cid = _one_connect_id(cmd)
+    links = ctx.module.links
+    link = links.by_id.get(cid)
     ctx.ok()
     if link is None or not link.opened:
         # DECIDED: closing an ID that is not open answers OK then <result> -1 "Failed to
@@ -170,41 +155,41 @@ async def qmtclose(ctx: Context, cmd: Command) -> None:
         ctx.urc(f"+QMTCLOSE: {cid},-1")
         return
     # 3.3.3: the TCP connection is dropped as is; no DISCONNECT (that is AT+QMTDISC).
-    st.drop(link)
+    links.drop(link)
     await link.client.close()
     ctx.urc(f"+QMTCLOSE: {cid},0")
 
 
+def _one_connect_id(cmd: Command) -> int:
+    """The one <TCP_connectID> of AT+QMTCLOSE / AT+QMTDISC (else 8507)."""
+    if len(cmd.args) != 1:
+        raise Refused(INVALID_PARAMETER)
+    return int_arg(cmd.args[0], CONNECT_IDS)
+
+
 # --- AT+QMTCONN (3.3.4) ------------------------------------------------------------------
 
+# test line literal as in ch. 6; 3.3.4 read: `[+QMTCONN: <TCP_connectID>,<state>]` per open ID
+answer("+QMTCONN", "test", "+QMTCONN: (0-4),<clientID>,<username>,<password>")
+read_open_links("+QMTCONN", lambda link: f"+QMTCONN: {link.connect_id},{int(link.client.state)}")
 
-@command("+QMTCONN")
+
+@handles("+QMTCONN", "write")
 async def qmtconn(ctx: Context, cmd: Command) -> None:
     module = ctx.module
-    st = state(module)
-    # test line literal as in ch. 6; 3.3.4 read: `[+QMTCONN: <TCP_connectID>,<state>]` per open ID
-    if not write_form(ctx, cmd, "+QMTCONN: (0-4),<clientID>,<username>,<password>",
-                      lambda cid, link: f"+QMTCONN: {cid},{int(link.client.state)}"):
-        return
     args = cmd.args
     if not 2 <= len(args) <= 4:
-        ctx.error(INVALID_PARAMETER)
-        return
-    cid = int_arg(args[0], *ID_RANGE)
+        raise Refused(INVALID_PARAMETER)
+    cid = int_arg(args[0], CONNECT_IDS)
     client_id = str_arg(args[1], 0, 128)  # 3.3.4 <clientID> "Maximum length: 128 bytes"
     user = str_arg(args[2], 0, 256) if len(args) > 2 else None  # <user_name> max 256 bytes
     password = str_arg(args[3], 0, 256) if len(args) > 3 else None  # <pass_word> max 256
-    if (cid is None or client_id is None or (len(args) > 2 and user is None)
-            or (len(args) > 3 and password is None)):
-        ctx.error(INVALID_PARAMETER)
-        return
-    link = st.links.get(cid)
+    link = module.links.by_id.get(cid)
     if link is None or not link.opened or link.client.state is not ConnState.INITIALIZING:
         # DECIDED: not open, or CONNECT already sent on this connection ([MQTT-3.1.0-2]
         # forbids a second CONNECT) -> +CME ERROR: 8503 "MQTT link layer error".
-        ctx.error(LINK_LAYER_ERROR)
-        return
-    cfg = configs(module.ext)[cid]
+        raise Refused(Cme.MQTT_LINK_LAYER_ERROR)
+    cfg = module.mqtt[cid]
     if user is None and cfg.aliauth is not None:
         # 3.3.1 NOTE 4: with "aliauth" configured, user name and password may be omitted;
         # DECIDED: they are then derived by Alibaba Cloud's signing scheme, and explicit
@@ -237,15 +222,14 @@ async def _connect(ctx: Context, link: Link, params: ConnectParams) -> None:
 # --- AT+QMTDISC (3.3.5) ------------------------------------------------------------------
 
 
-@command("+QMTDISC")
+answer("+QMTDISC", "test", "+QMTDISC: (0-4)")
+
+
+@handles("+QMTDISC", "write")
 async def qmtdisc(ctx: Context, cmd: Command) -> None:
-    if not write_form(ctx, cmd, "+QMTDISC: (0-4)"):
-        return
-    cid = close_or_disc_id(ctx, cmd)
-    if cid is None:
-        return
-    st = state(ctx.module)
-    link = st.connected(cid)
+    cid = _one_connect_id(cmd)
+    links = ctx.module.links
+    link = links.connected(cid)
     ctx.ok()
     if link is None:
         # DECIDED: no MQTT connection on that ID -> OK then <result> -1 "Failed to
@@ -256,6 +240,6 @@ async def qmtdisc(ctx: Context, cmd: Command) -> None:
     # frees the connect ID (chapter 6 does not AT+QMTCLOSE after AT+QMTDISC).
     # DECIDED: no +QMTSTAT follows: chapter 6 shows only `+QMTDISC: 0,0`; Table 4 code 5 is
     # for a server that closes first, which cannot be seen once we have closed ourselves.
-    st.drop(link)
+    links.drop(link)
     await link.client.disconnect()
     ctx.urc(f"+QMTDISC: {cid},0")

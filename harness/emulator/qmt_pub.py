@@ -1,4 +1,4 @@
-"""AT+QMTSUB, AT+QMTUNS, AT+QMTPUB (3.3.6-3.3.8). Registered by importing qmt_conn.
+"""AT+QMTSUB, AT+QMTUNS, AT+QMTPUB (3.3.6-3.3.8), with the conventions of qmt_conn.py.
 
 Result URCs follow the <result>/<value> tables of each section: 0 with the ACK's data,
 1 for each retransmission when AT+QMTCFG="timeout" <timeout_notice> is 1, 2 when the
@@ -9,24 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from harness.emulator.api import Arg, Command, Context, ModuleState, command
-from harness.emulator.mqtt_config import configs
+from harness.emulator.api import Arg, Command, Context, answer, encode, handles
+from harness.emulator.errors import Cme, Refused, need
+from harness.emulator.mqtt_client import MqttClient
 from harness.emulator.mqtt_types import Outcome, SendResult
-from harness.emulator.profiles import profile_of
-from harness.emulator.qmt_state import (
-    ID_RANGE,
-    ILLEGAL_UTF8,
-    INVALID_PARAMETER,
-    LINK_LAYER_ERROR,
-    TOPIC_MAX,
-    Link,
-    encode,
-    int_arg,
-    not_utf8,
-    state,
-    str_arg,
-    write_form,
-)
+from harness.emulator.qmt_common import INVALID_PARAMETER, TOPIC_MAX, int_arg, refuse_not_utf8, str_arg
+from harness.emulator.state import CONNECT_IDS, Link, ModuleState
 
 TEXT_MAX = 1460  # 3.3.8 <msg_len> "in text mode is 0–1460"; NOTE 2 data mode limit
 HEX_MAX = 730  # 3.3.8 <msg_len> "in hex mode is 0–730"
@@ -36,11 +24,12 @@ def _notice(ctx: Context, module: ModuleState, link: Link, prefix: str,
             with_count: bool) -> Callable[[int], None]:
     """on_retry for the engine: `<prefix>,1[,<count>]` when timeout_notice is 1 (read live)."""
 
-    silent = profile_of(module).has("missing-timeout-notice")
+    silent = module.profile.has("missing-timeout-notice")
+    retransmit = int(SendResult.RETRANSMIT)
 
     def on_retry(count: int) -> None:
-        if configs(module.ext)[link.connect_id].timeout_notice == 1 and not silent:
-            ctx.urc(f"{prefix},1,{count}" if with_count else f"{prefix},1")
+        if module.mqtt[link.connect_id].timeout_notice == 1 and not silent:
+            ctx.urc(f"{prefix},{retransmit},{count}" if with_count else f"{prefix},{retransmit}")
 
     return on_retry
 
@@ -58,90 +47,68 @@ async def _finish(ctx: Context, link: Link, msg_id: int, prefix: str,
         ctx.urc(f"{prefix},{int(SendResult.FAILED)}")  # <value> "will not be presented"
 
 
-def _claim(ctx: Context, cid: int | None, msg_id: int | None) -> Link | None:
-    """The connected link for `cid` with `msg_id` reserved, or None after answering ERROR.
+def _claim(ctx: Context, cid: int, msg_id: int) -> Link:
+    """The connected link for `cid` with `msg_id` reserved (else 8503 / 8507).
     DECIDED: a msgID still in flight on the connect ID is +CME ERROR: 8507 (3.3.6 NOTE:
     "<msgID> of each message in the inflight window ... must be unique")."""
-    if cid is None or msg_id is None:
-        ctx.error(INVALID_PARAMETER)
-        return None
-    link = state(ctx.module).connected(cid)
+    link = ctx.module.links.connected(cid)
     if link is None:
-        ctx.error(LINK_LAYER_ERROR)
-        return None
+        raise Refused(Cme.MQTT_LINK_LAYER_ERROR)
     if msg_id and msg_id in link.in_flight:
-        ctx.error(INVALID_PARAMETER)
-        return None
+        raise Refused(INVALID_PARAMETER)
     return link
+
+
+def _exchange(ctx: Context, name: str, args: tuple[Arg, ...],
+              op: Callable[[MqttClient, int, Callable[[int], None]], Awaitable[Outcome]],
+              *, with_count: bool, values: bool) -> None:
+    """AT+QMTSUB / AT+QMTUNS after their topics: claim <TCP_connectID>,<msgID>, answer OK and
+    run `op(client, msgID, on_retry)`, whose outcome becomes the `<name>: <id>,<msgID>,...` URC."""
+    cid, msg_id = int_arg(args[0], CONNECT_IDS), int_arg(args[1], range(1, 65536))
+    link = _claim(ctx, cid, msg_id)
+    link.in_flight.add(msg_id)
+    prefix = f"{name}: {link.connect_id},{msg_id}"
+    on_retry = _notice(ctx, ctx.module, link, prefix, with_count=with_count)
+    ctx.ok()
+    ctx.spawn(_finish(ctx, link, msg_id, prefix, op(link.client, msg_id, on_retry), values=values))
 
 
 # --- AT+QMTSUB (3.3.6) -------------------------------------------------------------------
 
+# Chapter 6 prints `+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…`;
+# DECIDED: "..." in ASCII (the "…" is the document's typography, not UART output).
+answer("+QMTSUB", "test", "+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),...")
 
-@command("+QMTSUB")
+
+@handles("+QMTSUB", "write")
 async def qmtsub(ctx: Context, cmd: Command) -> None:
-    # Chapter 6 prints `+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…`;
-    # DECIDED: "..." in ASCII (the "…" is the document's typography, not UART output).
-    if not write_form(ctx, cmd, "+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),..."):
-        return
     args = cmd.args
-    if not_utf8(args):
-        ctx.error(ILLEGAL_UTF8)
-        return
+    refuse_not_utf8(args)
     if len(args) < 4 or len(args) % 2:
-        ctx.error(INVALID_PARAMETER)
-        return
-    topics: list[tuple[str, int]] = []
-    for t_arg, q_arg in zip(args[2::2], args[3::2], strict=True):
-        topic, qos = str_arg(t_arg, 1, TOPIC_MAX), int_arg(q_arg, 0, 2)
-        if topic is None or qos is None:
-            ctx.error(INVALID_PARAMETER)
-            return
-        topics.append((topic, qos))
-    cid, msg_id = int_arg(args[0], *ID_RANGE), int_arg(args[1], 1, 65535)
-    link = _claim(ctx, cid, msg_id)
-    if link is None or msg_id is None:
-        return
-    link.in_flight.add(msg_id)
-    prefix = f"+QMTSUB: {link.connect_id},{msg_id}"
-    on_retry = _notice(ctx, ctx.module, link, prefix, with_count=True)
-    ctx.ok()
-    granted = not profile_of(ctx.module).has("sub-no-granted-qos")  # 3.3.6 <value>: granted QoS list
-    ctx.spawn(_finish(ctx, link, msg_id, prefix,
-                      link.client.subscribe(msg_id, topics, on_retry), values=granted))
+        raise Refused(INVALID_PARAMETER)
+    topics = [(str_arg(t_arg, 1, TOPIC_MAX), int_arg(q_arg, range(3)))
+              for t_arg, q_arg in zip(args[2::2], args[3::2], strict=True)]
+    granted = not ctx.module.profile.has("sub-no-granted-qos")  # 3.3.6 <value>: granted QoS list
+    _exchange(ctx, "+QMTSUB", args, lambda client, msg_id, on_retry: client.subscribe(msg_id, topics, on_retry),
+              with_count=True, values=granted)
 
 
 # --- AT+QMTUNS (3.3.7) -------------------------------------------------------------------
 
+answer("+QMTUNS", "test", "+QMTUNS: (0-4),(1-65535),<topic>,<topic>,...")
 
-@command("+QMTUNS")
+
+@handles("+QMTUNS", "write")
 async def qmtuns(ctx: Context, cmd: Command) -> None:
-    if not write_form(ctx, cmd, "+QMTUNS: (0-4),(1-65535),<topic>,<topic>,..."):
-        return
     args = cmd.args
-    if not_utf8(args):
-        ctx.error(ILLEGAL_UTF8)
-        return
+    refuse_not_utf8(args)
     if len(args) < 3:
-        ctx.error(INVALID_PARAMETER)
-        return
+        raise Refused(INVALID_PARAMETER)
     topics = [str_arg(a, 1, TOPIC_MAX) for a in args[2:]]
-    cid, msg_id = int_arg(args[0], *ID_RANGE), int_arg(args[1], 1, 65535)
-    if any(t is None for t in topics):
-        ctx.error(INVALID_PARAMETER)
-        return
-    link = _claim(ctx, cid, msg_id)
-    if link is None or msg_id is None:
-        return
-    link.in_flight.add(msg_id)
-    prefix = f"+QMTUNS: {link.connect_id},{msg_id}"
     # DECIDED: 3.3.7 `+QMTUNS: <id>,<msgID>,<result>` has no <value>, so a retransmission
     # is reported as `+QMTUNS: <id>,<msgID>,1` without a count.
-    on_retry = _notice(ctx, ctx.module, link, prefix, with_count=False)
-    ctx.ok()
-    ctx.spawn(_finish(ctx, link, msg_id, prefix,
-                      link.client.unsubscribe(msg_id, [t for t in topics if t], on_retry),
-                      values=False))
+    _exchange(ctx, "+QMTUNS", args, lambda client, msg_id, on_retry: client.unsubscribe(msg_id, topics, on_retry),
+              with_count=False, values=False)
 
 
 # --- AT+QMTPUB (3.3.8) -------------------------------------------------------------------
@@ -183,69 +150,58 @@ def _payload(data: bytes, hex_mode: bool) -> bytes | None:
         return None
 
 
-def _pub_args(args: tuple[Arg, ...], hex_mode: bool) -> tuple[int, int, int, int, str, int | None] | None:
-    cid = int_arg(args[0], *ID_RANGE)
-    msg_id = int_arg(args[1], 0, 65535)  # 3.3.8 <msgID> "Range: 0–65535"
-    qos = int_arg(args[2], 0, 2)
-    retain = int_arg(args[3], 0, 1)
+def _pub_args(args: tuple[Arg, ...], hex_mode: bool) -> tuple[int, int, int, str, int | None]:
+    """<msgID>, <qos>, <retain>, <topic>, <msg_len> (None when absent), else 8507."""
+    msg_id = int_arg(args[1], range(65536))  # 3.3.8 <msgID> "Range: 0–65535"
+    qos = int_arg(args[2], range(3))
+    retain = int_arg(args[3], range(2))
     topic = str_arg(args[4], 1, TOPIC_MAX)
-    length = int_arg(args[5], 0, HEX_MAX if hex_mode else TEXT_MAX) if len(args) > 5 else None
-    if None in (cid, msg_id, qos, retain, topic) or (len(args) > 5 and length is None):
-        return None
+    length = int_arg(args[5], range((HEX_MAX if hex_mode else TEXT_MAX) + 1)) if len(args) > 5 else None
     # DECIDED: <msgID> 0 at QoS 1/2 is an error ([MQTT-2.3.1-1]: packet ids are non-zero);
     # a non-zero <msgID> at QoS 0 is accepted ("should be set to 0") and echoed in the URC,
     # the PUBLISH carries no packet id.
     if qos and not msg_id:
-        return None
-    return cid, msg_id, qos, retain, topic, length  # type: ignore[return-value]
+        raise Refused(INVALID_PARAMETER)
+    return msg_id, qos, retain, topic, length
 
 
-@command("+QMTPUB")
+# DECIDED: chapter 6 prints `+QMTPUB : (0-4),...` with a space before the colon
+# (DESIGN "unclear" list); we print `+QMTPUB: ` like every other response.
+answer("+QMTPUB", "test", "+QMTPUB: (0-4),(0-65535),(0-2),(0,1),<topic>,(0-1460),<msg>")
+
+
+@handles("+QMTPUB", "write")
 async def qmtpub(ctx: Context, cmd: Command) -> None:
-    # DECIDED: chapter 6 prints `+QMTPUB : (0-4),...` with a space before the colon
-    # (DESIGN "unclear" list); we print `+QMTPUB: ` like every other response.
-    if not write_form(ctx, cmd, "+QMTPUB: (0-4),(0-65535),(0-2),(0,1),<topic>,(0-1460),<msg>"):
-        return
-    if len(cmd.args) < 5:
-        ctx.error(INVALID_PARAMETER)
-        return
-    if not_utf8(cmd.args[4:5]):  # the topic; the message is payload, any bytes
-        ctx.error(ILLEGAL_UTF8)
-        return
+    args = cmd.args
+    if len(args) < 5:
+        raise Refused(INVALID_PARAMETER)
+    refuse_not_utf8(args[4:5])  # the topic; the message is payload, any bytes
     module = ctx.module
-    cid0 = int_arg(cmd.args[0], *ID_RANGE)
-    cfg = configs(module.ext)[cid0] if cid0 is not None else None
-    hex_mode = cfg is not None and cfg.send_format == 1
-    parsed = _pub_args(cmd.args, hex_mode)
-    inline = _inline_message(cmd) if len(cmd.args) > 6 else None
-    if parsed is None or cfg is None or (len(cmd.args) > 6 and inline is None):
-        ctx.error(INVALID_PARAMETER)
-        return
-    cid, msg_id, qos, retain, topic, length = parsed
+    cid = int_arg(args[0], CONNECT_IDS)
+    cfg = module.mqtt[cid]
+    hex_mode = cfg.send_format == 1
+    msg_id, qos, retain, topic, length = _pub_args(args, hex_mode)
+    inline = _inline_message(cmd) if len(args) > 6 else None
+    if len(args) > 6 and inline is None:
+        raise Refused(INVALID_PARAMETER)
     link = _claim(ctx, cid, msg_id if qos else 0)
-    if link is None:
-        return
     if qos:
         link.in_flight.add(msg_id)
     try:
-        payload = await _read_payload(ctx, cmd, cfg.echo_mode == 1, hex_mode, length, inline)
+        payload = await _read_payload(ctx, cfg.echo_mode == 1, hex_mode, length, inline)
     except BaseException:
         link.in_flight.discard(msg_id)
         raise
-    if payload is None or isinstance(payload, int):
+    if payload is None:
+        # DECIDED: Esc (or the 60 s data-mode limit, 3.3.8 NOTE 5) cancels: OK, nothing
+        # is published and no +QMTPUB URC follows ("tap Esc to cancel the operation").
         link.in_flight.discard(msg_id)
-        if payload is None:
-            # DECIDED: Esc (or the 60 s data-mode limit, 3.3.8 NOTE 5) cancels: OK, nothing
-            # is published and no +QMTPUB URC follows ("tap Esc to cancel the operation").
-            ctx.ok()
-        else:
-            ctx.error(payload)
+        ctx.ok()
         return
-    if state(module).connected(cid) is not link:
+    if module.links.connected(cid) is not link:
         # the link was lost while the host typed the data: nothing to publish on
         link.in_flight.discard(msg_id)
-        ctx.error(LINK_LAYER_ERROR)
-        return
+        raise Refused(Cme.MQTT_LINK_LAYER_ERROR)
     prefix = f"+QMTPUB: {cid},{msg_id}"
     on_retry = _notice(ctx, module, link, prefix, with_count=True)
     ctx.ok()
@@ -255,15 +211,16 @@ async def qmtpub(ctx: Context, cmd: Command) -> None:
                       values=False))
 
 
-async def _read_payload(ctx: Context, cmd: Command, echo: bool, hex_mode: bool,
-                        length: int | None, inline: str | None) -> bytes | int | None:
-    """The payload bytes, None when cancelled, or a CME error code."""
+async def _read_payload(ctx: Context, echo: bool, hex_mode: bool, length: int | None,
+                        inline: str | None) -> bytes | None:
+    """The payload bytes, None when cancelled; 8507 when it is not what <msg_len> and the
+    data format ask for."""
     if inline is not None:
         # DECIDED: as in the fixed-length data-mode form ("Length of the data must be equal
         # to <msg_len>"), the inline <msg> must be exactly <msg_len> bytes (after hex decoding).
         payload = _payload(encode(inline), hex_mode)
         if payload is None or len(payload) != length:
-            return INVALID_PARAMETER
+            raise Refused(INVALID_PARAMETER)
         return payload
     if length is None:
         data = await ctx.read_data(echo=echo)
@@ -271,9 +228,8 @@ async def _read_payload(ctx: Context, cmd: Command, echo: bool, hex_mode: bool,
             return None
         # 3.3.8 NOTE 2: "The part of data that exceeds 1460 bytes is omitted." In hex mode
         # the 1460 typed characters carry 730 bytes (<msg_len> "hex mode is 0–730").
-        limit = None if profile_of(ctx.module).has("no-truncate-1460") else TEXT_MAX
-        payload = _payload(data[:limit], hex_mode)
-        return INVALID_PARAMETER if payload is None else payload
+        limit = None if ctx.module.profile.has("no-truncate-1460") else TEXT_MAX
+        return need(_payload(data[:limit], hex_mode), INVALID_PARAMETER)
     if length == 0:
         # DECIDED: <msg_len> 0 publishes an empty message without entering data mode
         # (there is nothing to wait for).
@@ -283,5 +239,4 @@ async def _read_payload(ctx: Context, cmd: Command, echo: bool, hex_mode: bool,
     data = await ctx.read_data(length=length * 2 if hex_mode else length, echo=echo)
     if data is None:
         return None
-    payload = _payload(data, hex_mode)
-    return INVALID_PARAMETER if payload is None else payload
+    return need(_payload(data, hex_mode), INVALID_PARAMETER)

@@ -23,8 +23,8 @@ Decisions where the note leaves room (each cites the note):
 - "aliauth" strings are 1-64 bytes (the note gives only the maximum; an empty key is useless).
 - NOTE 6: "will", "session", "keepalive", "aliauth", "version" and "ssl" "have to be configured
   before executing AT+QMTOPEN": writing them while connect ID n has an open network
-  connection is rejected with 8507 (queries still answer). The MQTT side keeps the open IDs
-  in ModuleState.ext["qmt_open"] (a set of ints; missing means none is open).
+  connection is rejected with 8507 (queries still answer). The MQTT side keeps the
+  connections in ModuleState.links (state.Links.is_open).
 - `AT+QMTCFG="version",4` is the note's query form for connect ID 4 and answers like one,
   although hosts written for other modules mean "set version 4": the note decides.
 """
@@ -33,12 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.emulator.api import Arg, Command, Context, command
-from harness.emulator.mqtt_config import CONNECT_IDS, AliAuth, MqttConfig, configs
-from harness.emulator.profiles import Profile, profile_of
+from harness.emulator.api import Arg, Command, Context, answer, handles
+from harness.emulator.errors import Cme, Refused
+from harness.emulator.profiles import Profile
+from harness.emulator.qmt_common import INVALID_PARAMETER, int_arg, str_arg
+from harness.emulator.state import CONNECT_IDS, AliAuth, MqttConfig
 
-INVALID = 8507  # chapter 4 Table 2 "MQTT invalid parameter"
-ILLEGAL_PACKET = 8504  # chapter 4 Table 2: only the "wrong-error-code" firmware profile answers it here
 BIT = range(2)
 
 TEST_LINES = (
@@ -57,23 +57,6 @@ TEST_LINES = (
 NOTE6_ITEMS = frozenset({"will", "session", "keepalive", "aliauth", "version", "ssl"})
 
 
-class Invalid(Exception):
-    """A parameter the note does not allow: answered with +CME ERROR: 8507."""
-
-
-def _int(arg: Arg, allowed: range) -> int:
-    v = arg.as_int() if arg.text.strip() else None  # api.Arg.as_int("") raises IndexError
-    if v is None or v not in allowed:
-        raise Invalid
-    return v
-
-
-def _str(arg: Arg, lo: int, hi: int) -> str:
-    if not arg.quoted or not lo <= len(arg.text.encode("utf-8", "surrogateescape")) <= hi:
-        raise Invalid
-    return arg.text
-
-
 def _flag(field: str) -> ItemFn:
     """An item with one 0/1 value stored in `field`."""
 
@@ -81,8 +64,8 @@ def _flag(field: str) -> ItemFn:
         if not args:
             return [str(getattr(cfg, field))]
         if len(args) != 1:
-            raise Invalid
-        setattr(cfg, field, _int(args[0], BIT))
+            raise Refused(INVALID_PARAMETER)
+        setattr(cfg, field, int_arg(args[0], BIT))
         return []
 
     return item
@@ -93,17 +76,17 @@ def _will(cfg: MqttConfig, args: tuple[Arg, ...], prof: Profile) -> list[str]:
         if cfg.will_fg:
             return [f'1,{cfg.will_qos},{cfg.will_retain},"{cfg.will_topic}","{cfg.will_msg}"']
         return ["0"]
-    fg = _int(args[0], BIT)
+    fg = int_arg(args[0], BIT)
     if len(args) == 1:
         if fg == 1:
-            raise Invalid  # NOTE 1: the four will fields "must be specified when <will_fg>=1"
+            raise Refused(INVALID_PARAMETER)  # NOTE 1: the four will fields "must be specified when <will_fg>=1"
         values = (0, 0, 0, "", "")
     elif len(args) == 5:
-        qos, retain = _int(args[1], range(3)), _int(args[2], BIT)
-        topic, msg = _str(args[3], 1, 256), _str(args[4], 1, 256)
+        qos, retain = int_arg(args[1], range(3)), int_arg(args[2], BIT)
+        topic, msg = str_arg(args[3], 1, 256), str_arg(args[4], 1, 256)
         values = (1, qos, retain, topic, msg) if fg else (0, 0, 0, "", "")
     else:
-        raise Invalid
+        raise Refused(INVALID_PARAMETER)
     cfg.will_fg, cfg.will_qos, cfg.will_retain, cfg.will_topic, cfg.will_msg = values
     return []
 
@@ -112,12 +95,12 @@ def _timeout(cfg: MqttConfig, args: tuple[Arg, ...], prof: Profile) -> list[str]
     if not args:
         return [f"{cfg.pkt_timeout},{cfg.retry_times},{cfg.timeout_notice}"]
     if len(args) > 3:
-        raise Invalid
-    pkt = _int(args[0], range(1, prof.pkt_timeout_max + 1))  # 3.3.1 <pkt_timeout> "Range: 1–60"
+        raise Refused(INVALID_PARAMETER)
+    pkt = int_arg(args[0], range(1, prof.pkt_timeout_max + 1))  # 3.3.1 <pkt_timeout> "Range: 1–60"
     retry = cfg.retry_times
     if len(args) >= 2 and not (len(args) == 3 and args[1] == Arg("", False)):
-        retry = _int(args[1], range(11))
-    notice = _int(args[2], BIT) if len(args) == 3 else cfg.timeout_notice
+        retry = int_arg(args[1], range(11))
+    notice = int_arg(args[2], BIT) if len(args) == 3 else cfg.timeout_notice
     cfg.pkt_timeout, cfg.retry_times, cfg.timeout_notice = pkt, retry, notice
     return []
 
@@ -126,8 +109,8 @@ def _keepalive(cfg: MqttConfig, args: tuple[Arg, ...], prof: Profile) -> list[st
     if not args:
         return [str(cfg.keepalive)]
     if len(args) != 1:
-        raise Invalid
-    cfg.keepalive = _int(args[0], range(prof.keepalive_max + 1))  # 3.3.1 "Range: 0–3600"
+        raise Refused(INVALID_PARAMETER)
+    cfg.keepalive = int_arg(args[0], range(prof.keepalive_max + 1))  # 3.3.1 "Range: 0–3600"
     return []
 
 
@@ -136,8 +119,8 @@ def _aliauth(cfg: MqttConfig, args: tuple[Arg, ...], prof: Profile) -> list[str]
         a = cfg.aliauth
         return [f'"{a.product_key}","{a.device_name}","{a.device_secret}"'] if a else []
     if len(args) != 3:
-        raise Invalid
-    cfg.aliauth = AliAuth(*(_str(a, 1, 64) for a in args))
+        raise Refused(INVALID_PARAMETER)
+    cfg.aliauth = AliAuth(*(str_arg(a, 1, 64) for a in args))
     return []
 
 
@@ -145,23 +128,23 @@ def _dataformat(cfg: MqttConfig, args: tuple[Arg, ...], prof: Profile) -> list[s
     if not args:
         return [f"{cfg.send_format},{cfg.recv_format}"]
     if len(args) != 2:
-        raise Invalid
-    cfg.send_format, cfg.recv_format = _int(args[0], BIT), _int(args[1], BIT)
+        raise Refused(INVALID_PARAMETER)
+    cfg.send_format, cfg.recv_format = int_arg(args[0], BIT), int_arg(args[1], BIT)
     return []
 
 
 def _ssl(cfg: MqttConfig, args: tuple[Arg, ...], prof: Profile) -> list[str]:
     if not args:
         return [f"1,{cfg.ssl_ctx},{cfg.ssl_conn}" if cfg.ssl_enable else "0"]
-    enable = _int(args[0], BIT)
+    enable = int_arg(args[0], BIT)
     if len(args) == 1:
         ctx_id, conn_id = cfg.ssl_ctx, cfg.ssl_conn
     elif len(args) == 3:
-        ctx_id, conn_id = _int(args[1], range(11)), _int(args[2], range(5))
+        ctx_id, conn_id = int_arg(args[1], range(11)), int_arg(args[2], range(5))
         if ctx_id != 0 or conn_id != 0:
-            raise Invalid  # 3.3.1 "Currently only 0 is supported"
+            raise Refused(INVALID_PARAMETER)  # 3.3.1 "Currently only 0 is supported"
     else:
-        raise Invalid
+        raise Refused(INVALID_PARAMETER)
     cfg.ssl_enable, cfg.ssl_ctx, cfg.ssl_conn = enable, ctx_id, conn_id
     return []
 
@@ -182,20 +165,12 @@ ITEMS: dict[str, ItemFn] = {
 }
 
 
-def open_ids(ext: dict[str, object]) -> set[int]:
-    """Connect IDs with an open network connection, as the MQTT side records them."""
-    ids = ext.get("qmt_open")
-    return set(ids) if isinstance(ids, set | frozenset) else set()
+answer("+QMTCFG", "test", *TEST_LINES)
 
 
-@command("+QMTCFG")
+@handles("+QMTCFG", "write")
 async def qmtcfg(ctx: Context, cmd: Command) -> None:
-    if cmd.form == "test":
-        for line in TEST_LINES:
-            ctx.info(line)
-        ctx.ok()
-        return
-    if cmd.form != "write" or not cmd.args[0].quoted:
+    if not cmd.args[0].quoted:
         ctx.error()
         return
     name = cmd.args[0].text.lower()
@@ -203,20 +178,21 @@ async def qmtcfg(ctx: Context, cmd: Command) -> None:
     if item is None:
         ctx.error()  # not a BC660K-GL item (e.g. another module's "pdpcid")
         return
+    module = ctx.module
     try:
         if len(cmd.args) < 2:
-            raise Invalid
-        cid = _int(cmd.args[1], CONNECT_IDS)
+            raise Refused(INVALID_PARAMETER)
+        cid = int_arg(cmd.args[1], CONNECT_IDS)
         rest = cmd.args[2:]
-        if rest and name in NOTE6_ITEMS and cid in open_ids(ctx.module.ext):
-            raise Invalid  # 3.3.1 NOTE 6: configure before AT+QMTOPEN
-        scratch = _copy(configs(ctx.module.ext)[cid])
-        lines = item(scratch, rest, profile_of(ctx.module))
-    except Invalid:
-        ctx.error(ILLEGAL_PACKET if profile_of(ctx.module).has("wrong-error-code") else INVALID)
+        if rest and name in NOTE6_ITEMS and module.links.is_open(cid):
+            raise Refused(INVALID_PARAMETER)  # 3.3.1 NOTE 6: configure before AT+QMTOPEN
+        scratch = _copy(module.mqtt[cid])
+        lines = item(scratch, rest, module.profile)
+    except Refused:
+        ctx.error(Cme.MQTT_ILLEGAL_PACKET if module.profile.has("wrong-error-code") else INVALID_PARAMETER)
         return
     if rest:  # all or nothing, into the same object the MQTT side reads
-        vars(configs(ctx.module.ext)[cid]).update(vars(scratch))
+        vars(module.mqtt[cid]).update(vars(scratch))
     for line in lines:
         ctx.info(f"+QMTCFG: {line}")
     ctx.ok()

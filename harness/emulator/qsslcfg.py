@@ -48,8 +48,8 @@ Decisions (DECIDED: + reason):
   that describes the terminal tool's view, and an echo would put the client key into every
   AT transcript (the harness keeps secrets out of logs).
 - DECIDED: certificates are non-volatile (DESIGN "Module facts"): they survive AT+QRST=1 and
-  AT+CFUN=x,1 (frontend.reset_module keeps ext values marked `nonvolatile`); the other items
-  return to their defaults. They do not survive the emulator process itself.
+  AT+CFUN=x,1 (ModuleState.certs is in state.SAVED); the other items (ModuleState.ssl) return
+  to their defaults. They do not survive the emulator process itself.
 - DECIDED: the context is built at AT+QMTOPEN time, so changing AT+QSSLCFG while connected
   affects the next open only (like NOTE 6 of 3.3.1 for AT+QMTCFG="ssl").
 - DECIDED, the handshake: seclevel 0 -> no verification at all (CERT_NONE, no host name
@@ -69,18 +69,19 @@ import os
 import ssl
 import tempfile
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness.emulator.api import Arg, Command, Context, ModuleState, command
+from harness.emulator.api import Arg, Command, Context, answer, handles
+from harness.emulator.errors import Cme, Refused, need
+from harness.emulator.state import ModuleState, SslSettings
 
 log = logging.getLogger("harness.emulator")
 
 SSL_CTX_IDS = range(11)  # 0-10, "Currently only 0 is supported" (3.3.1 <SSL_contextID>)
 SSL_CONN_IDS = range(5)  # 0-4, "Currently only 0 is supported" (3.3.1 <SSL_connectID>)
-OPERATION_NOT_SUPPORTED = 4  # AT Commands Manual general code
-INCORRECT_PARAMETERS = 50  # AT Commands Manual general code
+INCORRECT = Cme.INCORRECT_PARAMETERS
 CERT_ITEMS = ("cacert", "clientcert", "clientkey")
 CERT_MAX = 8192  # bytes per certificate/key: room for a chain of a few certificates
 TLS_VERSIONS: dict[int, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
@@ -91,57 +92,11 @@ TLS_VERSIONS: dict[int, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
 }
 
 
-@dataclass
-class SslSettings:
-    """The volatile items of SSL context 0,0; ModuleState.ext["ssl"], fresh after every reset."""
-
-    seclevel: int = 0
-    sslversion: int = 4
-    send_format: int = 0
-    recv_format: int = 0
-    timeout: int = 90  # module seconds for the TLS handshake (SSL note: 10-300, default 90)
-    debug: int = 0
-
-
-@dataclass
-class SslCertificates:
-    """The saved items: PEM bytes as the host sent them; ModuleState.ext["ssl_certs"]."""
-
-    nonvolatile = True  # read by frontend.reset_module: kept across AT+QRST / AT+CFUN=x,1
-    pem: dict[str, bytes] = field(default_factory=dict)
-
-    def __repr__(self) -> str:  # never the content: clientkey is a secret
-        return f"SslCertificates({', '.join(f'{k}={len(v)} bytes' for k, v in self.pem.items())})"
-
-
-def settings(ext: dict[str, object]) -> SslSettings:
-    s = ext.get("ssl")
-    if not isinstance(s, SslSettings):
-        s = SslSettings()
-        ext["ssl"] = s
-    return s
-
-
-def certificates(ext: dict[str, object]) -> SslCertificates:
-    c = ext.get("ssl_certs")
-    if not isinstance(c, SslCertificates):
-        c = SslCertificates()
-        ext["ssl_certs"] = c
-    return c
-
-
 # --- AT+QSSLCFG ----------------------------------------------------------------------------
 
 
-class Incorrect(Exception):
-    """A parameter of the wrong type, count or range: +CME ERROR: 50."""
-
-
-def _int(arg: Arg, allowed: range) -> int:
-    v = arg.as_int() if arg.text.strip() else None  # api.Arg.as_int("") raises IndexError
-    if v is None or v not in allowed:
-        raise Incorrect
-    return v
+def _int(arg: Arg, allowed: Container[int]) -> int:
+    return need(arg.int_in(allowed), INCORRECT)
 
 
 def _one(field_name: str, allowed: range) -> ItemFn:
@@ -149,7 +104,7 @@ def _one(field_name: str, allowed: range) -> ItemFn:
         if not args:
             return str(getattr(s, field_name))
         if len(args) != 1:
-            raise Incorrect
+            raise Refused(INCORRECT)
         setattr(s, field_name, _int(args[0], allowed))
         return None
 
@@ -160,7 +115,7 @@ def _dataformat(s: SslSettings, args: tuple[Arg, ...]) -> str | None:
     if not args:
         return f"{s.send_format},{s.recv_format}"
     if len(args) != 2:
-        raise Incorrect
+        raise Refused(INCORRECT)
     s.send_format, s.recv_format = _int(args[0], range(2)), _int(args[1], range(2))
     return None
 
@@ -187,63 +142,47 @@ TEST_LINES = (
 )
 
 
-class Unsupported(Exception):
-    """ctx/conn in range but not 0,0: +CME ERROR: 4."""
-
-
 def _ids(args: tuple[Arg, ...]) -> None:
+    """<ctx>,<conn>: out of range -> 50; in range but not 0,0 -> 4 "operation not supported"."""
     ctx_id, conn_id = _int(args[0], SSL_CTX_IDS), _int(args[1], SSL_CONN_IDS)
     if (ctx_id, conn_id) != (0, 0):
-        raise Unsupported
+        raise Refused(Cme.OPERATION_NOT_SUPPORTED)
 
 
-@command("+QSSLCFG")
+answer("+QSSLCFG", "test", *TEST_LINES)
+
+
+@handles("+QSSLCFG", "write")
 async def qsslcfg(ctx: Context, cmd: Command) -> None:
-    if cmd.form == "test":
-        for line in TEST_LINES:
-            ctx.info(line)
-        ctx.ok()
-        return
-    if cmd.form != "write":
-        ctx.error()
-        return
     args = cmd.args
     name = args[2].text.lower() if len(args) > 2 and args[2].quoted else None
     if len(args) > 2 and name not in ITEMS and name not in CERT_ITEMS:
         ctx.error()  # not a BC660K-GL item (or an unquoted one)
         return
-    try:
-        if len(args) < 2:
-            raise Incorrect
-        _ids(args)
-        if name is None:
-            _list(ctx, ctx.module)
-        elif name in CERT_ITEMS:
-            if len(args) != 3:
-                raise Incorrect  # the PEM comes in data mode, never inline
-            await _enter_certificate(ctx, name)
-            return
-        else:
-            s = settings(ctx.module.ext)
-            scratch = SslSettings(**vars(s))  # all or nothing
-            shown = ITEMS[name](scratch, args[3:])
-            vars(s).update(vars(scratch))
-            if shown is not None:
-                ctx.info(f'+QSSLCFG: 0,0,"{name}",{shown}')
-    except Incorrect:
-        ctx.error(INCORRECT_PARAMETERS)
+    if len(args) < 2:
+        raise Refused(INCORRECT)
+    _ids(args)
+    if name is None:
+        _list(ctx, ctx.module)
+    elif name in CERT_ITEMS:
+        if len(args) != 3:
+            raise Refused(INCORRECT)  # the PEM comes in data mode, never inline
+        await _enter_certificate(ctx, name)
         return
-    except Unsupported:
-        ctx.error(OPERATION_NOT_SUPPORTED)
-        return
+    else:
+        s = ctx.module.ssl
+        scratch = SslSettings(**vars(s))  # all or nothing
+        shown = ITEMS[name](scratch, args[3:])
+        vars(s).update(vars(scratch))
+        if shown is not None:
+            ctx.info(f'+QSSLCFG: 0,0,"{name}",{shown}')
     ctx.ok()
 
 
 def _list(ctx: Context, module: ModuleState) -> None:
-    s = settings(module.ext)
     for name, item in ITEMS.items():
-        ctx.info(f'+QSSLCFG: 0,0,"{name}",{item(s, ())}')
-    pem = certificates(module.ext).pem
+        ctx.info(f'+QSSLCFG: 0,0,"{name}",{item(module.ssl, ())}')
+    pem = module.certs.pem
     for name in CERT_ITEMS:
         ctx.info(f'+QSSLCFG: 0,0,"{name}",{len(pem.get(name, b""))}')
 
@@ -255,9 +194,9 @@ async def _enter_certificate(ctx: Context, name: str) -> None:
         ctx.ok()
         return
     if len(data) > CERT_MAX:
-        ctx.error(INCORRECT_PARAMETERS)
+        ctx.error(INCORRECT)
         return
-    pem = certificates(ctx.module.ext).pem  # after the await: the module may have been reset
+    pem = ctx.module.certs.pem  # after the await: the module may have been reset
     if data:
         pem[name] = data
     else:
@@ -283,8 +222,8 @@ def client_context(module: ModuleState, ssl_ctx: int = 0, ssl_conn: int = 0) -> 
     """The ssl.SSLContext AT+QMTOPEN uses for AT+QMTCFG="ssl",<id>,1,<ssl_ctx>,<ssl_conn>."""
     if (ssl_ctx, ssl_conn) != (0, 0):
         raise TlsSetupError(f"SSL context {ssl_ctx},{ssl_conn} is not supported")
-    s = settings(module.ext)
-    pem = certificates(module.ext).pem
+    s = module.ssl
+    pem = module.certs.pem
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     low, high = TLS_VERSIONS[s.sslversion]
     with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated in Python: that is the point

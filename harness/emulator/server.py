@@ -10,22 +10,27 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import pkgutil
 import signal
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import harness.emulator as emulator_pkg
 from harness.emulator.control import ControlServer, PoweredEngine
 from harness.emulator.frontend import ATEngine
 from harness.emulator.transport import PtyUart, TcpUart
 
 log = logging.getLogger("harness.emulator")
 
-# Handler modules register their commands on import (api.command). The MQTT connection
-# commands are written separately; the emulator runs without them until they exist.
-HANDLER_MODULES = ("harness.emulator.general", "harness.emulator.qmtcfg", "harness.emulator.qsslcfg")
-OPTIONAL_HANDLER_MODULES = ("harness.emulator.qmt_conn",)
+# The command handler modules: each registers its commands' forms on import (api.handles).
+# A new handler module is added here; one that fails to import stops the start-up with its
+# traceback (no URL is printed, so the launcher reports it), never a module that answers ERROR.
+HANDLER_MODULES = (
+    "harness.emulator.general",
+    "harness.emulator.qmtcfg",
+    "harness.emulator.qsslcfg",
+    "harness.emulator.qmt_conn",
+    "harness.emulator.qmt_pub",
+)
 
 
 @dataclass(frozen=True)
@@ -42,21 +47,10 @@ class Options:
     control: str | None = None  # --control PATH: the power/reset control socket (control.py)
 
 
-def load_handlers() -> None:
-    """Import the handler modules: ours, then every `qmt_*` module of the MQTT side (guarded,
-    so a missing or broken one leaves its commands answering ERROR, said once on stderr)."""
-    for name in HANDLER_MODULES:
+def load_handlers(modules: Iterable[str] | None = None) -> None:
+    """Import the handler modules (default HANDLER_MODULES); any error propagates."""
+    for name in HANDLER_MODULES if modules is None else modules:
         importlib.import_module(name)
-    present = {f"{__package__}.{m.name}" for m in pkgutil.iter_modules(emulator_pkg.__path__)
-               if m.name.startswith("qmt_")}
-    for name in sorted(present | set(OPTIONAL_HANDLER_MODULES)):
-        if name not in present:
-            log.warning("%s is missing: the MQTT connection commands answer ERROR", name)
-            continue
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # a broken handler module must not take the module down
-            log.error("%s not loaded: %r", name, exc)
 
 
 async def serve(opts: Options) -> int:

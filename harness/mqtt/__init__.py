@@ -1,30 +1,6 @@
-"""MQTT on the wire: our own 3.1 / 3.1.1 codec (see codec.py for why)."""
+"""MQTT on the wire, for every part of the harness that reads or writes MQTT bytes.
 
-from harness.mqtt.codec import (
-    ConnAck,
-    Connect,
-    Decoder,
-    Disconnect,
-    MalformedPacket,
-    Packet,
-    PingReq,
-    PingResp,
-    PubAck,
-    PubComp,
-    Publish,
-    PubRec,
-    PubRel,
-    SubAck,
-    Subscribe,
-    UnsubAck,
-    Unsubscribe,
-    decode_packet,
-    encode,
-    validate,
-)
-
-__all__ = [
-    "ConnAck", "Connect", "Decoder", "Disconnect", "MalformedPacket", "Packet", "PingReq",
-    "PingResp", "PubAck", "PubComp", "PubRec", "PubRel", "Publish", "SubAck", "Subscribe",
-    "UnsubAck", "Unsubscribe", "decode_packet", "encode", "validate",
-]
+codec.py  the packets (dataclasses), encode(), decode_packet(), the stream framer (Framer,
+          Decoder), Direction (client to broker or back, as wire logs print it) and validate()
+          (the MQTT 3.1.1 statements one packet breaks). Imports nothing of the harness.
+"""

@@ -1,16 +1,23 @@
-"""A small MQTT 3.1 / 3.1.1 codec of our own.
+"""A small MQTT 3.1 / 3.1.1 codec of our own: packets, their bytes both ways, framing, rules.
 
 Why our own: the suite must see exactly what crossed the wire, including what a broken
 peer sends (raw fixed-header flags, DUP on QoS 0, QoS 3, reserved CONNECT bit), so decoding
 is lenient and keeps what it saw; `validate()` then says which MQTT 3.1.1 statements a
 packet breaks. `MalformedPacket` is only raised when the bytes cannot be framed or parsed
-at all. Used by the emulator's MQTT client, the scripted broker peer and the fault proxy.
+at all. `Framer` is the one place that cuts a byte stream into packets (it also says when
+framing is lost); `Decoder` is the framer for a reader that wants packets only. `Direction`
+names which way a packet went, for every wire log. Used by the emulator's MQTT client, the
+scripted peer (harness/peer) and the fault proxy (harness/proxy).
+
+Why one module of ~490 lines: the packet classes, their encoding, their decoding and their
+rules change together (a field or a packet type touches all four), and each part is short.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 MAX_REMAINING = 268_435_455  # MQTT 3.1.1 2.2.3: four varint bytes
 
@@ -207,7 +214,7 @@ def encode(packet: Packet) -> bytes:
     return bytes([(TYPE_CODES[type(packet)] << 4) | (flags & 0x0F)]) + encode_varint(len(body)) + body
 
 
-# --- decoding ----------------------------------------------------------------------------
+# --- decoding and framing ----------------------------------------------------------------
 
 
 class _Reader:
@@ -287,56 +294,113 @@ def decode_packet(first: int, body: bytes) -> Packet:
     return cls(flags)
 
 
-class Decoder:
-    """Streaming decoder: feed whatever the socket gave, get the complete packets.
+@dataclass(frozen=True)
+class Frame:
+    """One frame cut from a byte stream: its bytes as received (fixed header included) and what
+    they decode to. ``packet`` None: the bytes do not decode; ``error`` says why."""
 
-    After MalformedPacket the stream has lost framing; the buffer is dropped and the caller
-    is expected to close the connection ([MQTT-4.8.0-1])."""
+    raw: bytes
+    packet: Packet | None
+    error: str = ""
+
+
+class Framer:
+    """Incremental framing of one direction of an MQTT stream: feed bytes, get whole frames.
+
+    Each frame is cut by its remaining length and decoded with decode_packet(); a frame that does
+    not decode comes back with ``packet`` None and the stream stays framed. Framing itself is lost
+    when a frame starts with a reserved packet type (0 or 15) or its remaining length runs past
+    four bytes: every byte held comes back as one undecoded frame, ``lost`` says why, and from then
+    on each chunk fed comes back as it is (nothing waits for a length that may never arrive)."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self.lost: str | None = None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self.lost is not None:
+            return [Frame(bytes(data), None, "MQTT framing lost earlier in this stream")] if data else []
+        self._buf += data
+        out: list[Frame] = []
+        while self._buf:
+            cut = self._cut()
+            if cut is None:
+                break
+            if isinstance(cut, str):
+                out.append(self._lose(cut))
+                break
+            header, size = cut
+            raw = bytes(self._buf[:size])
+            del self._buf[:size]
+            try:
+                out.append(Frame(raw, decode_packet(raw[0], raw[header:])))
+            except MalformedPacket as exc:
+                out.append(Frame(raw, None, str(exc)))
+        return out
+
+    def flush(self) -> Frame | None:
+        """At the end of the stream: the incomplete frame left, if any."""
+        if not self._buf:
+            return None
+        frame = Frame(bytes(self._buf), None, f"stream ended inside a packet ({len(self._buf)} bytes)")
+        self._buf.clear()
+        return frame
+
+    @property
+    def pending(self) -> int:
+        """Bytes held waiting for the rest of a frame."""
+        return len(self._buf)
+
+    def _cut(self) -> tuple[int, int] | str | None:
+        """(header length, frame length) of the frame at the front of the buffer; None while
+        its bytes are not all here; a string when framing is lost (why)."""
+        buf = self._buf
+        if buf[0] >> 4 in (0, 15):
+            return f"reserved packet type {buf[0] >> 4}"
+        length = 0
+        for i in range(1, min(len(buf), 5)):
+            length |= (buf[i] & 0x7F) << (7 * (i - 1))
+            if not buf[i] & 0x80:
+                return (i + 1, i + 1 + length) if len(buf) >= i + 1 + length else None
+        return "remaining length longer than 4 bytes" if len(buf) >= 5 else None
+
+    def _lose(self, why: str) -> Frame:
+        self.lost = why
+        frame = Frame(bytes(self._buf), None, why)
+        self._buf.clear()
+        return frame
+
+
+class Decoder:
+    """Streaming decoder: feed whatever the socket gave, get the complete packets.
+
+    MalformedPacket when a frame does not decode or framing is lost; the bytes held are dropped
+    and the caller is expected to close the connection ([MQTT-4.8.0-1])."""
+
+    def __init__(self) -> None:
+        self._framer = Framer()
 
     def feed(self, data: bytes) -> list[Packet]:
-        self._buf += data
         out: list[Packet] = []
-        while True:
-            framed = self._frame()
-            if framed is None:
-                return out
-            first, body = framed
-            try:
-                out.append(decode_packet(first, body))
-            except MalformedPacket:
-                self._buf.clear()
-                raise
-
-    def _frame(self) -> tuple[int, bytes] | None:
-        buf = self._buf
-        if len(buf) < 2:
-            return None
-        length, mult, i = 0, 1, 1
-        while True:
-            if i >= len(buf):
-                return None
-            byte = buf[i]
-            length += (byte & 0x7F) * mult
-            i += 1
-            if not byte & 0x80:
-                break
-            if i > 4:
-                self._buf.clear()
-                raise MalformedPacket("remaining length longer than 4 bytes")
-            mult *= 128
-        if len(buf) < i + length:
-            return None
-        first, body = buf[0], bytes(buf[i:i + length])
-        del buf[:i + length]
-        return first, body
+        for frame in self._framer.feed(data):
+            if frame.packet is None:
+                self._framer = Framer()
+                raise MalformedPacket(frame.error)
+            out.append(frame.packet)
+        return out
 
     @property
     def pending(self) -> int:
         """Bytes held waiting for the rest of a packet."""
-        return len(self._buf)
+        return self._framer.pending
+
+
+class Direction(StrEnum):
+    """Which way a packet crossed between the client (the DUT) and the server side (a broker behind
+    the fault proxy, or the scripted peer playing one). The values are what wire logs print."""
+
+    C2B = "C>B"  # client to broker
+    B2C = "B>C"  # broker to client
 
 
 # --- validation --------------------------------------------------------------------------

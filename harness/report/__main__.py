@@ -1,10 +1,14 @@
 """`python -m harness.report diff OLD.json NEW.json [--html FILE]` and
-`python -m harness.report matrix RECORD.json --html FILE`."""
+`python -m harness.report matrix RECORD.json --html FILE`;
+`python -m harness.report allure [REPORT_DIR]` (make report);
+`python -m harness.report merge DIR... [--html FILE] [--json FILE]` (the fleet page, harness/report/fleet.py)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from .diff import diff_records, render_html, render_text
@@ -19,10 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("old")
     d.add_argument("new")
     d.add_argument("--html", type=Path, help="also write the diff as an HTML page")
+    d.add_argument("--all", action="store_true", help="list NEW and VANISHED cases even when the selections differ")
+    a = sub.add_parser("allure", help="the Allure HTML of a report directory's last run (make report)")
+    a.add_argument("report_dir", type=Path, nargs="?", default=Path("reports"))
     m = sub.add_parser("matrix", help="the conformance matrix of one record as HTML")
     m.add_argument("record")
     m.add_argument("--html", type=Path, required=True)
+    f = sub.add_parser("merge", help="the fleet page: records of several rigs and nights (CI artefacts) merged")
+    f.add_argument("dirs", nargs="+", metavar="[RIG=]DIR", help="report directories; RIG= names their rig")
+    f.add_argument("--html", type=Path, default=Path("fleet.html"), help="the page (default fleet.html)")
+    f.add_argument("--json", type=Path, help="also the merged results as JSON")
     args = parser.parse_args(argv)
+    if args.cmd == "merge":
+        return _merge(args.dirs, args.html, args.json)
+    if args.cmd == "allure":
+        return _allure(args.report_dir)
     try:
         if args.cmd == "matrix":
             args.html.parent.mkdir(parents=True, exist_ok=True)
@@ -34,11 +49,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness.report: {exc}", file=sys.stderr)
         return 2
     result = diff_records(old, new)
-    print(render_text(result, old, new))
-    if args.html:
+    if args.html:  # first: a reader closing the pipe (`| head`) must not cost the page
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(render_html(result, old, new), encoding="utf-8")
+    try:
+        print(render_text(result, old, new, all_cases=args.all), flush=True)
+    except BrokenPipeError:  # the reader has seen enough: no traceback, no second error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if result.regressions else 0
+
+
+def _merge(dirs: list[str], html: Path, json_path: Path | None) -> int:
+    from .fleet import FleetError, merge, render_text, write
+
+    try:
+        fleet = merge(dirs)
+    except FleetError as exc:
+        print(f"harness.report: {exc}", file=sys.stderr)
+        return 2
+    write(fleet, html, json_path)
+    print(render_text(fleet))
+    print(html)
+    return 0
+
+
+def _allure(report_dir: Path) -> int:
+    from .allure_html import ReportError, generate, nights
+
+    started = time.monotonic()
+    try:
+        page = generate(report_dir / "allure-results", report_dir / "allure-report")
+    except ReportError as exc:
+        print(f"harness.report: {exc}", file=sys.stderr)
+        return 2
+    print(f"{page} ({nights(page.parent)} night(s) in the trend; {time.monotonic() - started:.1f} s)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@ broken rig or a harness bug, so a nightly reader knows whom to call."""
 
 from __future__ import annotations
 
+import hashlib
+import html
 import json
 from pathlib import Path
+from typing import Any
 
 # Allure matches in order; "failed" is an assertion (a verdict), "broken" any other exception.
 CATEGORIES = [
@@ -12,7 +15,8 @@ CATEGORIES = [
     # text ("waived: <reason> [<ticket>, expires ...]: <failure>") as its message.
     {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": r"(?s)waived: .*"},
     {"name": "Rig fault", "matchedStatuses": ["failed", "broken", "skipped"],
-     "messageRegex": r"(?s).*(rig broken|cannot open serial port|PortOpenError|relay .*:|emulator:|broker:).*"},
+     "messageRegex": r"(?s).*(rig broken|rig fault|cannot open serial port|PortOpenError|relay .*:|"
+                     r"emulator:|broker:).*"},
     {"name": "Timeout", "matchedStatuses": ["failed", "broken"],
      "messageRegex": r"(?s).*(ATTimeout|PeerTimeout|WireLogTimeout|within [0-9.]+ ?s|Timeout >).*"},
     {"name": "DUT nonconformance", "matchedStatuses": ["failed"]},
@@ -25,3 +29,53 @@ def write_categories(allure_dir: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(CATEGORIES, indent=1), encoding="utf-8")
     return path
+
+
+def readable(value: object, limit: int = 80) -> str:
+    """A parameter value as a lab engineer reads it and as Allure keys its history on: bytes by
+    value (allure-commons renders every bytes value as `<class 'bytes'>`, so Allure took all of
+    a test's byte payloads for retries of one case), a spec entry by its name, anything long
+    cut with a digest of the whole so that two different values never read the same."""
+    if isinstance(value, (bytes, bytearray)):
+        text = repr(bytes(value))
+    elif isinstance(value, str):
+        text = repr(value)
+    elif isinstance(getattr(value, "name", None), str):
+        text = f"{type(value).__name__} {value.name}"  # type: ignore[attr-defined]
+    else:
+        text = repr(value)
+    if len(text) <= limit:
+        return text
+    digest = hashlib.md5(text.encode("utf-8", "backslashreplace")).hexdigest()[:8]
+    size = f"{len(value)} bytes, " if isinstance(value, (bytes, bytearray)) else ""
+    return f"{text[:limit - 20]}… ({size}md5 {digest})"
+
+
+def _current_result() -> Any:
+    """The Allure result of the case being reported (allure-pytest's listener keeps it open until
+    the case's last report); None when Allure is not writing results."""
+    from allure_commons import plugin_manager
+    from allure_pytest.listener import AllureListener
+
+    for plugin in plugin_manager.get_plugins():
+        if isinstance(plugin, AllureListener):
+            return plugin.allure_logger.get_test(None)
+    return None
+
+
+def tidy_result(item: Any) -> None:
+    """After allure-pytest has filled in a case's result (its teardown hook): parameters readable
+    and distinct, a history id of its own (the case's node id: one history per case, whatever
+    its parameters), and the docstring escaped, so the note's `<value>` names show in Allure 2's
+    HTML description instead of vanishing as unknown tags."""
+    result = _current_result()
+    if result is None:
+        return
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    for param in result.parameters:
+        if param.name in params:
+            param.value = readable(params[param.name])
+    result.historyId = hashlib.md5(item.nodeid.encode("utf-8")).hexdigest()
+    if result.description and not result.descriptionHtml:
+        paragraphs = [" ".join(p.split()) for p in str(result.description).split("\n\n") if p.strip()]
+        result.descriptionHtml = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)

@@ -59,22 +59,51 @@ def write(cov: Mapping[str, list[str]], directory: Path) -> tuple[Path, Path]:
     return js, page
 
 
+def rewrite_for_subset(directory: Path, selection: str, whole: Mapping[str, list[str]]) -> None:
+    """A run of part of the suite: its coverage page says so, and sets the selection's coverage
+    beside the whole suite's (`whole`: every collected case's citations, before -k/-m/--section)."""
+    js = directory / "coverage.json"
+    data = json.loads(js.read_text(encoding="utf-8"))
+    data["selection"] = selection
+    data["whole_summary"] = summary(whole)
+    for entry in data["entries"]:
+        entry["whole_cases"] = len(whole.get(entry["id"], []))
+    js.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    (directory / "coverage.html").write_text(render_html(data), encoding="utf-8")
+
+
 def render_html(data: Mapping[str, Any]) -> str:
     s = data["summary"]
-    head = "".join(f"<tr><td>{html.escape(k)}</td><td>{v['covered']}/{v['total']}</td></tr>" for k, v in s.items())
+    whole = data.get("whole_summary")
+    if whole:
+        head = "".join(f"<tr><td>{html.escape(k)}</td><td>{v['covered']}/{v['total']}</td>"
+                       f"<td>{whole.get(k, {}).get('covered', 0)}/{v['total']}</td></tr>" for k, v in s.items())
+        heads = "<tr><th>kind</th><th>this selection</th><th>whole suite</th></tr>"
+        a = s["all"]
+        banner = (f"<p class=subset>This run was a subset ({html.escape(str(data.get('selection')))}): "
+                  f"its cases cover {a['covered']}/{a['total']} entries of the note; the whole suite covers "
+                  f"{whole['all']['covered']}/{a['total']}. Entries only other cases cover read "
+                  "\"not in this selection\".</p>")
+    else:
+        head = "".join(f"<tr><td>{html.escape(k)}</td><td>{v['covered']}/{v['total']}</td></tr>"
+                       for k, v in s.items())
+        heads, banner = "<tr><th>kind</th><th>covered</th></tr>", ""
     rows = []
     for e in data["entries"]:
         cases = "<br>".join(html.escape(c) for c in e["cases"][:8])
         more = f"<br>(+{len(e['cases']) - 8} more)" if len(e["cases"]) > 8 else ""
-        cls = "ok" if e["cases"] else "missing"
+        elsewhere = whole is not None and e.get("whole_cases", 0) > 0
+        cls = "ok" if e["cases"] else "elsewhere" if elsewhere else "missing"
+        empty = f"not in this selection ({e.get('whole_cases')} case(s) in the suite)" if elsewhere else "NOT COVERED"
         rows.append(f"<tr class={cls}><td>{html.escape(e['id'])}</td><td>{html.escape(e['kind'])}</td>"
-                    f"<td>{html.escape(e['quote'])}</td><td>{cases or 'NOT COVERED'}{more}</td></tr>")
+                    f"<td>{html.escape(e['quote'])}</td><td>{cases or empty}{more}</td></tr>")
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Coverage of the application note</title>
-<style>body{{font-family:sans-serif;margin:1em;max-width:80em}} table{{border-collapse:collapse;width:100%;
+<style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse;width:100%;
 table-layout:fixed}} td,th{{border:1px solid #ccc;padding:2px 6px;vertical-align:top;overflow-wrap:anywhere;
-font-size:13px}} tr.missing td{{background:#fdecea}} table.sum{{width:auto}}</style></head><body>
-<h1>Coverage of the application note</h1>
-<table class=sum><tr><th>kind</th><th>covered</th></tr>{head}</table>
+font-size:13px}} tr.missing td{{background:#fdecea}} tr.elsewhere td{{color:#777}} table.sum{{width:auto}}
+.subset{{font-size:16px;background:#fff4ce;padding:6px;border-left:6px solid #9a6700}}</style></head><body>
+<h1>Coverage of the application note</h1>{banner}
+<table class=sum>{heads}{head}</table>
 <table><colgroup><col style="width:18em"><col style="width:6em"><col><col style="width:28em"></colgroup>
 <tr><th>entry</th><th>kind</th><th>the note says</th><th>cases</th></tr>{"".join(rows)}</table></body></html>
 """

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.report.selection import WHOLE, is_subset
+from harness.report.selection import WHOLE
 
 GOOD = {"passed", "xfailed"}
 BAD = {"failed", "error", "xpassed"}
@@ -65,28 +65,40 @@ def _selection(record: dict[str, Any]) -> str:
     return record.get("facts", {}).get("Selection", WHOLE)
 
 
-def render_text(d: Diff, old: dict[str, Any], new: dict[str, Any]) -> str:
+def render_text(d: Diff, old: dict[str, Any], new: dict[str, Any], all_cases: bool = False) -> str:
+    """REGRESSED lines carry the new run's failure message. When the runs selected different
+    cases, NEW and VANISHED say what was run, not what the firmware does: one line of counts
+    unless `all_cases` (--all); a new case that fails is still listed (a regression)."""
     lines = [f"firmware {_fw(old)} -> {_fw(new)}"]
-    if _selection(old) != _selection(new) or is_subset(old.get("facts", {})):
-        # NEW/VANISHED between differently selected runs say what was run, not what the firmware does
+    differ = _selection(old) != _selection(new)
+    if differ:
         lines.append(f"selection {_selection(old)} -> {_selection(new)}: "
                      "NEW and VANISHED may be cases only one run selected")
     if d.empty():
         return "\n".join([*lines, "no differences"])
+    messages = {c["nodeid"]: c.get("message") or "" for c in new.get("cases", [])}
     for nodeid, va, vb in d.verdicts:
         mark = "REGRESSED" if va in GOOD and vb in BAD else ("FIXED" if va in BAD and vb in GOOD else "CHANGED")
-        lines.append(f"{mark:9} {nodeid}: {va} -> {vb}")
+        why = f": {messages[nodeid]}" if mark == "REGRESSED" and messages.get(nodeid) else ""
+        lines.append(f"{mark:9} {nodeid}: {va} -> {vb}{why}")
     for label, _key, va, vb in d.observations:
         lines.append(f"OBSERVED  {label}: {va!r} -> {vb!r}")
-    lines += [f"NEW       {n}: {v}" for n, v in d.new]
-    lines += [f"VANISHED  {n}: was {v}" for n, v in d.vanished]
+    if differ and not all_cases:
+        lines += [f"REGRESSED {n}: (new) {v}" + (f": {messages[n]}" if messages.get(n) else "")
+                  for n, v in d.new if v in BAD]
+        if d.new or d.vanished:
+            lines.append(f"{len(d.new)} NEW, {len(d.vanished)} VANISHED "
+                         "(cases only one run selected; --all lists them)")
+    else:
+        lines += [f"NEW       {n}: {v}" for n, v in d.new]
+        lines += [f"VANISHED  {n}: was {v}" for n, v in d.vanished]
     lines += [f"SLOWER    {n}: {ta:.2f}s -> {tb:.2f}s" for n, ta, tb in d.slower]
     lines.append(f"{len(d.regressions)} regression(s)")
     return "\n".join(lines)
 
 
 def render_html(d: Diff, old: dict[str, Any], new: dict[str, Any]) -> str:
-    text = html.escape(render_text(d, old, new))
+    text = html.escape(render_text(d, old, new, all_cases=True))
     colour = {"REGRESSED": "#c62828", "FIXED": "#2e7d32"}
     styled = "\n".join(f'<span style="color:{colour.get(ln.split(" ", 1)[0], "#222")}">{ln}</span>'
                         for ln in text.splitlines())

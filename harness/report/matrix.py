@@ -7,6 +7,7 @@ import html
 import json
 from collections import defaultdict
 from typing import Any
+from urllib.parse import quote
 
 # Headings of the application note, so the matrix reads like the note's table of contents.
 SECTION_TITLES = {
@@ -64,7 +65,11 @@ def rows(record: dict[str, Any]) -> list[dict[str, Any]]:
                 row["failures"].append((case["nodeid"], case["message"]))
             if verdict == "waived":
                 row["waivers"].append((case["nodeid"], case["message"]))
-            row["observations"].update(case.get("observations", {}))
+        # an observation belongs to the case's own (first) section: shown once, not in every section
+        own = (case["sections"] or ["(no section)"])[0]
+        by[own]["observations"].update(case.get("observations", {}))
+        for section in case["sections"] or ["(no section)"]:
+            row = by[section]
             row["deviations"] += [(case["nodeid"], name, d) for name, d in case.get("deviations", {}).items()
                                   if isinstance(d, dict) and d.get("matches") is False]
     out = []
@@ -91,49 +96,84 @@ def _waivers_html(record: dict[str, Any]) -> str:
     return "<h2>Waivers that need attention</h2>" + "".join(parts) if parts else ""
 
 
-def render_html(record: dict[str, Any], title: str = "Conformance matrix") -> str:
+def _state(r: dict[str, Any]) -> str:
+    return ("fail" if r["failed"] or r["error"] else "waived" if r["waived"] else
+            "deviation" if r["deviations"] else
+            "skip" if (r["skipped"] or r["not run"]) and not r["passed"] else "pass")
+
+
+def _case_link(nodeid: str, html_href: str) -> str:
+    """pytest-html 4 has no per-case anchor: the link opens its report filtered to failures, the
+    node id in the fragment names the case to look for."""
+    href = f"{html_href}?visible=failed,error,xpassed,rerun#{quote(nodeid, safe='/:[]')}"
+    return f'<a href="{html.escape(href)}">{html.escape(nodeid)}</a>'
+
+
+def _row_html(r: dict[str, Any], html_href: str) -> str:
+    notes = "".join(f"<div class=failure>{_case_link(n, html_href)}: {html.escape(m)}</div>" for n, m in r["failures"])
+    notes += "".join(f"<div class=waived>{html.escape(n)}: {html.escape(m)}</div>" for n, m in r["waivers"])
+    notes += "".join(f"<div class=deviation>{html.escape(n)}: {html.escape(name)}: expected "
+                     f"{html.escape(str(d.get('expected')))}, got {html.escape(str(d.get('got')))}</div>"
+                     for n, name, d in r["deviations"])
+    notes += "".join(f"<div class=skip>skipped: {html.escape(s)}</div>" for s in r["skips"])
+    if r["observations"]:
+        obs = "".join(f"<div class=obs>{html.escape(k)} = {html.escape(str(v))}</div>"
+                      for k, v in sorted(r["observations"].items()))
+        notes += f"<details><summary>{len(r['observations'])} observations</summary>{obs}</details>"
+    counts = "".join(f"<td>{r[c]}</td>" for c in COLUMNS)
+    return (f"<tr class={_state(r)}><td>{html.escape(r['section'])}</td><td>{html.escape(r['title'])}</td>"
+            f"<td>{r['cases']}</td>{counts}<td class=notes>{notes}</td></tr>")
+
+
+def render_html(record: dict[str, Any], title: str = "Conformance matrix", html_href: str = "html/index.html") -> str:
+    """Headline first; then the sections that need a reader (failures, errors, waivers,
+    plain-reading deviations); then the passing ones. `html_href`: the pytest-html report,
+    relative to the matrix."""
     facts = record.get("facts", {})
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items())
-    body = []
-    for r in rows(record):
-        state = ("fail" if r["failed"] or r["error"] else "waived" if r["waived"] else
-                 "skip" if (r["skipped"] or r["not run"]) and not r["passed"] else "pass")
-        notes = "".join(f"<div class=skip>skipped: {html.escape(s)}</div>" for s in r["skips"])
-        notes += "".join(f"<div class=failure>{html.escape(n)}: {html.escape(m)}</div>" for n, m in r["failures"])
-        notes += "".join(f"<div class=waived>{html.escape(n)}: {html.escape(m)}</div>" for n, m in r["waivers"])
-        notes += "".join(f"<div class=deviation>{html.escape(n)}: {html.escape(name)}: expected "
-                         f"{html.escape(str(d.get('expected')))}, got {html.escape(str(d.get('got')))}</div>"
-                         for n, name, d in r["deviations"])
-        notes += "".join(f"<div class=obs>{html.escape(k)} = {html.escape(str(v))}</div>"
-                         for k, v in sorted(r["observations"].items()))
-        counts = "".join(f"<td>{r[c]}</td>" for c in COLUMNS)
-        body.append(f"<tr class={state}><td>{html.escape(r['section'])}</td><td>{html.escape(r['title'])}</td>"
-                    f"<td>{r['cases']}</td>{counts}<td class=notes>{notes}</td></tr>")
+    all_rows = rows(record)
+    attention = [r for r in all_rows if _state(r) in ("fail", "waived", "deviation")]
+    attention.sort(key=lambda r: ("fail", "waived", "deviation").index(_state(r)))
+    rest = [r for r in all_rows if r not in attention]
     s = record.get("summary", {})
     verdict = headline(record)
     tally = ", ".join(f"{s.get(k, 0)} {k}" for k in ("passed", "failed", "error", "waived", "skipped", "xfailed",
                                                      "xpassed", "interrupted", "not-run") if s.get(k) or k == "passed")
     header_cells = "".join(f"<th>{c.capitalize()}</th>" for c in COLUMNS)
     cols = "<col class=n>" * (len(COLUMNS) + 1)
+    table_head = (f"<table><colgroup><col class=sec><col class=title>{cols}<col></colgroup><tr><th>Section</th>"
+                  f"<th>Title</th><th>Cases</th>{header_cells}<th>Notes</th></tr>")
+    parts = []
+    if attention:
+        parts.append(f"<h2>Needs attention: {len(attention)} section(s) with failures, errors, waivers or "
+                     f"deviations</h2>{table_head}{''.join(_row_html(r, html_href) for r in attention)}</table>")
+    parts.append(f"<h2>{'Other sections' if attention else 'By section of the application note'}</h2>"
+                 f"{table_head}{''.join(_row_html(r, html_href) for r in rest)}</table>")
+    klass = {"CONFORMS": "ok", "DOES NOT CONFORM": "bad"}.get(verdict, "warn")
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body{{font-family:sans-serif;margin:1em;max-width:80em}} table{{border-collapse:collapse;width:100%;table-layout:fixed}}
+body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse;width:100%;table-layout:fixed}}
 th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}}
 tr.pass td:first-child{{border-left:6px solid #2e7d32}} tr.fail td:first-child{{border-left:6px solid #c62828}}
 tr.skip td:first-child{{border-left:6px solid #f9a825}} tr.waived td:first-child{{border-left:6px solid #6a1b9a}}
+tr.deviation td:first-child{{border-left:6px solid #b34700}}
 .notes{{font-size:12px}} .failure{{color:#c62828}} .waived,.waiver{{color:#6a1b9a}} .deviation{{color:#b34700}}
-.obs{{color:#0b4f9c}} .skip{{color:#8a6d00}} .verdict{{font-size:20px;font-weight:bold}}
+.obs{{color:#0b4f9c}} .skip{{color:#8a6d00}} summary{{cursor:pointer;color:#0b4f9c}}
+.verdict{{font-size:26px;font-weight:bold;padding:8px 12px;color:#fff;margin:0 0 8px}}
+.verdict.ok{{background:#2e7d32}} .verdict.bad{{background:#c62828}} .verdict.warn{{background:#9a6700}}
 .incomplete{{font-size:16px;color:#fff;background:#c62828;padding:6px}}
 col.n{{width:5.5em}} col.sec{{width:5.5em}} col.title{{width:20em}} table.facts{{width:auto}}
+@media print{{body{{margin:0;font-size:10px}} .notes{{font-size:9px}} a{{color:inherit;text-decoration:none}}
+ tr{{break-inside:avoid}} h2{{break-after:avoid}} details>summary{{list-style:none}}
+ col.n{{width:4em}} col.title{{width:14em}}}}
 </style></head><body>
+<p class="verdict {klass}">{verdict}: {tally}</p>
 <h1>{html.escape(title)}</h1>
-<p class=verdict>{verdict}: {tally}</p>
 {_incomplete_html(record)}{_waivers_html(record)}
-<table class=facts>{head}</table><h2>By section of the application note</h2>
-<table><colgroup><col class=sec><col class=title>{cols}<col>
-</colgroup><tr><th>Section</th><th>Title</th><th>Cases</th>{header_cells}<th>Notes</th></tr>
-{"".join(body)}</table></body></html>
+{"".join(parts)}
+<h2>Run</h2><table class=facts>{head}</table></body></html>
 """
+
 
 CHAPTER_TITLES = {
     "2": "2 MQTT Data Interaction",
@@ -153,3 +193,20 @@ def chapter_of(section: str) -> str:
 def feature_of(section: str) -> str:
     title = SECTION_TITLES.get(section, "")
     return f"{section} {title}".strip()
+
+
+def chapter_lines(record: dict[str, Any]) -> list[str]:
+    """The console's last word per chapter of the note: sections passed, failed, waived."""
+    by: dict[str, dict[str, list[str]]] = {}
+    for r in rows(record):
+        named = {"fail": "failed", "waived": "waived", "deviation": "passed", "pass": "passed"}
+        state = named.get(_state(r), "not verified")
+        by.setdefault(chapter_of(r["section"]), {}).setdefault(state, []).append(r["section"])
+    lines = []
+    for chapter in sorted(by, key=lambda c: _section_key(c.split(" ", 1)[0])):
+        states = by[chapter]
+        counts = ", ".join(f"{len(states.get(k, []))} {k}" for k in ("passed", "failed", "waived", "not verified")
+                           if states.get(k) or k == "passed")
+        failed = f" (failed: {', '.join(states['failed'])})" if states.get("failed") else ""
+        lines.append(f"chapter {chapter}: sections {counts}{failed}")
+    return lines

@@ -15,6 +15,12 @@ the relay, the broker), 4 the rig file or an option is wrong.
 ``port`` (``--port URL``) means what the suite's ``--port`` means: an external DUT at that URL, no
 emulator; the rows about the DUT use the suite's words (harness/rig/reach.py), so the line a run
 stopped with and the doctor's row read the same.
+
+A labgrid rig (``labgrid:``) has its own first row: the coordinator answers, the place exists, who
+holds it (the doctor never waits: a place acquired by someone else is a FAIL naming them), its
+resources are online and its power driver answers (``power get``). The doctor then acquires the
+place for the rows after it (port, identity, relay: the power cycle goes through labgrid and the port
+is read again after it) and releases it at the end.
 """
 
 from __future__ import annotations
@@ -31,13 +37,23 @@ from typing import Any, TextIO
 from harness.at import ATChannel, ATError, Transcript
 from harness.rig.exits import PASSED, RIG_BROKEN, USAGE
 from harness.rig.identity import Identity
+from harness.rig.labgrid import LabgridError, Place
 from harness.rig.ladder import RUNG_BY_NAME, Ladder, LadderError, RungFailed
 from harness.rig.loader import OPTION_NAMES, RigError, load_rig
 from harness.rig.options import overrides as option_overrides
 from harness.rig.port_finder import PortNotFound
 from harness.rig.relay import Relay, RelayError
 from harness.rig.schema import RigConfig
-from harness.rig.session import RigFault, identify, open_port, open_relay, start_emulator
+from harness.rig.session import (
+    RigFault,
+    acquire_place,
+    identify,
+    open_place_port,
+    open_port,
+    open_relay,
+    place_relay,
+    start_emulator,
+)
 from harness.spec.timing import deadline_s
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
@@ -75,6 +91,7 @@ class State:
     channel: ATChannel | None = None
     identity: Identity | None = None
     relay: Relay | None = None
+    place: Place | None = None
     broker: Any = None
     pki: Any = None
     work: Path | None = None
@@ -99,9 +116,74 @@ def _fault(exc: RigFault) -> CheckFailed:
     return OptionWrong(str(exc)) if exc.status == USAGE else CheckFailed(str(exc))
 
 
+def check_labgrid(s: State) -> str:
+    """The place: coordinator, existence, holder, resources, power driver; then acquired for the rest."""
+    cfg = s.rig.labgrid
+    assert cfg is not None  # run_doctor asks only a labgrid rig
+    where = s.rig.origin("labgrid")
+    if cfg.place is not None:
+        probe = Place(cfg.coordinator, cfg.place, client=cfg.client)
+        try:
+            shown = probe.show()
+        except LabgridError as exc:
+            raise CheckFailed(f"{where}: {exc}") from None
+        holder = _field_of(shown, "acquired")
+        if holder not in (None, "None"):
+            raise CheckFailed(f"{where}: {probe.label} is acquired by {holder}: the doctor does not wait; "
+                              f"ask them to release it (labgrid-client -x {cfg.coordinator} -p {cfg.place} release)")
+    try:
+        s.place = place = acquire_place(s.rig.model_copy(
+            update={"labgrid": cfg.model_copy(update={"acquire_timeout_s": 0.001})}), lambda _msg: None)
+    except RigFault as exc:
+        raise _fault(exc) from None
+    s.stack.callback(place.release)
+    try:
+        shown = place.show()
+        power = place.check("power", "get").strip()
+    except LabgridError as exc:
+        raise CheckFailed(f"{where}: acquired, but {exc}") from None
+    resources = [ln for ln in shown.splitlines() if ln.startswith("Acquired resource ")]
+    offline = _offline(shown)
+    if offline:
+        raise CheckFailed(f"{where}: {place.label}: resources offline: {', '.join(offline)}")
+    return (f"{place.label}: coordinator answers, acquired for the doctor, {len(resources)} resources online "
+            f"({', '.join(r.split(chr(39))[1] for r in resources)}); {' '.join(power.split())}")
+
+
+def _field_of(text: str, key: str) -> str | None:
+    for line in text.splitlines():
+        k, sep, v = line.strip().partition(":")
+        if sep and k == key:
+            return v.strip()
+    return None
+
+
+def _offline(shown: str) -> list[str]:
+    """The acquired resources whose 'avail' is False in `labgrid-client show`."""
+    out: list[str] = []
+    name = None
+    for line in shown.splitlines():
+        if line.startswith("Acquired resource "):
+            name = line.split("'")[1]
+        elif name is not None and "'avail': False" in line:
+            out.append(name)
+            name = None
+    return out
+
+
 def check_port(s: State) -> str:
     """The same bring-up as a run's (harness/rig/session.py): emulator, then the port."""
     rig = s.rig
+    if rig.dut.kind == "labgrid":
+        s.need("labgrid")
+        assert s.place is not None
+        try:
+            s.channel = open_place_port(rig, s.place, s.log)
+        except RigFault as exc:
+            raise _fault(exc) from None
+        s.port = s.channel.url
+        s.stack.callback(lambda: s.channel.close() if s.channel else None)
+        return f"{s.channel.url} opened (from {s.place.label}), {rig.dut.baud} baud"
     try:
         if rig.dut.kind == "emulator":
             s.emulator = start_emulator(rig)
@@ -126,8 +208,10 @@ def check_identity(s: State) -> str:
 
 
 def check_relay(s: State) -> str:
+    if s.rig.dut.kind == "labgrid":
+        s.need("labgrid")
     try:
-        s.relay = relay = open_relay(s.rig, s.emulator)
+        s.relay = relay = place_relay(s.rig, s.place) if s.place is not None else open_relay(s.rig, s.emulator)
     except RigFault as exc:
         raise _fault(exc) from None
     if relay is None:
@@ -138,7 +222,7 @@ def check_relay(s: State) -> str:
     s.need("port", "identity")
     assert s.channel is not None
     ladder = Ladder(s.channel, s.port, s.log, relay=relay, expected=s.identity, time_scale=s.rig.dut.time_scale,
-                    baud=s.rig.dut.baud)
+                    baud=s.rig.dut.baud, resolve=s.place.serial_url if s.place is not None else None)
     rung = RUNG_BY_NAME["power cycle" if relay.can_power else "reset line"]
     try:
         done = rung.run(ladder)  # a RelayError here is the relay's failure, not the DUT's
@@ -160,10 +244,10 @@ def check_relay(s: State) -> str:
 def check_certificates(s: State) -> str:
     if not s.rig.broker.tls:
         raise CheckSkipped("broker.tls is false")
-    from harness.broker.certs import TestPki
+    from harness.pki import SessionPki
 
     try:
-        s.pki = pki = TestPki.create(s.workdir() / "pki")
+        s.pki = pki = SessionPki.create(s.workdir() / "pki")
         pki.server_context()  # the server's certificate and key load and belong together
         pki.client_context()  # the CA loads; the client's certificate and key load
         with open(pki.server_cert, "rb") as fh:
@@ -245,6 +329,7 @@ def _dut_reaches(s: State, port: int) -> str:
 
 
 CHECKS: list[tuple[str, Callable[[State], str]]] = [
+    ("labgrid", check_labgrid),
     ("port", check_port),
     ("identity", check_identity),
     ("relay", check_relay),
@@ -263,14 +348,20 @@ def run_doctor(rig_path: str | Path, *, power: bool = True, port: str | None = N
         rig = load_rig(rig_path, overrides, option_names=OPTION_NAMES)
     except RigError as exc:
         rows = [Row("rig file", FAIL, str(exc))]
-        return rows + [Row(name, SKIP, "the rig file or an option is wrong") for name, _ in CHECKS], USAGE
+        return rows + [Row(name, SKIP, "the rig file or an option is wrong") for name, _ in CHECKS
+                       if name != "labgrid"], USAGE
     d, r = rig.dut, rig.relay
-    what = f"dut {d.kind} ({d.port or d.transport}), relay {r.kind}, broker {rig.broker.kind}"
+    where = d.port or d.transport
+    if rig.labgrid is not None:
+        where = f"place {rig.labgrid.place or rig.labgrid.reserve} at {rig.labgrid.coordinator}"
+    what = f"dut {d.kind} ({where}), relay {r.kind}, broker {rig.broker.kind}"
     rows = [Row("rig file", OK, f"{rig_path}: {what}")]
     usage = False
     with contextlib.ExitStack() as stack:
         state = State(rig, power, stack, Transcript(secrets=rig.secrets()))
         for name, check in CHECKS:
+            if name == "labgrid" and rig.labgrid is None:
+                continue  # a row only for a rig that names a labgrid place
             try:
                 rows.append(Row(name, OK, check(state)))
             except CheckSkipped as exc:

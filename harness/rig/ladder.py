@@ -70,6 +70,7 @@ class Ladder:
     time_scale: float = 1.0
     baud: int = 115200
     opener: Opener | None = None  # default: ATChannel(url, ...) with baud and time scale
+    resolve: Callable[[], str] | None = None  # the port's URL now: a labgrid place's can move on power-up
     identity: Identity | None = field(default=None, init=False)
 
     # -- deadlines ------------------------------------------------------------------------
@@ -216,11 +217,29 @@ def _power_cycle(ladder: Ladder) -> str:
     assert ladder.relay is not None
     _drain(ladder)
     ladder.relay.cycle()
-    return f"power off {ladder.relay.config.power_off_s:g} s and on, {ladder.wait_rdy(ladder.relay_boot_s)}"
+    moved = _follow_port(ladder)
+    return f"power off {ladder.relay.config.power_off_s:g} s and on, {moved}{ladder.wait_rdy(ladder.relay_boot_s)}"
+
+
+def _follow_port(ladder: Ladder) -> str:
+    """After power-up, read the port again where it can move (a labgrid exporter may serve it on a
+    new TCP port, labgrid #1387), and reopen the channel there when it did."""
+    if ladder.resolve is None:
+        return ""
+    url = ladder.resolve()
+    if url == ladder.channel.url:
+        return ""
+    old = ladder.channel.url
+    ladder.channel.close()
+    ladder.port = url
+    ladder.channel = ladder.open(url)
+    return f"the port moved {old} -> {url}, reopened; "
 
 
 def _reopen(ladder: Ladder) -> str:
     ladder.channel.close()
+    if ladder.resolve is not None:
+        ladder.port = ladder.resolve()
     deadline = ladder.relay_boot_s
     end = time.monotonic() + deadline
     url = wait_for_port(ladder.port, deadline)

@@ -44,7 +44,8 @@ from harness.rig.port_finder import port_spec_problem
 from harness.rig.relay_schema import RELAY_KINDS, RelayConfig, RelayKind, register_relay_kind
 
 __all__ = [
-    "RELAY_KINDS", "SECRET", "SECTIONS", "BrokerConfig", "DutConfig", "EnvPath", "EnvStr", "RelayConfig",
+    "RELAY_KINDS", "SECRET", "SECTIONS", "BrokerConfig", "DutConfig", "EnvPath", "EnvStr", "LabgridConfig",
+    "RelayConfig",
     "RelayKind", "ReportConfig", "RigConfig", "Secret", "is_secret_field", "register_relay_kind", "substitute",
 ]
 
@@ -65,9 +66,11 @@ _URL_FORMS = {
 class DutConfig(_Section):
     """The device under test: our emulator, or an external device on a serial port."""
 
-    kind: Literal["emulator", "serial"] = _field(
+    kind: Literal["emulator", "serial", "labgrid"] = _field(
         "emulator",
-        "emulator: the harness starts the BC660K-GL emulator; serial: an external device at `port`.",
+        "emulator: the harness starts the BC660K-GL emulator; serial: an external device at `port`; "
+        "labgrid: the device of the labgrid place named in the `labgrid` section (the default when "
+        "that section is there): its port and power come from the place.",
     )
     port: Annotated[str | None, BeforeValidator(substitute)] = _field(
         None,
@@ -106,6 +109,8 @@ class DutConfig(_Section):
                         bauds=", ".join(map(str, STANDARD_BAUDS)), got=self.baud)
         if self.kind == "serial":
             self._serial_rules(info)
+        elif self.kind == "labgrid":
+            self._labgrid_rules(info)
         else:
             self.transport = self.transport or "tcp"
             self.firmware = self.firmware or "conformant"
@@ -143,6 +148,18 @@ class DutConfig(_Section):
             raise _fail("port", "not a URL pyserial can open: expected {form}; got {got}",
                         form=_URL_FORMS[m.group(1).lower()], got=repr(self.port))
 
+    def _labgrid_rules(self, info: ValidationInfo) -> None:
+        if self.port is not None:
+            raise _fail("port", "a labgrid place's port comes from its NetworkSerialPort; remove dut.port "
+                        "(or the labgrid section, to name a port yourself)")
+        for key in ("transport", "firmware"):
+            if getattr(self, key) is not None:
+                raise _fail(key, "applies to dut.kind emulator only; remove it for a labgrid place")
+        ctx = info.context if isinstance(info.context, Mapping) else {}
+        if self.time_scale != 1.0 and not ctx.get("time_scale_explicit"):
+            raise _fail("time_scale", "must be 1.0 for a labgrid place (hardware runs in real time); "
+                        "for an emulator behind the place, pass --time-scale")
+
     def _emulator_port_rules(self) -> None:
         if self.port is None:
             return
@@ -174,6 +191,56 @@ def _host_port(text: str, path: str, *, allow_zero: bool) -> None:
     if not sep or not host or not port.isdigit() or not low <= int(port) <= 65535:
         raise _fail(path, "expected HOST:PORT after the scheme, PORT {low}..65535; got {got}",
                     low=low, got=repr(text))
+
+
+# -- labgrid --------------------------------------------------------------------------
+
+_TAG = re.compile(r"[a-z][a-z0-9_]*")  # labgrid's TAG_KEY
+_TAG_VALUE = re.compile(r"[a-z0-9_]?[a-z0-9_-]*")  # labgrid's TAG_VAL
+_PLACE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+class LabgridConfig(_Section):
+    """A labgrid place as the rig (harness/rig/labgrid.py): the harness acquires it, takes the DUT's
+    port from its NetworkSerialPort, drives power through labgrid (relay.kind labgrid) and releases it."""
+
+    coordinator: EnvStr = _field(
+        ..., "The labgrid coordinator, HOST:PORT (labgrid-client -x).", "HOST:PORT")
+    place: EnvStr | None = _field(
+        None, "The place to acquire; or give `reserve` instead.", "a place name of A-Z, a-z, 0-9, _, . and -")
+    reserve: dict[str, EnvStr] | None = _field(
+        None, "Tags to reserve a place by (labgrid-client reserve), e.g. {dut: bc660k-gl}: the coordinator "
+              "allocates a matching free place.", "a mapping of tag names to values")
+    acquire_timeout_s: Annotated[float, BeforeValidator(_not_bool)] = _field(
+        600.0, "How long to wait while someone else holds the place (or no reserved place is free).",
+        "a number of seconds > 0", gt=0)
+    client: EnvStr | None = _field(
+        None, "Path of labgrid-client; default: labgrid's venv (make labgrid), then PATH.")
+
+    @model_validator(mode="after")
+    def _place_rules(self) -> LabgridConfig:
+        host, sep, port = self.coordinator.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise _fail("coordinator", "expected HOST:PORT, PORT 1..65535 (labgrid's default is 20408); got {got}",
+                        got=repr(self.coordinator))
+        if (self.place is None) == (self.reserve is None):
+            raise _fail("place", "give either place (a name) or reserve (tags), not both or neither")
+        if self.place is not None and not _PLACE_NAME.fullmatch(self.place):
+            raise _fail("place", "expected a place name of A-Z, a-z, 0-9, _, . and -; got {got}", got=repr(self.place))
+        if self.reserve is not None:
+            if not self.reserve:
+                raise _fail("reserve", "expected at least one tag, e.g. dut: bc660k-gl")
+            for k, v in self.reserve.items():
+                if not _TAG.fullmatch(k):
+                    raise _fail(f"reserve.{k}", "expected a tag name of a-z, 0-9 and _ (starting with a letter)")
+                if not v or not _TAG_VALUE.fullmatch(v):
+                    raise _fail(f"reserve.{k}", "expected a tag value of a-z, 0-9, _ and -; got {got}", got=repr(v))
+        return self
+
+
+register_relay_kind("labgrid", RelayKind(
+    "a labgrid place's power (labgrid-client power): every labgrid power driver; set by the labgrid section",
+    False))
 
 
 # -- broker ---------------------------------------------------------------------------
@@ -253,7 +320,7 @@ class ReportConfig(_Section):
 
 # -- the rig --------------------------------------------------------------------------
 
-SECTIONS = ("dut", "duts", "relay", "broker", "report")
+SECTIONS = ("dut", "duts", "relay", "broker", "report", "labgrid")
 
 
 class DutSlot(_Section):
@@ -274,6 +341,9 @@ class RigConfig(_Section):
     relay: RelayConfig = Field(default_factory=RelayConfig, description="Power/reset relay.")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The MQTT broker.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Report output.")
+    labgrid: LabgridConfig | None = Field(
+        None, description="A labgrid place as the rig, instead of dut.port and a relay: "
+                          "{coordinator: HOST:PORT, place: NAME} or {coordinator: ..., reserve: {tag: value}}.")
     source: Path = Field(
         Path("rig.yaml"), description="The rig file this came from (set by the loader, not a user key).",
         exclude=True,
@@ -302,10 +372,36 @@ class RigConfig(_Section):
         """The option that set `key` on the command line (`--port`), None when the file did."""
         return self._origins.get(key)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _labgrid_dut(cls, data: Any) -> Any:
+        """With a labgrid section and no dut.kind, the DUT is the place's."""
+        if isinstance(data, dict) and data.get("labgrid") is not None:
+            dut = data.get("dut")
+            if dut is None:
+                data = {**data, "dut": {"kind": "labgrid"}}
+            elif isinstance(dut, dict) and "kind" not in dut:
+                data = {**data, "dut": {**dut, "kind": "labgrid"}}
+        return data
+
     @model_validator(mode="after")
     def _one_way_to_name_duts(self) -> RigConfig:
         if self.duts and self.model_fields_set & {"dut", "relay"}:
             raise _fail("duts", "use either dut/relay (one DUT) or duts (several), not both")
+        if self.labgrid is not None:
+            if self.duts:
+                raise _fail("duts", "a labgrid rig is one place: use the labgrid section or duts, not both")
+            if self.dut.kind != "labgrid":
+                raise _fail("dut.kind", "the rig's labgrid section names a place, whose port and power the run "
+                            "takes: remove that section to name another DUT (dut.kind {got})", got=repr(self.dut.kind))
+            if self.relay.kind not in ("none", "labgrid") or self.relay.device is not None:
+                raise _fail("relay", "a labgrid place is powered through labgrid; remove relay (or keep only its "
+                            "timings: power_off_s, boot_s, timeout_s)")
+            self.relay = self.relay.model_copy(update={"kind": "labgrid"})
+        elif self.dut.kind == "labgrid":
+            raise _fail("dut.kind", "labgrid needs a labgrid section naming the coordinator and the place")
+        elif self.relay.kind == "labgrid":
+            raise _fail("relay.kind", "labgrid needs a labgrid section naming the coordinator and the place")
         return self
 
     def for_worker(self, index: int, workers: int) -> RigConfig:

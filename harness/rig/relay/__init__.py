@@ -4,7 +4,16 @@ Importing this package registers every built-in driver (one module each) in RELA
 their kinds are registered for the rig file in harness/rig/relay_schema.py.
 """
 
-from harness.rig.relay import command, dtr_rts, emulated, gpiod_relay, hid_relay, manual, none  # noqa: F401
+from harness.rig.relay import (  # noqa: F401
+    command,
+    dtr_rts,
+    emulated,
+    gpiod_relay,
+    hid_relay,
+    labgrid_relay,
+    manual,
+    none,
+)
 from harness.rig.relay.base import (
     RELAY_DRIVERS,
     PowerDriver,

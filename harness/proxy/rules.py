@@ -5,11 +5,11 @@ the first rule that fires decides the packet's fate (later rules do not see it).
 packets it matches and fires on the ``nth`` of them and the ``count - 1`` that follow
 (``count=None``: on every one from the ``nth`` on, i.e. persistent). So "drop the next 2 PUBACKs"
 is ``Rule(Drop(), direction="B>C", type=codec.PubAck, count=2)`` and "delay the 3rd PUBLISH" is
-``Rule(Delay(5.0), type=codec.Publish, nth=3)``.
+``Rule(Delay(5.0), type=codec.Publish, nth=3)``. ``direction`` is a codec.Direction or its value.
 
-Actions are small classes in a registry (``ACTIONS``, by name), each knowing what to do with the
-packet in hand through a ``Hop``: send bytes on, close or reset both sides, blackhole the
-connection. The proxy implements the Hop; nothing here touches sockets.
+Actions are small classes, each knowing what to do with the packet in hand through a ``Hop``:
+send bytes on, close or reset both sides, blackhole the connection. The proxy implements the Hop;
+nothing here touches sockets. A new fault is a new Action subclass here.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import itertools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
-from harness.broker.wirelog import B2C, C2B, type_name
 from harness.mqtt import codec
+from harness.mqtt.codec import Direction
+from harness.proxy.wirelog import type_name
 
-__all__ = ["ACTIONS", "Action", "Blackhole", "Close", "Corrupt", "Delay", "Drop", "Duplicate", "Forward",
-           "Hop", "Reset", "Rule", "RuleError", "RuleSet", "make_action"]
+__all__ = ["Action", "Blackhole", "Close", "Corrupt", "Delay", "Drop", "Duplicate", "Forward",
+           "Hop", "Reset", "Rule", "RuleError", "RuleSet"]
 
 PACKET_TYPES = frozenset({type_name(t) for t in codec.TYPE_CODES} | {"MALFORMED"})
 
@@ -53,19 +54,9 @@ class Hop(Protocol):
         """From now on forward nothing on this connection, either way; keep both sockets open."""
 
 
-ACTIONS: dict[str, type[Action]] = {}
-
-
 @dataclass
 class Action:
-    """Base of the registry: a subclass names itself and implements ``apply``."""
-
-    name: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.name:
-            ACTIONS[cls.name] = cls
+    """What a rule does to the packet it fired on: a subclass implements ``apply``."""
 
     async def apply(self, hop: Hop) -> None:
         raise NotImplementedError
@@ -78,7 +69,6 @@ class Action:
 class Forward(Action):
     """What happens when no rule fires."""
 
-    name: ClassVar[str] = "forward"
 
     async def apply(self, hop: Hop) -> None:
         await hop.send(hop.raw)
@@ -88,7 +78,6 @@ class Forward(Action):
 class Drop(Action):
     """The packet vanishes (a lost segment); the stream goes on."""
 
-    name: ClassVar[str] = "drop"
 
     async def apply(self, hop: Hop) -> None:
         return None
@@ -100,7 +89,6 @@ class Delay(Action):
     as on a slow TCP link (a stream does not reorder)."""
 
     seconds: float = 1.0
-    name: ClassVar[str] = "delay"
 
     def __post_init__(self) -> None:
         if not isinstance(self.seconds, int | float) or not 0 <= self.seconds <= 3600:
@@ -116,7 +104,6 @@ class Duplicate(Action):
     """Send the packet ``times`` times in a row (a retransmission the sender did not make)."""
 
     times: int = 2
-    name: ClassVar[str] = "duplicate"
 
     def __post_init__(self) -> None:
         if not isinstance(self.times, int) or not 2 <= self.times <= 100:
@@ -135,7 +122,6 @@ class Corrupt(Action):
 
     xor: Mapping[int, int] | None = None
     data: bytes | None = None
-    name: ClassVar[str] = "corrupt"
 
     def __post_init__(self) -> None:
         if self.xor is not None and self.data is not None:
@@ -165,7 +151,6 @@ class Close(Action):
     """Close both sides (FIN); ``forward``: let the packet through first ("close after SUBSCRIBE")."""
 
     forward: bool = False
-    name: ClassVar[str] = "close"
 
     async def apply(self, hop: Hop) -> None:
         if self.forward:
@@ -178,7 +163,6 @@ class Reset(Action):
     """Abort both sides with RST; ``forward``: let the packet through first."""
 
     forward: bool = False
-    name: ClassVar[str] = "reset"
 
     async def apply(self, hop: Hop) -> None:
         if self.forward:
@@ -190,21 +174,9 @@ class Reset(Action):
 class Blackhole(Action):
     """This packet and everything after it on the connection vanish, both ways; sockets stay open."""
 
-    name: ClassVar[str] = "blackhole"
 
     async def apply(self, hop: Hop) -> None:
         hop.blackhole()
-
-
-def make_action(name: str, **params: Any) -> Action:
-    """An action from its registry name, e.g. ``make_action("delay", seconds=5)`` (rules from data)."""
-    cls = ACTIONS.get(str(name).lower())
-    if cls is None:
-        raise RuleError(f"unknown action {name!r}; known: {', '.join(sorted(ACTIONS))}")
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise RuleError(f"action {name!r}: {exc}") from None
 
 
 _ids = itertools.count(1)
@@ -215,7 +187,7 @@ class Rule:
     """Match (direction, type, nth, packet id, connection, predicate) plus an action."""
 
     action: Action
-    direction: str | None = None  # "C>B", "B>C" or None for both
+    direction: Direction | str | None = None  # Direction.C2B ("C>B"), Direction.B2C ("B>C"), None: both
     type: type | str | None = None  # a codec class, its name ("PUBACK") or "MALFORMED"
     nth: int = 1  # fire first on the nth matching packet
     count: int | None = 1  # how many matching packets to act on; None: persistent
@@ -229,8 +201,11 @@ class Rule:
     def __post_init__(self) -> None:
         if not isinstance(self.action, Action):
             raise RuleError(f"Rule action must be an Action (Drop(), Delay(5.0), ...), got {self.action!r}")
-        if self.direction not in (None, C2B, B2C):
-            raise RuleError(f"Rule direction must be {C2B!r}, {B2C!r} or None, got {self.direction!r}")
+        if self.direction is not None:
+            if self.direction not in tuple(Direction):
+                raise RuleError(f"Rule direction must be {Direction.C2B.value!r}, {Direction.B2C.value!r} or None, "
+                                f"got {self.direction!r}")
+            self.direction = Direction(self.direction)
         if self.type is not None and type_name(self.type) not in PACKET_TYPES:
             raise RuleError(f"Rule type {self.type!r} is not an MQTT packet type of harness.mqtt.codec")
         if not isinstance(self.nth, int) or self.nth < 1:
@@ -243,7 +218,7 @@ class Rule:
     def done(self) -> bool:
         return self.count is not None and self.fired >= self.count
 
-    def matches(self, direction: str, packet: codec.Packet | None, conn: int) -> bool:
+    def matches(self, direction: Direction, packet: codec.Packet | None, conn: int) -> bool:
         if self.direction is not None and direction != self.direction:
             return False
         if self.type is not None:
@@ -256,7 +231,7 @@ class Rule:
             return False
         return self.where is None or bool(self.where(packet))
 
-    def offer(self, direction: str, packet: codec.Packet | None, conn: int) -> bool:
+    def offer(self, direction: Direction, packet: codec.Packet | None, conn: int) -> bool:
         """Count the packet if it matches; True when the action is to be applied to it."""
         if self.done or not self.matches(direction, packet, conn):
             return False
@@ -297,7 +272,7 @@ class RuleSet:
         with self._lock:
             return iter(list(self._rules))
 
-    def pick(self, direction: str, packet: codec.Packet | None, conn: int) -> Rule | None:
+    def pick(self, direction: Direction, packet: codec.Packet | None, conn: int) -> Rule | None:
         """The first rule that fires on this packet (rules after it are not offered the packet)."""
         with self._lock:
             for rule in self._rules:

@@ -1,8 +1,9 @@
 """What the scripted MQTT peer judges with: field matching, readable packet text, session rules.
 
-Why a separate module: the peer (peer.py) is about sockets and threads; the verdict logic here is
-pure and testable on its own. Matching is by decoded fields, never by bytes, so a case states
-what MQTT 3.1.1 requires ("PUBLISH, DUP=1, the same packet id") and nothing incidental.
+Why a separate module: the peer (server.py, connection.py) is about sockets and threads; the
+verdict logic here is pure and testable on its own. Matching is by decoded fields, never by bytes,
+so a case states what MQTT 3.1.1 requires ("PUBLISH, DUP=1, the same packet id") and nothing
+incidental.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.mqtt import codec
-from harness.mqtt.codec import Packet
+from harness.mqtt.codec import Direction, Packet
 
 PAYLOAD_SHOWN = 48  # bytes of a payload shown in messages; the rest is counted
 
@@ -70,10 +71,10 @@ def describe(packet: Packet | None) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """One packet on the wire. `direction`: "in" = client -> peer, "out" = peer -> client."""
+    """One packet on the wire. `direction`: C>B from the client, B>C from the peer (it plays the broker)."""
 
     t: float  # time.monotonic() when read from / written to the socket
-    direction: str
+    direction: Direction
     packet: Packet | None  # None: bytes that do not parse as MQTT
     raw: bytes
     note: str = ""  # "raw" for send_raw, the parse error for malformed input
@@ -82,9 +83,8 @@ class Record:
         return f"Record({self})"
 
     def __str__(self) -> str:
-        arrow = "client->peer" if self.direction == "in" else "peer->client"
         extra = f" [{self.note}]" if self.note else ""
-        return f"{self.t:.3f} {arrow} {describe(self.packet)} raw={self.raw[:16].hex()}{extra}"
+        return f"{self.t:.3f} {self.direction} {describe(self.packet)} raw={self.raw[:16].hex()}{extra}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Test certificates made per session: a CA, good and deliberately bad server and client certificates.
+"""Certificates made per session: a CA, good and deliberately bad server and client certificates.
 
 Why per session and not checked in: a committed key is a key anyone can use, and a committed
 certificate expires one day and turns green runs red. trustme makes real X.509 (ECDSA by default,
@@ -23,13 +23,13 @@ import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import trustme
 
-from harness.broker.embedded import TlsFiles
+from harness.pki.files import TlsFiles
 
-__all__ = ["SERVER_HOSTS", "WRONG_HOST", "TestPki"]
+__all__ = ["CLIENT_NAME", "SERVER_HOSTS", "WRONG_HOST", "SessionPki"]
 
 SERVER_HOSTS = ("127.0.0.1", "localhost")
 WRONG_HOST = "wrong-host.invalid"
@@ -49,10 +49,8 @@ def _write(path: Path, data: bytes, private: bool = False) -> Path:
 
 
 @dataclass(frozen=True)
-class TestPki:
+class SessionPki:
     """Paths of the PEM files of one session's PKI, and SSL contexts built from them."""
-
-    __test__: ClassVar[bool] = False  # a library class whose name starts with Test: not a test
 
     directory: Path
     ca: Path
@@ -70,7 +68,7 @@ class TestPki:
 
     @classmethod
     def create(cls, directory: Path | str, key_type: Literal["ecdsa", "rsa"] = "ecdsa",
-               extra_hosts: tuple[str, ...] = ()) -> TestPki:
+               extra_hosts: tuple[str, ...] = ()) -> SessionPki:
         """Make every certificate and write it under ``directory`` (created if missing).
         ``extra_hosts``: names the server certificates must carry besides loopback, e.g. the rig's
         broker.dut_address, so a physical module's seclevel 1/2 host check passes on a lab rig."""

@@ -1,7 +1,9 @@
-"""One client connection of the scripted MQTT peer (see peer.py): recording, judging, scripting.
+"""One client connection of the scripted MQTT peer (see server.py): recording, judging, scripting.
 
 The socket side runs on the peer's event loop; every public method is called from the case's
-thread and hands over to the loop with a bounded wait (ScriptedPeer._call).
+thread and hands over to the loop with a bounded wait (the LoopThread the peer gives it). The
+connection knows nothing of the listening side: it is given the loop, its default deadline and
+whether to answer PINGREQ by itself.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
 
-from harness.broker.peer_match import (
+from harness.loop_thread import LoopThread
+from harness.mqtt import codec
+from harness.mqtt.codec import Direction, Framer, Packet
+from harness.peer.match import (
     Match,
     PeerError,
     PeerMismatch,
@@ -31,54 +36,22 @@ from harness.broker.peer_match import (
     mismatch_text,
     timeout_text,
 )
-from harness.mqtt import codec
-from harness.mqtt.codec import MalformedPacket, Packet
 
-if TYPE_CHECKING:
-    from harness.broker.peer import ScriptedPeer
+__all__ = ["STOP_S", "Connection"]
 
 RECENT = 8  # log lines shown in a failure message
 STOP_S = 5.0  # bound on every internal hand-over to the loop thread and on shutdown
-
-
-def split_frames(buf: bytearray) -> list[bytes]:
-    """Cut complete MQTT packets (raw bytes, fixed header included) off the front of `buf`.
-
-    The codec's Decoder returns packets only; the peer also needs each packet's exact bytes
-    (a non-minimal length or a stray flag must stay visible in the log)."""
-    out: list[bytes] = []
-    while len(buf) >= 2:
-        length, mult, i = 0, 1, 1
-        while True:
-            if i >= len(buf):
-                return out
-            length += (buf[i] & 0x7F) * mult
-            i += 1
-            if not buf[i - 1] & 0x80:
-                break
-            if i > 4:
-                raise MalformedPacket("remaining length longer than 4 bytes")
-            mult *= 128
-        if len(buf) < i + length:
-            return out
-        out.append(bytes(buf[:i + length]))
-        del buf[:i + length]
-    return out
-
-
-def parse_frame(raw: bytes) -> Packet:
-    """Decode one framed packet with the codec."""
-    i = 1
-    while raw[i] & 0x80:
-        i += 1
-    return codec.decode_packet(raw[0], raw[i + 1:])
+T = TypeVar("T")
 
 
 class Connection:
-    """One client connection as the case sees it. All methods are called from the case's thread."""
+    """One client connection as the case sees it. Its methods are called from the case's thread,
+    except serve() and ended(), which the peer's loop calls."""
 
-    def __init__(self, peer: ScriptedPeer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._peer = peer
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, loop: LoopThread,
+                 default_timeout: float, auto_pingresp: bool) -> None:
+        self._loop = loop
+        self.default_timeout = default_timeout
         self._reader, self._writer = reader, writer
         self._cond = threading.Condition()
         self._inbox: deque[Record] = deque()
@@ -86,7 +59,7 @@ class Connection:
         self.log: list[Record] = []
         self.violations: list[Violation] = []
         self.captured: dict[str, Any] = {}
-        self.auto_pingresp = peer.auto_pingresp
+        self.auto_pingresp = auto_pingresp
         self.blackholed = False
         self.closed_how: str | None = None  # "client FIN", "client RST", "peer FIN", "peer RST", ...
         self.closed_at: float | None = None
@@ -100,7 +73,7 @@ class Connection:
                ignore: Iterable[type] = ()) -> Any:
         """The next packet from the client (skipping `ignore` types) must match `spec`; returns it."""
         match, skip = Match.of(spec), tuple(ignore)
-        within = self._peer.default_timeout if timeout is None else timeout
+        within = self.default_timeout if timeout is None else timeout
         rec = self._next(within, skip)
         if rec is None:
             raise PeerTimeout(timeout_text(str(match), within, self.state, self.log[-RECENT:]))
@@ -125,11 +98,8 @@ class Connection:
 
     def send_raw(self, data: bytes, note: str = "raw") -> None:
         """Write bytes as they are (malformed packets, two packets in one segment, half a packet)."""
-        packet: Packet | None = None
-        with contextlib.suppress(MalformedPacket, IndexError):
-            frames = split_frames(bytearray(data))
-            if len(frames) == 1 and frames[0] == data:
-                packet = parse_frame(data)
+        frames = Framer().feed(bytes(data))
+        packet = frames[0].packet if len(frames) == 1 and frames[0].raw == data else None
         self._write(bytes(data), packet, note)
 
     def close(self) -> None:
@@ -149,7 +119,7 @@ class Connection:
 
     def wait_closed(self, timeout: float | None = None) -> str:
         """Wait for the connection to end; returns how (e.g. "client FIN", "client RST")."""
-        within = self._peer.default_timeout if timeout is None else timeout
+        within = self.default_timeout if timeout is None else timeout
         with self._cond:
             if not self._cond.wait_for(lambda: self.closed_how is not None, within):
                 raise PeerTimeout(timeout_text("the client to close the connection", within, self.state,
@@ -218,12 +188,15 @@ class Connection:
 
     def received(self, kind: type | None = None) -> list[Record]:
         """Records of packets from the client (of one type), in arrival order."""
-        with self._cond:
-            return [r for r in self.log if r.direction == "in" and (kind is None or isinstance(r.packet, kind))]
+        return self._records(Direction.C2B, kind)
 
     def sent(self, kind: type | None = None) -> list[Record]:
+        """Records of packets the peer wrote (of one type), in order."""
+        return self._records(Direction.B2C, kind)
+
+    def _records(self, direction: Direction, kind: type | None) -> list[Record]:
         with self._cond:
-            return [r for r in self.log if r.direction == "out" and (kind is None or isinstance(r.packet, kind))]
+            return [r for r in self.log if r.direction is direction and (kind is None or isinstance(r.packet, kind))]
 
     def assert_conformant(self) -> None:
         """Raise PeerViolation listing every MQTT statement the client broke on this connection."""
@@ -266,13 +239,16 @@ class Connection:
             raise PeerError(f"cannot send {what}: this connection is blackholed")
         if self.closed_how is not None:
             raise PeerError(f"cannot send {what}: {self.state}")
-        self._peer._call(self._awrite(data, packet, note))
+        self._call(self._awrite(data, packet, note))
 
     def _end(self, how: str, abort: bool) -> None:
         with self._cond:
             if self.closed_how is not None:
                 return
-        self._peer._call(self._aclose(how, abort))
+        self._call(self._aclose(how, abort))
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run(coro, STOP_S)
 
     # ---------------------------------------------------------------- internals (loop thread)
 
@@ -281,11 +257,12 @@ class Connection:
             self.log.append(rec)
             index = len(self.log) - 1
             self.violations += [Violation(index, describe(rec.packet), v) for v in violations]
-            if rec.direction == "in" and deliver:
+            if rec.direction is Direction.C2B and deliver:
                 self._inbox.append(rec)
             self._cond.notify_all()
 
-    def _closed(self, how: str) -> None:
+    def ended(self, how: str) -> None:
+        """Record that the connection is over and how (the first cause wins); wakes every wait."""
         with self._cond:
             if self.closed_how is None:
                 self.closed_how, self.closed_at = how, time.monotonic()
@@ -297,13 +274,13 @@ class Connection:
             raise PeerError(f"cannot send {what}: {self.state}")
         if packet is not None:
             self._rules.outbound(packet)
-        self._add(Record(time.monotonic(), "out", packet, data, note))
+        self._add(Record(time.monotonic(), Direction.B2C, packet, data, note))
         self._writer.write(data)
         with contextlib.suppress(OSError):
             await asyncio.wait_for(self._writer.drain(), STOP_S)
 
     async def _aclose(self, how: str, abort: bool) -> None:
-        self._closed(how)
+        self.ended(how)
         transport = self._writer.transport
         if abort:
             sock = self._writer.get_extra_info("socket")
@@ -316,40 +293,35 @@ class Connection:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._writer.wait_closed(), 1.0)
 
-    async def _run(self) -> None:
-        """Read until the end of the stream, recording and judging every packet."""
-        buf = bytearray()
+    async def serve(self) -> None:
+        """Read until the end of the stream, recording and judging every packet (the peer's
+        client handler awaits this on the loop)."""
+        framer = Framer()
         try:
             while True:
                 try:
                     data = await self._reader.read(65536)
                 except (ConnectionResetError, ssl.SSLError, OSError) as exc:
-                    self._closed("client RST" if isinstance(exc, ConnectionResetError) else f"error: {exc}")
+                    self.ended("client RST" if isinstance(exc, ConnectionResetError) else f"error: {exc}")
                     return
                 if not data:
-                    self._closed("client FIN")
+                    self.ended("client FIN")
                     return
                 now = time.monotonic()
-                buf += data
-                try:
-                    frames = split_frames(buf)
-                except MalformedPacket as exc:
-                    await self._malformed(now, bytes(buf), str(exc))
-                    return
-                for raw in frames:
-                    try:
-                        packet = parse_frame(raw)
-                    except MalformedPacket as exc:
-                        await self._malformed(now, raw, str(exc))
+                for frame in framer.feed(data):
+                    if frame.packet is None:
+                        await self._malformed(now, frame.raw, frame.error)
                         return
+                    packet = frame.packet
                     auto = isinstance(packet, codec.PingReq) and self.auto_pingresp and not self.blackholed
-                    self._add(Record(now, "in", packet, raw), self._rules.inbound(packet), deliver=not auto)
+                    self._add(Record(now, Direction.C2B, packet, frame.raw), self._rules.inbound(packet),
+                              deliver=not auto)
                     if auto:  # answered here and kept out of expect(): the case opted out of pings
                         await self._awrite(codec.encode(codec.PingResp()), codec.PingResp(), "auto")
         finally:
-            self._closed("peer stopped")
+            self.ended("peer stopped")
 
     async def _malformed(self, now: float, raw: bytes, why: str) -> None:
         """[MQTT-4.8.0-1]: a server closes the connection on a malformed packet; so does the peer."""
-        self._add(Record(now, "in", None, raw, why), [f"[MQTT-4.8.0-1] malformed packet: {why}"])
+        self._add(Record(now, Direction.C2B, None, raw, why), [f"[MQTT-4.8.0-1] malformed packet: {why}"])
         await self._aclose("peer FIN after malformed input", abort=False)

@@ -15,37 +15,27 @@ test/lib fake brokers do:
         conn.send(codec.PubAck(pub.packet_id))
         conn.assert_conformant()
 
-The asyncio server runs on its own loop in a daemon thread; the case's calls are synchronous
-and every wait has a deadline. Every packet both ways is kept in `conn.log` with its
-time.monotonic() stamp and raw bytes, and every packet from the client is judged with
-codec.validate() plus the session rules of peer_match.SessionRules (`conn.violations`).
+The asyncio server runs on its own loop in a daemon thread (harness.loop_thread); the case's calls
+are synchronous and every wait has a deadline. Every packet both ways is kept in `conn.log` with
+its time.monotonic() stamp, its direction (C>B from the client, B>C from the peer) and raw bytes,
+and every packet from the client is judged with codec.validate() plus the session rules of
+match.SessionRules (`conn.violations`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import threading
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from harness.broker.peer_conn import STOP_S, Connection
-from harness.broker.peer_match import (
-    Capture,
-    Match,
-    PeerError,
-    PeerMismatch,
-    PeerTimeout,
-    PeerViolation,
-    Record,
-    Violation,
-    predicate,
-)
+from harness.loop_thread import LoopThread
+from harness.peer.connection import STOP_S, Connection
+from harness.peer.match import PeerError, PeerTimeout
 
-__all__ = ["Capture", "Connection", "Match", "PeerError", "PeerMismatch", "PeerTimeout", "PeerViolation",
-           "Record", "ScriptedPeer", "Violation", "predicate"]
+__all__ = ["ScriptedPeer"]
 
 T = TypeVar("T")
 
@@ -68,8 +58,9 @@ class ScriptedPeer:
         self.errors: list[str] = []  # unexpected exceptions inside the loop (should stay empty)
         self._cond = threading.Condition()
         self._accepted: deque[Connection] = deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("scripted peer", thread_name="scripted-mqtt-peer", error=PeerError,
+                                exception_handler=self._on_loop_error)
+        self._started = False
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -77,13 +68,10 @@ class ScriptedPeer:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> ScriptedPeer:
-        if self._thread is not None:
+        if self._started:
             raise PeerError("ScriptedPeer.start() called twice")
-        loop = asyncio.new_event_loop()
-        loop.set_exception_handler(self._on_loop_error)
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="scripted-mqtt-peer", daemon=True)
-        self._thread.start()
+        self._started = True
+        self._loop.start()
         try:
             self._server = self._call(asyncio.start_server(self._on_client, self.host, 0))
         except (OSError, PeerError) as exc:
@@ -94,20 +82,11 @@ class ScriptedPeer:
 
     def stop(self) -> None:
         """Close the listener and every connection, stop the loop and join its thread (bounded)."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or loop.is_closed():
-            return
-        if thread.is_alive():
-            with contextlib.suppress(PeerError):
-                self._call(self._shutdown())
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(STOP_S)
-        if thread.is_alive():
+        if not self._loop.stop(self._shutdown(), STOP_S):
             raise PeerError(f"scripted peer thread did not stop within {STOP_S:.0f} s")
-        loop.close()
 
     def __enter__(self) -> ScriptedPeer:
-        return self.start() if self._thread is None else self
+        return self if self._started else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -133,14 +112,7 @@ class ScriptedPeer:
     # ---------------------------------------------------------------- internals
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        loop = self._loop
-        if loop is None or loop.is_closed() or self._thread is None or not self._thread.is_alive():
-            coro.close()
-            raise PeerError("the scripted peer is not running")
-        try:
-            return asyncio.run_coroutine_threadsafe(coro, loop).result(STOP_S)
-        except TimeoutError:
-            raise PeerError(f"scripted peer did not complete a step within {STOP_S:.0f} s") from None
+        return self._loop.run(coro, STOP_S)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -150,12 +122,13 @@ class ScriptedPeer:
         try:
             if self.tls is not None and not await self._tls(writer):
                 return
-            conn = Connection(self, reader, writer)
+            conn = Connection(reader, writer, loop=self._loop, default_timeout=self.default_timeout,
+                              auto_pingresp=self.auto_pingresp)
             with self._cond:
                 self.connections.append(conn)
                 self._accepted.append(conn)
                 self._cond.notify_all()
-            await conn._run()
+            await conn.serve()
         except asyncio.CancelledError:
             pass  # shutdown; streams (3.11) would log a cancelled client_connected_cb task as an error
         finally:
@@ -181,21 +154,16 @@ class ScriptedPeer:
         if self._server is not None:
             self._server.close()
         for conn in self.connections:
-            conn._closed("peer stopped")
+            conn.ended("peer stopped")
         for writer in list(self._writers):
             writer.transport.abort()
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=STOP_S)
-            for t in pending:
-                t.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=STOP_S)
+            await asyncio.wait(tasks, timeout=STOP_S)  # any still running, the LoopThread cancels next
         for _ in range(3):  # let transports run their connection_lost (which closes the sockets)
             await asyncio.sleep(0)
         if self._server is not None:
             await asyncio.wait_for(self._server.wait_closed(), STOP_S)
-        await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), STOP_S)  # getaddrinfo
 
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         self.errors.append(str(context.get("exception") or context.get("message")))

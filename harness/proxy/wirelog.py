@@ -22,12 +22,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.mqtt import codec
+from harness.mqtt.codec import Direction
 
-__all__ = ["B2C", "C2B", "REDACTED", "Record", "WireLog", "WireLogTimeout", "type_name"]
+__all__ = ["REDACTED", "Record", "WireLog", "WireLogTimeout", "type_name"]
 
-C2B = "C>B"  # client (the DUT) to broker
-B2C = "B>C"  # broker to client
-EVENT = "--"  # a connection event, not a packet
+NO_DIRECTION = "--"  # printed for a connection event that concerns neither direction alone
 REDACTED = b"***"
 PAYLOAD_SHOWN = 32  # bytes of payload rendered before "..."
 RAW_KEPT_JSON = 256  # bytes of raw frame written to JSON before truncation
@@ -50,7 +49,7 @@ class Record:
     t: float  # time.monotonic() when the proxy received it
     wall: float  # time.time() at the same moment
     conn: int  # connection number, 1 for the first client the proxy accepted
-    direction: str  # "C>B", "B>C" or "--" (event)
+    direction: Direction | None  # None: an event of the whole connection
     type: str  # "PUBLISH", "PUBACK", ..., "MALFORMED", or an event name ("OPEN", "EOF", ...)
     kind: str
     packet: codec.Packet | None = None  # decoded (CONNECT password redacted)
@@ -91,7 +90,7 @@ class Record:
 
     def line(self, t0: float) -> str:
         """`+0.012s #1 C>B PUBLISH qos=1 dup=0 retain=0 id=7 topic='a/b' len=12 payload=b'..'`."""
-        head = f"{self.t - t0:+.3f}s #{self.conn} {self.direction} {self.type}"
+        head = f"{self.t - t0:+.3f}s #{self.conn} {self.direction or NO_DIRECTION} {self.type}"
         parts = [head, *_details(self)]
         if self.fault is not None:
             parts.append(f"[{self.fault}]")
@@ -105,7 +104,7 @@ class Record:
         raw = self.raw
         return {
             "seq": self.seq, "t": self.t, "wall": self.wall, "conn": self.conn,
-            "direction": self.direction, "type": self.type, "kind": self.kind,
+            "direction": str(self.direction or NO_DIRECTION), "type": self.type, "kind": self.kind,
             "flags": self.flags, "dup": self.dup, "qos": self.qos, "retain": self.retain,
             "packet_id": self.packet_id, "topic": self.topic, "payload_len": self.payload_len,
             "summary": " ".join(_details(self)), "size": self.size, "note": self.note,
@@ -170,7 +169,7 @@ class WireLog:
 
     # -- writing (the proxy's loop thread) ---------------------------------------------------
 
-    def packet(self, conn: int, direction: str, raw: bytes, packet: codec.Packet | None,
+    def packet(self, conn: int, direction: Direction, raw: bytes, packet: codec.Packet | None,
                error: str = "", fault: str | None = None) -> int:
         """Log a frame as received; returns its seq for ``forwarded``."""
         first_type = raw[0] >> 4 if raw else 0
@@ -180,7 +179,7 @@ class WireLog:
         return self._add(conn, direction, name, kind, packet=_redact(packet), flags=raw[0] & 0x0F if raw else None,
                          raw=None if is_connect else bytes(raw), size=len(raw), note=error, fault=fault)
 
-    def event(self, conn: int, name: str, note: str = "", direction: str = EVENT) -> int:
+    def event(self, conn: int, name: str, note: str = "", direction: Direction | None = None) -> int:
         return self._add(conn, direction, name, "event", note=note)
 
     def forwarded(self, seq: int, t: float | None = None) -> None:
@@ -191,7 +190,7 @@ class WireLog:
                 self._records[i] = replace(self._records[i], t_out=time.monotonic() if t is None else t)
                 self._cond.notify_all()
 
-    def _add(self, conn: int, direction: str, name: str, kind: str, **fields: Any) -> int:
+    def _add(self, conn: int, direction: Direction | None, name: str, kind: str, **fields: Any) -> int:
         with self._cond:
             seq = self._records[-1].seq + 1 if self._records else self._base
             self._records.append(Record(seq, time.monotonic(), time.time(), conn, direction, name, kind,
@@ -220,7 +219,7 @@ class WireLog:
         with self._cond:
             return len(self._records)
 
-    def packets(self, direction: str | None = None, type: type | str | None = None,
+    def packets(self, direction: Direction | str | None = None, type: type | str | None = None,
                 conn: int | None = None, since: int = 0) -> list[Record]:
         """Packets (malformed frames included; events only when ``type`` names one), filtered."""
         return [r for r in self.records(since) if _is_match(r, direction, type, conn)]
@@ -229,7 +228,7 @@ class WireLog:
         return [r for r in self.records(since) if r.kind == "event"]
 
     def wait_for(self, predicate: Callable[[Record], bool] | None = None, timeout: float = 5.0, *,
-                 direction: str | None = None, type: type | str | None = None,
+                 direction: Direction | str | None = None, type: type | str | None = None,
                  conn: int | None = None, count: int = 1, since: int = 0) -> Record:
         """Block until ``count`` records match (all filters and ``predicate``); return the last one.
         Packets by default; an event when ``type`` names it (``type="EOF"``)."""
@@ -261,7 +260,8 @@ class WireLog:
             return "wire log: no records"
         t0 = recs[0].t
         start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(recs[0].wall))
-        head = f"wire log: {len(recs)} records from {start}Z (C>B client to broker, B>C broker to client)"
+        head = (f"wire log: {len(recs)} records from {start}Z ({Direction.C2B} client to broker, "
+                f"{Direction.B2C} broker to client)")
         return "\n".join([head, *(r.line(t0) for r in recs)])
 
     def to_json(self, since: int = 0) -> str:
@@ -270,7 +270,7 @@ class WireLog:
                            "records": [r.as_dict() for r in recs]}, indent=1)
 
 
-def _is_match(r: Record, direction: str | None, kind: type | str | None, conn: int | None) -> bool:
+def _is_match(r: Record, direction: Direction | str | None, kind: type | str | None, conn: int | None) -> bool:
     """Events match only when asked for by name (``type="EOF"``), never by default."""
     return ((r.type == type_name(kind) if kind is not None else r.kind != "event")
             and (direction is None or r.direction == direction) and (conn is None or r.conn == conn))

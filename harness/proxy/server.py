@@ -2,18 +2,15 @@
 
 Why between the two and not inside a broker: the same faults then work for the physical module
 (DESIGN.md "Faults") and against any broker. Each client connection gets its own upstream
-connection; both directions are cut into MQTT frames (fixed header + remaining length), each
-frame is decoded with harness.mqtt.codec, logged in the WireLog, offered to the rules and, unless
-a rule says otherwise, forwarded byte for byte. Frames that do not decode are forwarded and logged
-as MALFORMED. A reserved packet type (0 or 15) or a remaining length of more than four bytes means
-the stream has lost MQTT framing: from there on that direction is forwarded as it comes, each
-chunk logged as MALFORMED, so garbage reaches the peer at once instead of waiting for a length
-that never arrives.
+connection; both directions are cut into MQTT frames by codec.Framer, each frame is logged in the
+WireLog, offered to the rules and, unless a rule says otherwise, forwarded byte for byte. Frames
+that do not decode are forwarded and logged as MALFORMED. Once a direction has lost MQTT framing
+(a reserved packet type 0 or 15, a remaining length of more than four bytes), it is forwarded as
+it comes, each chunk logged as MALFORMED, so garbage reaches the peer at once instead of waiting
+for a length that never arrives.
 
-With ``tls_server`` the proxy terminates TLS from the DUT (so the SSL path of the note, 3.3.1
-"ssl", is observable), with ``tls_upstream`` it re-encrypts towards the broker.
-
-The proxy runs on its own asyncio loop in a daemon thread, so synchronous cases drive it.
+The proxy runs on its own asyncio loop in a daemon thread (harness.loop_thread), so synchronous
+cases drive it.
 """
 
 from __future__ import annotations
@@ -24,20 +21,19 @@ import itertools
 import logging
 import os
 import socket
-import ssl
 import struct
 import threading
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.broker.rules import Action, Forward, Rule, RuleError, RuleSet
-from harness.broker.wirelog import B2C, C2B, WireLog
-from harness.mqtt import codec
+from harness.loop_thread import LoopThread
+from harness.mqtt.codec import Direction, Frame, Framer
+from harness.proxy.rules import Action, Forward, Rule, RuleError, RuleSet
+from harness.proxy.wirelog import WireLog
 
 __all__ = ["FaultProxy", "ProxyError", "RuleError"]
 
-log = logging.getLogger("harness.broker.proxy")
+log = logging.getLogger("harness.proxy")
 T = TypeVar("T")
 _FORWARD = Forward()
 REFUSE_MODES = ("refuse", "close", "reset")  # no listener (connection refused) / accept+FIN / accept+RST
@@ -45,66 +41,6 @@ REFUSE_MODES = ("refuse", "close", "reset")  # no listener (connection refused) 
 
 class ProxyError(Exception):
     """The proxy could not start or was used wrong; the message is one line."""
-
-
-@dataclass(frozen=True)
-class _Frame:
-    raw: bytes
-    packet: codec.Packet | None
-    error: str = ""
-
-
-class _Splitter:
-    """Cuts one direction's byte stream into MQTT frames; decoding is codec.Decoder's job."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._lost = False
-
-    def feed(self, data: bytes) -> list[_Frame]:
-        if self._lost:
-            return [_Frame(bytes(data), None, "MQTT framing lost earlier in this stream")]
-        self._buf += data
-        out: list[_Frame] = []
-        while self._buf:
-            buf = self._buf
-            if buf[0] >> 4 in (0, 15):
-                out.append(self._lose(f"reserved packet type {buf[0] >> 4}"))
-                break
-            header = None
-            for i in range(1, min(len(buf), 5)):
-                if not buf[i] & 0x80:
-                    header = i + 1
-                    break
-            if header is None:
-                if len(buf) >= 5:
-                    out.append(self._lose("remaining length longer than 4 bytes"))
-                break  # else: the length bytes are not all here yet
-            length = sum((buf[i] & 0x7F) << (7 * (i - 1)) for i in range(1, header))
-            if len(buf) < header + length:
-                break
-            raw = bytes(buf[:header + length])
-            del buf[:header + length]
-            try:
-                (packet,) = codec.Decoder().feed(raw)
-                out.append(_Frame(raw, packet))
-            except codec.MalformedPacket as exc:
-                out.append(_Frame(raw, None, str(exc)))
-        return out
-
-    def flush(self) -> _Frame | None:
-        """What is left at the end of the stream: an incomplete frame, if any."""
-        if not self._buf:
-            return None
-        frame = _Frame(bytes(self._buf), None, f"stream ended inside a packet ({len(self._buf)} bytes)")
-        self._buf.clear()
-        return frame
-
-    def _lose(self, why: str) -> _Frame:
-        self._lost = True
-        frame = _Frame(bytes(self._buf), None, why)
-        self._buf.clear()
-        return frame
 
 
 def _rst(writer: asyncio.StreamWriter | None) -> None:
@@ -128,8 +64,8 @@ class _Conn:
         self.blackholed = False
         self.ended_by_proxy = False  # a rule, drop_connections() or stop() ended it: no EOF event
 
-    def writer_to(self, direction: str) -> asyncio.StreamWriter | None:
-        return self.upstream if direction == C2B else self.client
+    def writer_to(self, direction: Direction) -> asyncio.StreamWriter | None:
+        return self.upstream if direction is Direction.C2B else self.client
 
     def close(self) -> None:
         self.ended_by_proxy = True
@@ -146,7 +82,7 @@ class _Conn:
 class _Hop:
     """The proxy's side of rules.Hop for one packet."""
 
-    def __init__(self, wirelog: WireLog, conn: _Conn, direction: str, frame: _Frame, seq: int) -> None:
+    def __init__(self, wirelog: WireLog, conn: _Conn, direction: Direction, frame: Frame, seq: int) -> None:
         self.raw, self.packet = frame.raw, frame.packet
         self._log, self._conn, self._direction, self._seq = wirelog, conn, direction, seq
 
@@ -173,18 +109,16 @@ class _Hop:
 
 
 class FaultProxy:
-    """An MQTT-aware TCP/TLS proxy with a wire log and fault rules (a context manager too)."""
+    """An MQTT-aware TCP proxy with a wire log and fault rules (a context manager too)."""
 
     def __init__(self, upstream_host: str, upstream_port: int, listen_host: str = "127.0.0.1",
-                 listen_port: int = 0, *, tls_server: ssl.SSLContext | None = None,
-                 tls_upstream: ssl.SSLContext | None = None, connect_timeout: float = 5.0) -> None:
+                 listen_port: int = 0, *, connect_timeout: float = 5.0) -> None:
         for what, port, low in (("upstream_port", upstream_port, 1), ("listen_port", listen_port, 0)):
             if not isinstance(port, int) or not low <= port <= 65535:
                 raise ProxyError(f"proxy: {what} must be an integer {low}..65535, got {port!r}")
         self.upstream_host, self.upstream_port = upstream_host, upstream_port
         self.host, self.port = listen_host, listen_port
         self._requested_port = listen_port
-        self._tls_server, self._tls_upstream = tls_server, tls_upstream
         self._connect_timeout = connect_timeout
         self.log = WireLog()
         self.rules = RuleSet()
@@ -192,8 +126,8 @@ class FaultProxy:
         self._conns: set[_Conn] = set()
         self._blackhole = False
         self._refuse: str | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("proxy", thread_name=f"mqtt-proxy-{listen_host}", error=ProxyError,
+                                exception_handler=_quiet_exception)
         self._server: asyncio.AbstractServer | None = None
         self._parked: socket.socket | None = None  # holds the port while refusing (no listener)
         self._family = socket.AF_INET
@@ -203,17 +137,13 @@ class FaultProxy:
 
     @property
     def running(self) -> bool:
-        return self._loop is not None
+        return self._loop.running
 
     def start(self, timeout: float = 5.0) -> FaultProxy:
         with self._lock:
-            if self._loop is not None:
+            if self._loop.running:
                 raise ProxyError(f"proxy: already running on {self.host}:{self.port}")
-            loop = asyncio.new_event_loop()
-            loop.set_exception_handler(_quiet_exception)
-            thread = threading.Thread(target=loop.run_forever, name=f"mqtt-proxy-{self.host}", daemon=True)
-            thread.start()
-            self._loop, self._thread = loop, thread
+            self._loop.start()
             try:
                 self.port = self._call(self._listen(self._requested_port, None), timeout)
             except BaseException:
@@ -225,9 +155,8 @@ class FaultProxy:
     def stop(self, timeout: float = 5.0) -> None:
         """Close the listener and every connection, end the loop and join its thread. Idempotent."""
         with self._lock:
-            if self._loop is not None:
-                self._teardown(timeout)
-                self.port = self._requested_port
+            self._teardown(timeout)
+            self.port = self._requested_port
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -258,8 +187,8 @@ class FaultProxy:
 
     def refuse_connections(self, on: bool = True, mode: str = "refuse") -> None:
         """New connections fail. ``refuse``: nothing listens (the DUT sees connection refused,
-        3.3.2 <result> -1); ``close``/``reset``: accepted (after the TLS handshake with tls_server),
-        then closed with FIN/RST at once. Existing connections are left alone. Returns once in effect."""
+        3.3.2 <result> -1); ``close``/``reset``: accepted, then closed with FIN/RST at once.
+        Existing connections are left alone. Returns once in effect."""
         if mode not in REFUSE_MODES:
             raise ProxyError(f"proxy: refuse mode must be one of {', '.join(REFUSE_MODES)}, got {mode!r}")
         self._call(self._set_refuse(mode if on else None))
@@ -281,13 +210,7 @@ class FaultProxy:
     # -- the loop thread ----------------------------------------------------------------------
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 5.0) -> T:
-        if self._loop is None:
-            coro.close()
-            raise ProxyError("proxy: not running (call start() first)")
-        try:
-            return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-        except TimeoutError:
-            raise ProxyError(f"proxy: its loop did not answer within {timeout} s") from None
+        return self._loop.run(coro, timeout)
 
     async def _listen(self, port: int, sock: socket.socket | None) -> int:
         try:
@@ -296,10 +219,10 @@ class FaultProxy:
                 family, _, _, _, addr = infos[0]  # one address: port 0 must not bind two ports
                 self._family = family
                 self._server = await asyncio.start_server(self._serve, addr[0], port, family=family,
-                                                          ssl=self._tls_server, reuse_address=True)
+                                                          reuse_address=True)
             else:
                 sock.listen(128)
-                self._server = await asyncio.start_server(self._serve, sock=sock, ssl=self._tls_server)
+                self._server = await asyncio.start_server(self._serve, sock=sock)
         except (OSError, UnicodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise ProxyError(f"proxy: cannot listen on {self.host}:{port}: {reason}") from None
@@ -329,13 +252,13 @@ class FaultProxy:
             return
         self._conns.add(conn)
         try:
-            self.log.event(conn.number, "OPEN", f"from {peer}{' (TLS)' if self._tls_server else ''}")
+            self.log.event(conn.number, "OPEN", f"from {peer}")
             if not await self._connect_upstream(conn):
                 return
             up_reader = conn.upstream_reader
             assert up_reader is not None
-            pumps = {asyncio.create_task(self._pump(conn, C2B, reader)),
-                     asyncio.create_task(self._pump(conn, B2C, up_reader))}
+            pumps = {asyncio.create_task(self._pump(conn, Direction.C2B, reader)),
+                     asyncio.create_task(self._pump(conn, Direction.B2C, up_reader))}
             _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
             if not conn.blackholed and not self._blackhole:
                 conn.close()  # one side ended: end the other too (a blackhole keeps it open)
@@ -347,9 +270,8 @@ class FaultProxy:
 
     async def _connect_upstream(self, conn: _Conn) -> bool:
         try:
-            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
-                self.upstream_host, self.upstream_port, ssl=self._tls_upstream,
-                server_hostname=self.upstream_host if self._tls_upstream else None), self._connect_timeout)
+            up_reader, up_writer = await asyncio.wait_for(
+                asyncio.open_connection(self.upstream_host, self.upstream_port), self._connect_timeout)
         except (OSError, TimeoutError) as exc:
             reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else (
                 str(exc) or f"no connection within {self._connect_timeout} s")
@@ -361,9 +283,9 @@ class FaultProxy:
             return False
         return True
 
-    async def _pump(self, conn: _Conn, direction: str, reader: asyncio.StreamReader) -> None:
-        splitter = _Splitter()
-        side = "client" if direction == C2B else "broker"
+    async def _pump(self, conn: _Conn, direction: Direction, reader: asyncio.StreamReader) -> None:
+        framer = Framer()
+        side = "client" if direction is Direction.C2B else "broker"
         while True:
             try:
                 data = await reader.read(65536)
@@ -372,16 +294,16 @@ class FaultProxy:
                     self.log.event(conn.number, "RESET", f"by the {side}: {exc}", direction)
                 return
             if not data:
-                tail = splitter.flush()
+                tail = framer.flush()
                 if tail is not None:
                     await self._handle(conn, direction, tail)
                 if not conn.ended_by_proxy:
                     self.log.event(conn.number, "EOF", f"the {side} closed", direction)
                 return
-            for frame in splitter.feed(data):
+            for frame in framer.feed(data):
                 await self._handle(conn, direction, frame)
 
-    async def _handle(self, conn: _Conn, direction: str, frame: _Frame) -> None:
+    async def _handle(self, conn: _Conn, direction: Direction, frame: Frame) -> None:
         if conn.blackholed or self._blackhole:
             self.log.packet(conn.number, direction, frame.raw, frame.packet, frame.error, fault="blackhole")
             return
@@ -394,7 +316,7 @@ class FaultProxy:
 
     # -- teardown -----------------------------------------------------------------------------
 
-    async def _astop(self) -> None:
+    async def _close_all(self) -> None:
         for listener in (self._server, self._parked):
             if listener is not None:
                 listener.close()
@@ -404,25 +326,9 @@ class FaultProxy:
             for w in (conn.client, conn.upstream):
                 if w is not None:
                     w.transport.abort()
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0)  # let transports run their connection_lost callbacks
-        await asyncio.get_running_loop().shutdown_default_executor()  # getaddrinfo's worker thread
 
     def _teardown(self, timeout: float) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None:
-            if thread.is_alive():
-                with contextlib.suppress(Exception):
-                    asyncio.run_coroutine_threadsafe(self._astop(), loop).result(timeout)
-                loop.call_soon_threadsafe(loop.stop)
-                thread.join(timeout)
-            if not thread.is_alive():
-                loop.close()
-        self._loop = self._thread = None
+        self._loop.stop(self._close_all(), timeout)
         self._conns.clear()
 
 

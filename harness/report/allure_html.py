@@ -1,0 +1,128 @@
+"""`make report`: the Allure HTML of the last run, built offline by the project's pinned Allure
+(tools/allure: npm `allure-commandline` 2.46.1, Java 17), one file that opens from `file://`.
+
+Nightly trends: Allure keeps its trend data in `<report>/history/`; copied into the results
+before generating, each generation adds one night. The report directory remembers which run
+(record.json's start time) its last night was, with the history as it stood before that night,
+so generating twice from the same run adds the night once.
+
+Offline: Allure 2 puts a Google Tag Manager script into every report and sends a ping unless
+ALLURE_NO_ANALYTICS=true (set here). The generated page then still names a few URLs that are
+never fetched; `strip_external` removes those that are links or messages (EXTERNAL_STRIPPED)
+and leaves the XML namespace identifiers that SVG and the bundled icons need (NAMESPACE_URLS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLURE = ROOT / "tools" / "allure" / "node_modules" / "allure-commandline" / "dist" / "bin" / "allure"
+MARKER = ".night.json"  # {"run": <record start>, "added": <unix time>} of the night last added
+BEFORE = "history-before-night"  # the history as it stood before that night
+
+# Identifiers, not addresses: XML namespaces (SVG, XLink, XHTML) and the metadata namespaces of
+# the bundled SVG icons; and the placeholder base Allure's link sanitiser parses relative URLs with.
+NAMESPACE_URLS = ("http://www.w3.org/", "http://purl.org/dc/", "http://creativecommons.org/ns#",
+                  "http://www.inkscape.org/namespaces/", "http://sodipodi.sourceforge.net/DTD/",
+                  "https://allure.local")
+# Links and messages to third parties, replaced by an empty string: the Playwright trace viewer
+# (for Playwright traces, which this suite never attaches), a highlight.js console warning.
+EXTERNAL_STRIPPED = ("https://trace.playwright.dev/", "https://trace.playwright.dev",
+                     "https://github.com/highlightjs/highlight.js/wiki/security")
+URL = re.compile(r"https?://[A-Za-z0-9.-]+[^\s\"'`)<>]*")
+
+
+class ReportError(Exception):
+    pass
+
+
+def external_urls(text: str) -> list[str]:
+    """Every http(s) URL in `text` that is not a namespace identifier."""
+    return [u for u in URL.findall(text) if not u.startswith(NAMESPACE_URLS)]
+
+
+def strip_external(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    for url in EXTERNAL_STRIPPED:
+        text = text.replace(url, "")
+    path.write_text(text, encoding="utf-8")
+
+
+def _run_id(results: Path) -> str:
+    """The run the results belong to: its record's start time (record.json beside the results)."""
+    record = results.parent / "record.json"
+    try:
+        return str(json.loads(record.read_text(encoding="utf-8"))["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        newest = max((p.stat().st_mtime for p in results.glob("*-result.json")), default=0.0)
+        return f"results@{newest}"
+
+
+def _previous_history(out: Path, run: str) -> Path | None:
+    """The history this generation starts from: the last report's, or, when that report was of
+    the same run, the history from before its night (regenerating must not add a night)."""
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = {}
+    if marker.get("run") == run:
+        return out / BEFORE if (out / BEFORE).is_dir() else None
+    return out / "history" if (out / "history").is_dir() else None
+
+
+def generate(results: Path, out: Path, allure: Path = ALLURE) -> Path:
+    """Build `out/index.html` (single file) from `results`, carrying the trend over."""
+    if not any(results.glob("*-result.json")):
+        raise ReportError(f"{results}: no Allure results (run `make qualify` first)")
+    if not allure.exists():
+        raise ReportError(f"{allure}: Allure is not installed (make report installs it: npm ci in tools/allure)")
+    run = _run_id(results)
+    env = {**os.environ, "ALLURE_NO_ANALYTICS": "true"}
+    with tempfile.TemporaryDirectory(prefix="allure-") as tmp:
+        work = Path(tmp) / "results"
+        shutil.copytree(results, work, ignore=shutil.ignore_patterns("history"))
+        before = _previous_history(out, run)
+        if before is not None:
+            shutil.copytree(before, work / "history")
+            shutil.copytree(before, Path(tmp) / BEFORE)
+        # Allure 2 writes no history/ with --single-file: one plain generation for the trend
+        # data, one single-file for the page, side by side
+        plain = Path(tmp) / "plain"
+        cmds = [[str(allure), "generate", "--clean", "-o", str(plain), str(work)],
+                [str(allure), "generate", "--clean", "--single-file", "-o", str(Path(tmp) / "single"), str(work)]]
+        procs = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for c in cmds]
+        for cmd, proc in zip(cmds, procs, strict=True):
+            output, _ = proc.communicate()
+            if proc.returncode:
+                raise ReportError(f"{' '.join(cmd)}: exit {proc.returncode}\n{output[-2000:]}")
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("index.html", "history", BEFORE, MARKER):
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        shutil.copy2(Path(tmp) / "single" / "index.html", out / "index.html")
+        shutil.copytree(plain / "history", out / "history")
+        if (Path(tmp) / BEFORE).is_dir():
+            shutil.copytree(Path(tmp) / BEFORE, out / BEFORE)
+    strip_external(out / "index.html")
+    (out / MARKER).write_text(json.dumps({"run": run, "added": time.time()}), encoding="utf-8")
+    return out / "index.html"
+
+
+def nights(out: Path) -> int:
+    """How many nights the report's trend holds."""
+    try:
+        return len(json.loads((out / "history" / "history-trend.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return 0

@@ -1,0 +1,48 @@
+"""Is the rig still whole? Asked when a case has failed, before its failure is taken as the
+firmware's: a DUT whose emulator process died or was stopped, or that no longer answers AT, did
+not fail the case by nonconformance, so the case is an error with "rig fault" (issue 19), the
+recovery ladder runs at once, and the next case starts from a working rig.
+
+Only what can be observed without changing the DUT's state more than a failed case already has:
+the emulator process (alive, not stopped), and one resync (AT, OK) on the channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.at import ATError
+from harness.rig.session import Dut
+from harness.spec.timing import deadline_s
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of /proc/PID/stat ("R", "S", "T" stopped, "Z" zombie); "" if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+@dataclass(frozen=True)
+class RigFault:
+    why: str
+    recoverable: bool  # the recovery ladder can help (a hung or unreachable DUT); a dead or
+    # stopped emulator process it cannot: no power cycle restarts a process
+
+
+def rig_fault(dut: Dut) -> RigFault | None:
+    """Why the rig, not the firmware, is at fault; None when the rig looks whole."""
+    emu = dut.emulator
+    if emu is not None:
+        if not emu.alive():
+            return RigFault(f"the emulator process has exited (status {emu.proc.returncode})", False)
+        if process_state(emu.proc.pid) in ("T", "t"):
+            return RigFault(f"the emulator process (pid {emu.proc.pid}) is stopped (SIGSTOP or a debugger)", False)
+    try:
+        answers = dut.channel.resync(attempts=2, timeout=deadline_s("AT", dut.time_scale))
+    except ATError as exc:
+        return RigFault(f"the DUT's port failed: {exc}", True)
+    if not answers:
+        return RigFault(f"the DUT at {dut.url} no longer answers AT", True)
+    return None
