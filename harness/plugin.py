@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from harness.at.transcript import known_secrets
 from harness.plugin_run import RunLife, is_conformance_run
 from harness.report.attach import attach_junit, attach_text, transcript_html
 from harness.report.coverage import CoverageError, coverage_map
 from harness.report.coverage import write as write_coverage
 from harness.report.lock import Held, ReportDirBusy, hold, release
+from harness.report.mask import mask_report
 from harness.report.matrix import chapter_of, feature_of
 from harness.report.selection import describe
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
@@ -100,8 +102,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not worker:  # xdist workers write into their controller's directory, under its lock
         try:
             config.stash[LOCK_KEY] = hold(rig.report.dir)
-        except (ReportDirBusy, OSError) as exc:
+        except ReportDirBusy as exc:
             raise pytest.UsageError(str(exc)) from None
+        except OSError as exc:  # said before the first case: the report directory cannot take this run
+            raise pytest.UsageError(f"{rig.report.dir}: cannot write reports here ({exc.strerror or exc})") from None
     life = RunLife(config, rig, config.stash[FACTS_KEY])
     try:
         life.start()
@@ -140,6 +144,7 @@ def record_facts(config: pytest.Config, facts: dict[str, str]) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
+    mask_report(report, known_secrets())  # a failure that prints a password typed into the DUT
     # The call phase carries the evidence; a case that died in setup carries the setup's.
     if report.when == "setup" and report.failed:
         item.stash[SETUP_FAILED_KEY] = True

@@ -15,6 +15,7 @@ case it stopped in; the matrix then says INCOMPLETE.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -25,10 +26,12 @@ from typing import Any
 
 import pytest
 
+from harness.at.transcript import known_secrets
 from harness.report.allure_meta import tidy_result, write_categories
 from harness.report.coverage import coverage_map, rewrite_for_subset
 from harness.report.environment import write_allure_environment
 from harness.report.history import keep_history
+from harness.report.mask import mask_files
 from harness.report.matrix import chapter_lines, headline
 from harness.report.matrix import render_html as matrix_html
 from harness.report.progress import Progress, last_durations
@@ -36,6 +39,7 @@ from harness.report.record import RunRecord
 from harness.report.selection import WHOLE
 from harness.report.staging import Staging
 from harness.rig import RigConfig
+from harness.rig.exits import RIG_BROKEN as RIG_BROKEN_EXIT
 
 STAGING_INPUT = "bc660k_staging"  # xdist workerinput key: the controller's staging directory
 RIG_BROKEN_PREFIX = "rig broken: "
@@ -83,6 +87,7 @@ class RunLife:
         self.signal: str | None = None
         self.progress: Progress | None = None
         self._handlers: dict[int, Any] = {}
+        self.disk_full = False  # ENOSPC while writing a report: the run stops, exit 3
         self.extra_writers: list[tuple[str, Any]] = []  # (name, callable(staging dir) -> None)
         self.summary_lines: list[str] = []
         self.whole_citations: list[tuple[str, list[str]]] = []  # every collected case's covers, before deselection
@@ -206,6 +211,22 @@ class RunLife:
                 reporter.ensure_newline()
                 reporter.write_line(line)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """A full disk (a report writer such as allure-pytest, which writes each result as its case
+        ends, gets ENOSPC) stops the run cleanly: the cases not run are recorded as such, the
+        reports that still fit are written, and the exit status is the rig's (3), not a crash."""
+        try:
+            return (yield)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC or self.worker:
+                raise
+            self._stopped("disk-full", f"no space left on the disk of {self.rig.report.dir} ({exc.filename or exc}); "
+                          "the run stopped")
+            session.shouldstop = f"disk full: {exc.filename or exc}"
+            self.disk_full = True
+            return True
+
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
         """Outside allure-pytest's own teardown hook, which fills in the case's Allure result."""
@@ -251,8 +272,16 @@ class RunLife:
                 signal.signal(sig, self._late_signal)
         try:
             yield
+        except OSError as exc:  # pytest-html or JUnit could not write its file (a full disk)
+            if exc.errno != errno.ENOSPC:
+                raise
+            self.disk_full = True
+            self._stopped("disk-full", f"no space left on the disk of {self.rig.report.dir} ({exc.filename or exc})")
+            print(f"report: could not write {exc.filename or 'a report'}: no space left on the disk", file=sys.stderr)
         finally:
             self.finish(session)
+        if self.disk_full and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = RIG_BROKEN_EXIT  # a run cut short by its host's disk is no verdict
 
     def _late_signal(self, signum: int, frame: Any) -> None:
         self.signal = self.signal or _SIGNAL_NAMES.get(signal.Signals(signum), str(signum))
@@ -309,6 +338,9 @@ class RunLife:
         if selection != WHOLE and (staged / "coverage.json").exists() and self.whole_citations:
             self._write("coverage of the whole suite", lambda: rewrite_for_subset(
                 staged, selection, coverage_map(self.whole_citations)))
+        # the last line of defence: no secret typed into the DUT or named by the rig file is
+        # promoted, whichever plugin wrote it (harness/report/mask.py)
+        self._write("secret masking", lambda: mask_files(staged, known_secrets()))
         written = self.staging.promote()
         self._repoint_report_plugins()
         self._write("history", lambda: keep_history(data, self.rig.report.dir / "history"))

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from harness.at.flows import is_error, result, urc_deadline
+from harness.at.flows import connect, is_error, result, urc_deadline
 from harness.at.lines import Response
 from harness.mqtt import codec
 from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES, ITEMS
@@ -111,10 +111,11 @@ def open_ok(modem: Any, host: str, port: int, cid: int = 0) -> None:
     assert opened.args == [cid, 0], f"AT+QMTOPEN: expected +QMTOPEN: {cid},0, got {opened.line}"
 
 
-def connect_on_wire(modem: Any, wire: Any, client_id: str, cid: int = 0, creds: str = "") -> codec.Connect:
-    """AT+QMTOPEN + AT+QMTCONN through the fault proxy; returns the CONNECT the broker got."""
+def connect_on_wire(modem: Any, wire: Any, client_id: str, cid: int = 0) -> codec.Connect:
+    """AT+QMTOPEN + AT+QMTCONN through the fault proxy, with the rig's broker account (3.3.4);
+    returns the CONNECT the broker got."""
     open_ok(modem, wire.dut_host, wire.port, cid)
-    connected = result(modem, f'AT+QMTCONN={cid},"{client_id}"{creds}', "+QMTCONN", cid)
+    connected = connect(modem, cid, client_id, wire.account)
     assert connected.args == [cid, 0, 0], f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {connected.line}"
     rec = wire.log.wait_for(direction="C>B", type=codec.Connect, timeout=deadline_s("AT", modem.time_scale))
     assert isinstance(rec.packet, codec.Connect)

@@ -53,7 +53,7 @@ def test_topic_that_is_not_utf8(modem, wire, observe, topic_hex):
     """MQTT topics are UTF-8 ([MQTT-1.5.3-1]); bytes that are not must not reach the wire as a topic.
     8506 "MQTT illegal UTF8" is the code the table has for it; 8505 "illegal character" is close."""
     topic = bytes.fromhex(topic_hex).decode("utf-8", "surrogateescape")  # sent as these raw bytes
-    open_connect(modem, wire.dut_host, wire.port, "dut-utf8")
+    open_connect(modem, wire.dut_host, wire.port, "dut-utf8", account=wire.account)
     resp = modem.command(f'AT+QMTSUB=0,1,"{topic}",0')
     if resp.final == "OK":
         sub = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=lambda u: u.args[:2] == [0, 1])
@@ -71,7 +71,7 @@ def test_publish_longer_than_the_data_buffer(modem, wire, observe, msg_len):
     """3.3.8 <msg_len> "0–1460" in text mode: a longer fixed-length publish is refused before data
     mode; 8508 ("The length of transmitted data exceeds the size of the remaining transmission
     buffer") or 8509 ("buffer overflow") are the table's codes for it."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-long")
+    open_connect(modem, wire.dut_host, wire.port, "dut-long", account=wire.account)
     resp = modem.command(f'AT+QMTPUB=0,0,0,0,"t",{msg_len}')
     observe(f"fixed-length publish of {msg_len} bytes: answer", refused(resp))  # two codes of Table 2 fit
     assert not [r for r in wire.log.packets(direction="C>B") if r.type == "PUBLISH"]

@@ -35,7 +35,7 @@ def test_open_reports_host_and_port_then_close(modem, wire):
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_publish_crosses_the_wire_and_reaches_a_subscriber(modem, wire, observer, qos):
     observer.subscribe(TOPIC, qos=qos)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-pub-q{qos}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-pub-q{qos}", account=wire.account)
     msg_id = 0 if qos == 0 else 7
     payload = f"hello from the DUT at QoS {qos}".encode()
     pub = publish(modem, 0, msg_id, qos, 0, TOPIC, payload)
@@ -58,7 +58,7 @@ def test_publish_crosses_the_wire_and_reaches_a_subscriber(modem, wire, observer
 @pytest.mark.spec("3.3.6")
 @pytest.mark.covers("5.2/QMTRECV/urc", "3.3.6/QMTSUB/write", "3.3.6/QMTSUB/result/0", "3.3.6/QMTSUB/value/result0")
 def test_broker_publish_arrives_as_qmtrecv(modem, wire, observer):
-    open_connect(modem, wire.dut_host, wire.port, "dut-recv")
+    open_connect(modem, wire.dut_host, wire.port, "dut-recv", account=wire.account)
     sub = result(modem, f'AT+QMTSUB=0,1,"{TOPIC}/down",1', "+QMTSUB", 0)
     assert sub.args == [0, 1, 0, 1], sub.line
     observer.publish(f"{TOPIC}/down", b"downlink payload", qos=1)

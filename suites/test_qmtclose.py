@@ -139,7 +139,7 @@ def test_close_within_300_ms(modem, wire, observe, connected):
     """3.3.3 "Maximum Response Time 300 ms": OK and the result URC within 300 ms x time scale plus the
     transport grace (harness.spec.unclear "disc_close_time"); the real latency is recorded."""
     if connected:
-        open_connect(modem, wire.dut_host, wire.port, "dut-close-time")
+        open_connect(modem, wire.dut_host, wire.port, "dut-close-time", account=wire.account)
     else:
         open_to(modem, 0, wire.dut_host, wire.port)
     deadline = urc_deadline(modem, "AT+QMTCLOSE=0")

@@ -81,7 +81,7 @@ def test_read_form_empty_when_nothing_connected(modem):
 def test_read_form_lists_every_connected_id_as_connected(modem, wire):
     """3.3.4 "[+QMTCONN: <TCP_connectID>,<state>]", "3 connected": one line per connected ID."""
     for cid in range(CID.lo, CID.hi + 1):
-        open_connect(modem, wire.dut_host, wire.port, f"dut-read-{cid}", cid=cid)
+        open_connect(modem, wire.dut_host, wire.port, f"dut-read-{cid}", cid=cid, account=wire.account)
     assert sorted(states(modem)) == [f"+QMTCONN: {cid},3" for cid in range(CID.lo, CID.hi + 1)]
 
 
@@ -394,8 +394,8 @@ def test_same_client_id_on_second_id_with_scripted_server(modem, peer, observe):
 def test_same_client_id_on_second_id_with_real_broker(modem, wire, broker, observe):
     """The same, end to end through the rig's broker: the second connect completes, the first ID loses
     its link (+QMTSTAT) and is no longer connected."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-same-broker", cid=0)
-    open_connect(modem, wire.dut_host, wire.port, "dut-same-broker", cid=1)
+    open_connect(modem, wire.dut_host, wire.port, "dut-same-broker", cid=0, account=wire.account)
+    open_connect(modem, wire.dut_host, wire.port, "dut-same-broker", cid=1, account=wire.account)
     deadline = urc_deadline(modem, conn_line(0, "x"))
     wire.log.wait_for(type="EOF", direction="B>C", timeout=deadline)  # the broker's takeover
     stat = modem.wait_urc("+QMTSTAT", deadline, predicate=for_id(0))

@@ -9,7 +9,7 @@ from harness.at.flows import for_id, is_error, open_connect, result, urc_deadlin
 from harness.mqtt import codec
 from harness.spec.commands import QMTDISC
 from harness.spec.plain import qmtstat, reading
-from harness.spec.timing import GRACE_S
+from harness.spec.timing import GRACE_S, deadline_s
 
 pytestmark = pytest.mark.spec("3.3.5")
 
@@ -62,7 +62,7 @@ def test_test_form_exact_line(modem):
 def test_disconnect_each_connect_id(modem, wire, cid):
     """3.3.5 "0 Disconnected the client successfully": DISCONNECT reached the broker side, the DUT
     then ended TCP, and the ID is no longer connected."""
-    open_connect(modem, wire.dut_host, wire.port, f"dut-disc-{cid}", cid=cid)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-disc-{cid}", cid=cid, account=wire.account)
     assert result(modem, f"AT+QMTDISC={cid}", "+QMTDISC", cid).args == [cid, 0]
     wire.log.wait_for(direction="C>B", type=codec.Disconnect, timeout=urc_deadline(modem, "AT+QMTDISC"))
     # The broker may close first on DISCONNECT (MQTT 3.1.1 3.14.4); who sends FIN first is judged with the
@@ -114,8 +114,10 @@ def test_disconnect_of_open_but_unconnected_id(modem, peer, observe):
 
 @pytest.mark.covers("3.3.5/QMTDISC/result/-1", "3.3.5/QMTDISC/result/0")
 def test_second_disconnect_fails(modem, wire, observe):
-    open_connect(modem, wire.dut_host, wire.port, "dut-disc-twice")
+    open_connect(modem, wire.dut_host, wire.port, "dut-disc-twice", account=wire.account)
     assert result(modem, "AT+QMTDISC=0", "+QMTDISC", 0).args == [0, 0]
+    # +QMTDISC may come before the proxy has relayed the DISCONNECT: wait for it, bounded
+    wire.log.wait_for(direction="C>B", type=codec.Disconnect, timeout=deadline_s("AT", modem.time_scale))
     disc_failed(modem, 0, observe)
     assert len(wire.log.packets(direction="C>B", type=codec.Disconnect)) == 1
 
@@ -125,7 +127,7 @@ def test_second_disconnect_fails(modem, wire, observe):
                          ids=["below", "above", "not_integer", "missing", "quoted", "extra"])
 def test_bad_connect_id_is_refused(modem, wire, arg):
     """<TCP_connectID> "Integer type ... Range: 0–4": refused, and connected ID 0 stays connected."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-disc-bad")
+    open_connect(modem, wire.dut_host, wire.port, "dut-disc-bad", account=wire.account)
     resp = modem.command(f"AT+QMTDISC={arg}")
     assert is_error(resp), f"AT+QMTDISC={arg} answered {resp.final}"
     assert lines(modem, "AT+QMTCONN?") == ["+QMTCONN: 0,3"]
@@ -135,13 +137,13 @@ def test_bad_connect_id_is_refused(modem, wire, arg):
 @pytest.mark.covers("3.3.5/QMTDISC/result/0", "3.3.4/QMTCONN/result/0")
 def test_connect_again_after_disconnect(modem, wire, observe):
     """After AT+QMTDISC the client can connect again (closing the ID first if it is still open)."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-again")
+    open_connect(modem, wire.dut_host, wire.port, "dut-again", account=wire.account)
     assert result(modem, "AT+QMTDISC=0", "+QMTDISC", 0).args == [0, 0]
     still_open = lines(modem, "AT+QMTOPEN?")
     observe("AT+QMTOPEN? after AT+QMTDISC", still_open, plain=CLOSED_AFTER_DISC)
     if still_open:
         assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
-    open_connect(modem, wire.dut_host, wire.port, "dut-again")
+    open_connect(modem, wire.dut_host, wire.port, "dut-again", account=wire.account)
 
 
 @pytest.mark.covers("3.3.5/QMTDISC/max_response_time", "unclear/disc_close_time", "3.3.4/QMTCONN/state/4")
@@ -149,7 +151,7 @@ def test_disconnect_within_300_ms(modem, wire, observe):
     """3.3.5 "Maximum Response Time 300 ms": OK and +QMTDISC within 300 ms x time scale plus grace
     (unclear "disc_close_time"); the real latency and the state right after OK ("4 disconnecting",
     if the firmware is ever caught in it) are recorded."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-disc-time")
+    open_connect(modem, wire.dut_host, wire.port, "dut-disc-time", account=wire.account)
     deadline = urc_deadline(modem, "AT+QMTDISC=0")
     resp = modem.command("AT+QMTDISC=0", timeout=deadline)
     assert resp.ok
@@ -195,7 +197,7 @@ def test_peer_closes_or_resets(modem, peer, observe, how, connected):
 @pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
 def test_broker_side_drops_connection(modem, wire, observe, reset):
     """The same through the rig's broker path: the proxy ends the connection under a connected client."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-dropped", cid=2)
+    open_connect(modem, wire.dut_host, wire.port, "dut-dropped", cid=2, account=wire.account)
     wire.proxy.drop_connections(reset=reset)
     link_lost(modem, 2, urc_deadline(modem, "AT+QMTOPEN"), observe, 1)
 

@@ -226,7 +226,7 @@ def test_same_connect_id_twice_is_occupied(modem, wire):
 @pytest.mark.covers("3.3.2/QMTOPEN/result/2", "3.3.4/QMTCONN/state/3")
 def test_connected_id_is_occupied_and_session_survives(modem, wire):
     """An MQTT-connected ID is occupied too; the session is not disturbed (still state 3, connected)."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-occupied")
+    open_connect(modem, wire.dut_host, wire.port, "dut-occupied", account=wire.account)
     assert result(modem, open_line(0, wire.dut_host, wire.port), "+QMTOPEN", 0).args == [0, 2]
     assert modem.command("AT+QMTCONN?").lines == ["+QMTCONN: 0,3"]
     assert len(wire.log.packets(type="OPEN")) == 1

@@ -44,7 +44,7 @@ def _tag(request: pytest.FixtureRequest) -> str:
 
 def _connect(modem, wire, request, cid: int = 0) -> str:
     tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-pub-{tag}", cid)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-pub-{tag}", cid, account=wire.account)
     return tag
 
 
@@ -484,7 +484,7 @@ def test_opened_but_not_connected_is_an_error(modem, wire):
 @pytest.mark.parametrize("cid", [1, 4])
 def test_result_names_its_connect_id(modem, wire, request, cid):
     tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-pub-{tag}", cid)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-pub-{tag}", cid, account=wire.account)
     assert publish(modem, cid, 13, 1, 0, f"c/{tag}", b"x", form="inline").args == [cid, 13, 0]
 
 

@@ -26,7 +26,7 @@ def _tag(request: pytest.FixtureRequest) -> str:
 
 def _subscribed(modem, wire, request, qos: int = 2, cid: int = 0) -> str:
     tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-recv-{tag}", cid)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-recv-{tag}", cid, account=wire.account)
     sub = result(modem, f'AT+QMTSUB={cid},1,"r/{tag}/#",{qos}', "+QMTSUB", cid)
     assert sub.args == [cid, 1, 0, qos], sub.line
     return tag
@@ -157,7 +157,7 @@ def test_retained_message_is_delivered_on_subscribe(modem, wire, observer, reque
     topic = f"r/{tag}/retained"
     observer.publish(topic, b"old news", qos=1, retain=True)
     try:
-        open_connect(modem, wire.dut_host, wire.port, f"dut-recv-{tag}")
+        open_connect(modem, wire.dut_host, wire.port, f"dut-recv-{tag}", account=wire.account)
         assert result(modem, f'AT+QMTSUB=0,1,"{topic}",1', "+QMTSUB", 0).args == [0, 1, 0, 1]
         got = _recv(modem)
         assert got.args[2:] == [topic, "old news"], got.line

@@ -33,7 +33,7 @@ def _wire_subscribes(wire) -> list[codec.Subscribe]:
 
 def _connect(modem, wire, request, cid: int = 0) -> str:
     tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid, account=wire.account)
     return tag
 
 
@@ -185,7 +185,7 @@ def test_opened_but_not_connected_is_an_error(modem, wire):
 @pytest.mark.parametrize("cid", [1, 4])
 def test_result_names_its_connect_id(modem, wire, request, cid):
     tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid, account=wire.account)
     sub = result(modem, f'AT+QMTSUB={cid},11,"c/{tag}",2', "+QMTSUB", cid)
     assert sub.args == [cid, 11, 0, 2], sub.line
 

@@ -26,7 +26,7 @@ def _tag(request: pytest.FixtureRequest) -> str:
 
 def _connect(modem, wire, request, cid: int = 0) -> str:
     tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-uns-{tag}", cid)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-uns-{tag}", cid, account=wire.account)
     return tag
 
 
@@ -161,7 +161,7 @@ def test_no_delivery_after_unsubscribe(modem, wire, observer, request):
 @pytest.mark.covers("3.3.7/QMTUNS/TCP_connectID", "3.3.7/QMTUNS/urc")
 def test_result_names_its_connect_id(modem, wire, request):
     tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-uns-{tag}", 2)
+    open_connect(modem, wire.dut_host, wire.port, f"dut-uns-{tag}", 2, account=wire.account)
     resp = modem.command(f'AT+QMTUNS=2,12,"c/{tag}"')
     assert resp.ok
     uns = modem.wait_urc("+QMTUNS", urc_deadline(modem, "AT+QMTUNS"), predicate=for_id(2))

@@ -114,7 +114,7 @@ def test_wire_sequence_against_the_broker(modem, wire, observer, request, qos):
     +QMTPUB result reported only after the last packet of the flow was passed to the DUT."""
     tag = _tag(request)
     observer.subscribe(f"w/{tag}", qos=qos)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-qos-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-qos-{tag}", account=wire.account)
     msg_id = 0 if qos == 0 else 600 + qos
     pub = publish(modem, 0, msg_id, qos, 0, f"w/{tag}", b"flow", form="inline")
     assert pub.args == [0, msg_id, 0]
@@ -153,7 +153,7 @@ def test_will_is_published_on_ungraceful_loss(modem, wire, observer, request, ob
     tag = _tag(request)
     topic, msg = _will(modem, tag, will_qos)
     observer.subscribe(topic, qos=2)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}", account=wire.account)
     (connect,) = wire.log.packets(direction="C>B", type=codec.Connect)
     c = connect.packet
     assert (c.will_flag, c.will_topic, c.will_payload, c.will_qos, c.will_retain) == \
@@ -175,7 +175,7 @@ def test_will_is_not_published_after_qmtdisc(modem, wire, observer, request):
     tag = _tag(request)
     topic, _ = _will(modem, tag)
     observer.subscribe(topic, qos=1)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}", account=wire.account)
     disconnect(modem)
     observer.publish(topic, b"marker", qos=1)
     assert observer.wait_message(topic, timeout=urc_deadline(modem, "AT+QMTPUB")).payload == b"marker"
@@ -188,7 +188,7 @@ def test_retained_will_reaches_a_later_subscriber(modem, wire, observer, request
     """<will_retain> 1: "the server retains the message after delivering it to the current subscribers"."""
     tag = _tag(request)
     topic, msg = _will(modem, tag, qos=1, retain=1)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}", account=wire.account)
     assert wire.log.packets(direction="C>B", type=codec.Connect)[0].packet.will_retain is True
     wire.proxy.drop_connections(reset=True)
     modem.wait_urc("+QMTSTAT", urc_deadline(modem, "AT+QMTPUB"), predicate=for_id(0))
@@ -208,11 +208,11 @@ def _session_round(modem, wire, observer, tag: str, clean: int) -> None:
     the DUT is away, connect again with the same client ID."""
     assert modem.command(f'AT+QMTCFG="session",0,{clean}').ok
     client = f"dut-sess-{tag}"
-    open_connect(modem, wire.dut_host, wire.port, client)
+    open_connect(modem, wire.dut_host, wire.port, client, account=wire.account)
     assert result(modem, f'AT+QMTSUB=0,1,"sess/{tag}",1', "+QMTSUB", 0).args == [0, 1, 0, 1]
     disconnect(modem)
     observer.publish(f"sess/{tag}", b"while away", qos=1)
-    open_connect(modem, wire.dut_host, wire.port, client)
+    open_connect(modem, wire.dut_host, wire.port, client, account=wire.account)
 
 
 @pytest.mark.spec("3.3.1")
@@ -231,7 +231,7 @@ def test_non_clean_session_gets_offline_messages(modem, wire, observer, request)
     assert got.args[2:] == [f"sess/{tag}", "while away"], got.line
     disconnect(modem)
     assert modem.command('AT+QMTCFG="session",0,1').ok  # leave no session behind on the broker
-    open_connect(modem, wire.dut_host, wire.port, f"dut-sess-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-sess-{tag}", account=wire.account)
 
 
 @pytest.mark.spec("3.3.1")

@@ -187,7 +187,7 @@ def test_unsupported_ssl_ids_are_observed(modem, qsslcfg, tls_broker, observe, i
 @pytest.mark.covers("3.3.1/ssl/SSL_enable", "3.3.1/ssl")
 def test_plain_and_tls_ids_side_by_side(modem, qsslcfg, wire, tls_broker):
     """"ssl" is per <TCP_connectID>: ID 0 plain to the rig broker and ID 1 over TLS coexist."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-plain-side", cid=0)
+    open_connect(modem, wire.dut_host, wire.port, "dut-plain-side", cid=0, account=wire.account)
     assert open_tls(modem, qsslcfg, tls_broker, 1, cid=1).args == [1, 0]
     assert result(modem, 'AT+QMTCONN=1,"dut-tls-side"', "+QMTCONN", 1).args == [1, 0, 0]
     assert sorted(modem.command("AT+QMTCONN?").lines) == ["+QMTCONN: 0,3", "+QMTCONN: 1,3"]

@@ -250,7 +250,7 @@ def test_dropped_puback_is_recovered_by_a_dup_publish(modem, wire, observer, req
     tag = _tag(request)
     observer.subscribe(f"d/{tag}", qos=1)
     _timeout(modem, 3, notice=1, pkt=PROXY_PKT_TIMEOUT)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}", account=wire.account)
     wire.proxy.add_rule(Rule(Drop(), direction="B>C", type=codec.PubAck, count=1))
     line = f'AT+QMTPUB=0,5,1,0,"d/{tag}",4,"once"'
     assert modem.command(line).ok
@@ -273,7 +273,7 @@ def test_dropped_pubrec_still_delivers_exactly_once(modem, wire, observer, reque
     topic = f"x/{tag}"
     observer.subscribe(topic, qos=2)
     _timeout(modem, 3, notice=0, pkt=PROXY_PKT_TIMEOUT)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}", account=wire.account)
     wire.proxy.add_rule(Rule(Drop(), direction="B>C", type=codec.PubRec, count=1))
     assert result(modem, f'AT+QMTPUB=0,6,2,0,"{topic}",4,"only"', "+QMTPUB", 0).args == [0, 6, 0]
     pubs = wire.log.packets(direction="C>B", type=codec.Publish)
@@ -292,7 +292,7 @@ def test_dropped_pubcomp_makes_pubrel_go_again(modem, wire, observer, request):
     topic = f"y/{tag}"
     observer.subscribe(topic, qos=2)
     _timeout(modem, 3, notice=0, pkt=PROXY_PKT_TIMEOUT)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}", account=wire.account)
     wire.proxy.add_rule(Rule(Drop(), direction="B>C", type=codec.PubComp, count=1))
     assert result(modem, f'AT+QMTPUB=0,8,2,0,"{topic}",3,"rel"', "+QMTPUB", 0).args == [0, 8, 0]
     rels = [p.packet_id for p in wire.log.packets(direction="C>B", type=codec.PubRel)]
@@ -308,7 +308,7 @@ def test_dropped_sub_or_unsuback_is_recovered(modem, wire, request, ack):
     (3.3.6 with the count, 3.3.7 without), then result 0."""
     tag = _tag(request)
     _timeout(modem, 3, notice=1, pkt=PROXY_PKT_TIMEOUT)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{tag}", account=wire.account)
     wire.proxy.add_rule(Rule(Drop(), direction="B>C", type=ack, count=1))
     sub = ack is codec.SubAck
     line = f'AT+QMTSUB=0,9,"s/{tag}",1' if sub else f'AT+QMTUNS=0,9,"s/{tag}"'
@@ -393,7 +393,7 @@ def test_blackholed_broker_link_reports_qmtstat(modem, wire, request, observe):
     DUT's PINGREQ goes unanswered and +QMTSTAT follows within the same bound."""
     assert modem.command('AT+QMTCFG="keepalive",0,2').ok
     _timeout(modem, 0, notice=0)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{_tag(request)}")
+    open_connect(modem, wire.dut_host, wire.port, f"dut-t-{_tag(request)}", account=wire.account)
     wire.proxy.blackhole()
     stat = modem.wait_urc("+QMTSTAT", _ping_loss_bound(modem, 2), predicate=for_id(0))
     observe("+QMTSTAT after the link went silent (suite expects 2)", _stat_code(stat), plain=qmtstat(2))

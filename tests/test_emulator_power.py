@@ -124,7 +124,7 @@ def test_hang_ends_with_a_power_cycle_too(at: ATChannel, relay: EmulatedRelay) -
 
 def test_control_errors_are_one_line(at: ATChannel, relay: EmulatedRelay) -> None:
     with pytest.raises(RelayError, match=r"^relay emulated \(.*control.sock\): bogus: unknown request 'bogus' "
-                                         r"\(expected one of: power off, power on, reset, hang, status\)$"):
+                                         r"\(expected one of: power off, power on, reset, hang, status, stats\)$"):
         relay.request("bogus")
     relay.on()  # already on: a relay closing a closed contact changes nothing
     assert relay.status() == "on"

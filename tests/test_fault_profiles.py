@@ -54,5 +54,7 @@ def test_suite_fails_exactly_the_expected_cases(profile, strict, tmp_path):
     patterns = expect.fails + (expect.strict_fails if strict else ())
     unexpected = [n for n in failed if not any(matches(n, pat) for pat in patterns)]
     missed = [pat for pat in patterns if not any(matches(n, pat) for n in failed)]
-    assert not unexpected, f"{profile}: cases failed that do not check the fault ({expect.why}): {unexpected}"
+    why = {c["nodeid"]: c.get("message", "") for c in record["cases"]}
+    assert not unexpected, (f"{profile}: cases failed that do not check the fault ({expect.why}): "
+                            + "; ".join(f"{n}: {why[n]}" for n in unexpected))
     assert not missed, f"{profile}: the suite did not catch the fault ({expect.why}) in: {missed}"

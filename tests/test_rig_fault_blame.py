@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from harness.broker.mosquitto import missing_reason
 from tests.run_project import make_project, run
 
 pytestmark = pytest.mark.timeout(150)
@@ -52,6 +53,43 @@ def test_1_emulator_stopped(modem, dut):
 def test_2_never_runs(modem):
     assert modem.command("AT").ok
 '''
+
+BROKER_KILLED = '''
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from harness.at.flows import open_connect
+
+pytestmark = pytest.mark.spec("3.3.2")
+
+
+def _kill_broker_children() -> int:
+    """SIGKILL the mosquitto this pytest started (a child of this process): a broker crash."""
+    killed = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            comm, rest = stat.read_text().split(") ", 1)
+        except (OSError, ValueError):
+            continue
+        if comm.endswith("(mosquitto") and int(rest.split()[1]) == os.getpid():
+            os.kill(int(stat.parent.name), signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def test_1_broker_dies(modem, broker):
+    assert _kill_broker_children() == 1
+    open_connect(modem, broker.dut_host, broker.port, "blame-broker")
+
+
+def test_2_never_runs(modem, broker):
+    open_connect(modem, broker.dut_host, broker.port, "blame-after")
+'''
+
+KILLED = STOPPED.replace("signal.SIGSTOP", "signal.SIGKILL").replace("_emulator_stopped", "_emulator_killed")
 
 
 def _cases(project) -> tuple[dict, dict[str, dict]]:
@@ -110,3 +148,32 @@ def _continue_stopped() -> None:
         if "harness.emulator" in (stat.parent / "cmdline").read_bytes().decode(errors="replace") and \
                 text.rsplit(")", 1)[1].split()[0] == "T":
             os.kill(int(stat.parent.name), signal.SIGCONT)
+
+
+@pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+def test_a_dead_broker_breaks_the_rig_and_is_not_the_firmwares_failure(tmp_path) -> None:
+    project = make_project(tmp_path, {"test_blame.py": BROKER_KILLED})
+    proc = run(project, "-q", "--broker", "mosquitto")
+    assert proc.returncode == 3, proc.stdout[-3000:]
+    data, cases = _cases(project)
+    died = cases["test_1_broker_dies"]
+    assert died["verdict"] == "error", died
+    assert died["message"].startswith("rig fault: the broker (mosquitto) at 127.0.0.1:"), died
+    assert "does not accept connections" in died["message"] and "no rung restarts the broker" in died["message"]
+    assert cases["test_2_never_runs"]["verdict"] == "not-run"
+    assert data["incomplete"]["kind"] == "rig-broken", data["incomplete"]
+    assert "RIG BROKEN" in proc.stdout
+
+
+def test_a_killed_emulator_breaks_the_rig_and_leaves_nothing_behind(tmp_path) -> None:
+    project = make_project(tmp_path, {"test_blame.py": KILLED})
+    proc = run(project, "-q")
+    assert proc.returncode == 3, proc.stdout[-3000:]
+    data, cases = _cases(project)
+    killed = cases["test_1_emulator_killed"]
+    assert killed["verdict"] == "error", killed
+    assert killed["message"].startswith("rig fault: the emulator process has exited"), killed
+    assert "no rung restarts an emulator process" in killed["message"], killed
+    assert cases["test_2_never_runs"]["verdict"] == "not-run"
+    assert data["incomplete"]["kind"] == "rig-broken", data["incomplete"]
+    assert (project / "reports" / "matrix.html").exists() and (project / "reports" / "junit.xml").exists()

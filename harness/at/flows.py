@@ -6,10 +6,35 @@ so a case that uses them fails at the step that broke, not three steps later.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from harness.at.errors import ATError
 from harness.at.lines import Response, Urc
 from harness.spec.timing import deadline_s
+
+
+@dataclass(frozen=True)
+class Account:
+    """An MQTT account the DUT logs in with: <user_name> and <pass_word> of AT+QMTCONN (3.3.4).
+
+    The rig file's broker account (broker.username, broker.password) reaches the cases as one of
+    these (``wire.account``, ``broker.account``): a broker that requires it refuses a CONNECT
+    without it (+QMTCONN: <id>,0,5), which is the rig's doing, not the firmware's. The password is
+    left out of repr, so a failure that shows an Account never shows the password.
+    """
+
+    user: str
+    password: str | None = field(default=None, repr=False)
+
+    def conn_args(self) -> str:
+        """What follows <clientID> in AT+QMTCONN: `,"<user_name>"[,"<pass_word>"]` (3.3.4)."""
+        return "".join(f',"{v}"' for v in (self.user, self.password) if v is not None)
+
+
+def conn_args(account: Account | None) -> str:
+    """`account`'s AT+QMTCONN arguments, or none (anonymous: the rig has no broker.username)."""
+    return account.conn_args() if account is not None else ""
 
 
 def is_error(resp: Response) -> bool:
@@ -35,12 +60,42 @@ def result(channel: Any, line: str, urc: str, cid: int, timeout: float | None = 
 
 
 def open_connect(channel: Any, host: str, port: int, client_id: str, cid: int = 0,
-                 user: str | None = None, password: str | None = None) -> None:
+                 user: str | None = None, password: str | None = None, *, account: Account | None = None) -> None:
+    """AT+QMTOPEN (3.3.2) then AT+QMTCONN (3.3.4), each to success.
+
+    `account`: the rig's broker account (``wire.account``; None when the broker takes anonymous
+    clients); `user`/`password`: credentials a case chose itself. Not both.
+    """
+    if account is not None and (user is not None or password is not None):
+        raise ValueError("open_connect: give either account (the rig's) or user/password, not both")
+    if user is not None:
+        account = Account(user, password)
+    elif password is not None:
+        raise ValueError("open_connect: a password needs a user name (3.3.4 <user_name>[,<pass_word>])")
     opened = result(channel, f'AT+QMTOPEN={cid},"{host}",{port}', "+QMTOPEN", cid)
     assert opened.args == [cid, 0], f"AT+QMTOPEN: expected +QMTOPEN: {cid},0, got {opened.line}"
-    creds = "".join(f',"{v}"' for v in (user, password) if v is not None)
-    connected = result(channel, f'AT+QMTCONN={cid},"{client_id}"{creds}', "+QMTCONN", cid)
+    connected = connect(channel, cid, client_id, account)
     assert connected.args == [cid, 0, 0], f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {connected.line}"
+
+
+def connect(channel: Any, cid: int, client_id: str, account: Account | None = None,
+            timeout: float | None = None) -> Urc:
+    """AT+QMTCONN=<id>,"<clientID>"[,"<user_name>"[,"<pass_word>"]] and its +QMTCONN URC (3.3.4).
+
+    The password is a transcript secret before the line is sent, and a failure is re-raised from
+    here with it masked: pytest prints the arguments of the frame that raised, and the frame of
+    `result` would show the whole command line in the report.
+    """
+    line = f'AT+QMTCONN={cid},"{client_id}"{conn_args(account)}'
+    secret = account.password if account is not None else None
+    if not secret:
+        return result(channel, line, "+QMTCONN", cid, timeout)
+    channel.transcript.add_secret(secret)
+    try:
+        return result(channel, line, "+QMTCONN", cid, timeout)
+    except (AssertionError, ATError) as exc:
+        exc.args = (str(exc).replace(secret, "***"),)
+        raise exc.with_traceback(None)  # noqa: B904 - the same failure, without the frames that hold the password
 
 
 def publish(channel: Any, cid: int, msg_id: int, qos: int, retain: int, topic: str, payload: bytes,

@@ -19,6 +19,7 @@ The rooms, each importing only the ones above it:
     qmt_pub.py     AT+QMTSUB/UNS/PUB (3.3.6-3.3.8)
     frontend.py    the AT engine: framing, echo, data mode, ERROR vs +CME ERROR, URCs, reset
     control.py     the power/reset control socket (--control): what a relay does to a module
+    overflow.py    output a host does not read: bounded (the newest lost), the loss logged
     transport.py   pty and TCP UARTs, the baud-rate pacer
     server.py      wiring: HANDLER_MODULES, engine, transport, signals
     __main__.py    the CLI

@@ -2,7 +2,7 @@
 
 ``--control PATH`` opens a Unix domain socket speaking one line per request:
 
-    power off | power on | reset | hang | status   ->   ok | ok <state> | error <msg>
+    power off | power on | reset | hang | status | stats   ->   ok | ok <state> | error <msg>
 
 - power off: the UART goes silent (input ignored, nothing sent), the command in progress
   and all background work stop, MQTT sockets close without DISCONNECT (so the broker
@@ -13,6 +13,8 @@
 - hang: the AT parser stops answering (input ignored) until reset or a power cycle; the
   module's background work (URCs of open connections) goes on. For the recovery ladder.
 - status: ``ok on|booting|hung|off``.
+- stats: ``ok output_dropped=<bytes>``: output lost to a host that did not read (overflow.py),
+  since the emulator started; the log says when each loss began and ended.
 
 Power is VBAT: this assumes the module boots by itself when VBAT comes (no PWRKEY press).
 """
@@ -107,7 +109,7 @@ class ControlServer:
         self._lock = asyncio.Lock()
         self._requests: dict[str, Callable[[], Awaitable[str]]] = {
             "power off": self._power_off, "power on": self._power_on, "reset": self._reset,
-            "hang": self._hang, "status": self._status,
+            "hang": self._hang, "status": self._status, "stats": self._stats,
         }
 
     async def start(self) -> None:
@@ -174,3 +176,6 @@ class ControlServer:
 
     async def _status(self) -> str:
         return f"ok {self.engine.state()}"
+
+    async def _stats(self) -> str:
+        return f"ok output_dropped={self.engine.output_dropped}"

@@ -38,6 +38,7 @@ log = logging.getLogger("harness.emulator")
 MAX_LINE = 3072  # bytes without <CR> before the line is discarded (answers ERROR)
 MAX_BUFFER = 65536  # unread input kept at most (a UART overrun drops the rest)
 DATA_CAP = 16384  # bytes kept in Ctrl+Z data mode; handlers apply the note's limits
+MAX_HELD = 1000  # URCs held during one data mode; later ones are lost (logged), as output is
 DATA_MODE_TIMEOUT_S = 60.0  # 3.3.8 note 5, module seconds
 SLEEP_IDLE_S = 5.0  # module seconds of silence before AT+QSCLK=1/2 lets the module sleep
 BOOT_S = 1.0  # module seconds from reset to RDY
@@ -120,6 +121,8 @@ class ATEngine:
         self._sink: Callable[[bytes], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: list[str] | None = None  # URCs held while in data mode
+        self._held_lost = 0  # ... beyond MAX_HELD in this data mode (logged when it ends)
+        self.output_dropped = 0  # bytes of output lost to a host that did not read (control "stats")
         self._in_info = False
         self._final_sent = False
         self._overlong = False
@@ -140,6 +143,10 @@ class ATEngine:
 
     def detach(self) -> None:
         self._sink = None
+
+    def output_lost(self, n: int) -> None:
+        """A transport lost `n` bytes of output (overflow.py): the running total for "stats"."""
+        self.output_dropped += n
 
     def feed(self, data: bytes) -> None:
         now = self._loop.time()
@@ -180,7 +187,12 @@ class ATEngine:
 
     def urc(self, line: str) -> None:
         if self._held is not None:
-            self._held.append(line)
+            if len(self._held) < MAX_HELD:
+                self._held.append(line)
+            else:
+                if not self._held_lost:
+                    log.warning("data mode: %d URCs held; later ones are lost until it ends", MAX_HELD)
+                self._held_lost += 1
             return
         self._write(b"\r\n" + encode(line) + b"\r\n")
         self._in_info = False
@@ -211,6 +223,9 @@ class ATEngine:
                     return None
         finally:
             held, self._held = self._held, None
+            if self._held_lost:
+                log.warning("data mode: %d URCs lost beyond the %d held", self._held_lost, MAX_HELD)
+                self._held_lost = 0
             for line in held or ():
                 self.urc(line)
             self._last_activity = self._loop.time()

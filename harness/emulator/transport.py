@@ -1,7 +1,9 @@
 """The emulator's UART: a pseudo-terminal or a loopback TCP socket.
 
 Both hand received bytes to ATEngine.feed and give it a sink for output. The engine (the
-module) lives across host connections: closing the port is not a power cycle.
+module) lives across host connections: closing the port is not a power cycle. Output a host
+does not read is kept up to overflow.OUT_CAP bytes per buffer, then the newest is lost and the
+emulator's log says so (overflow.py says why the newest).
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.emulator.frontend import ATEngine
+from harness.emulator.overflow import Overflow
 
 log = logging.getLogger("harness.emulator")
-
-OUT_CAP = 1 << 20  # bytes of output kept for a host that does not read (then oldest dropped)
 
 
 class Pacer:
@@ -27,24 +28,33 @@ class Pacer:
 
     Chunks go out on a schedule (the time the last byte would leave the wire), not after a
     sleep per chunk, so the long-run rate is the baud rate itself rather than drifting slower
-    by the event loop's overhead, and never runs faster than the line."""
+    by the event loop's overhead, and never runs faster than the line.
+
+    Its queue is a module's transmit buffer: a module that says more than the baud rate carries
+    (input arrives unpaced) fills it, and beyond OUT_CAP bytes the newest output is lost."""
 
     CHUNK = 64
 
-    def __init__(self, sink: Callable[[bytes], None], baud: int) -> None:
+    def __init__(self, sink: Callable[[bytes], None], baud: int, overflow: Overflow) -> None:
         self._sink = sink
         self._rate = baud / 10.0
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queued = 0  # bytes in the queue
+        self._overflow = overflow
         self._task = asyncio.get_running_loop().create_task(self._drain())
 
     def __call__(self, data: bytes) -> None:
-        self._queue.put_nowait(data)
+        data = self._overflow.fit(data, self._queued)
+        if data:
+            self._queued += len(data)
+            self._queue.put_nowait(data)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         line_free = loop.time()  # when the wire has sent everything handed out so far
         while True:
             data = await self._queue.get()
+            self._queued -= len(data)
             for i in range(0, len(data), self.CHUNK):
                 line_free = max(line_free, loop.time())
                 chunk = data[i:i + self.CHUNK]
@@ -79,12 +89,17 @@ class TcpUart:
         try:
             async with self._turn:
                 log.info("host connected: %s", peer)
+                # asyncio buffers what the socket does not take, without bound: cap it here
+                unread = Overflow(f"host {peer}", self.engine.output_lost)
 
                 def sink(data: bytes) -> None:
                     if not writer.is_closing():
-                        writer.write(data)
+                        data = unread.fit(data, writer.transport.get_write_buffer_size())
+                        if data:
+                            writer.write(data)
 
-                pacer = Pacer(sink, self.pace_baud) if self.pace_baud else None
+                pacer = (Pacer(sink, self.pace_baud, Overflow("transmit queue", self.engine.output_lost))
+                         if self.pace_baud else None)
                 self.engine.attach(pacer or sink)
                 try:
                     while data := await reader.read(4096):
@@ -95,6 +110,7 @@ class TcpUart:
                     self.engine.detach()
                     if pacer:
                         pacer.close()
+                    unread.end()
                     log.info("host disconnected: %s", peer)
         finally:
             writer.close()
@@ -121,6 +137,7 @@ class PtyUart:
         self.engine, self.link, self.baud, self.pace = engine, link, baud, pace
         self._master = self._slave = -1
         self._out = bytearray()
+        self._unread = Overflow("pty", engine.output_lost)
         self._writing = False
         self._pacer: Pacer | None = None
         self._loop = asyncio.get_running_loop()
@@ -136,7 +153,8 @@ class PtyUart:
         os.set_blocking(self._master, False)
         path = os.ttyname(self._slave)
         self._loop.add_reader(self._master, self._readable)
-        self._pacer = Pacer(self._send, self.baud) if self.pace else None
+        queue = Overflow("transmit queue", self.engine.output_lost)
+        self._pacer = Pacer(self._send, self.baud, queue) if self.pace else None
         self.engine.attach(self._pacer or self._send)
         if self.link:
             link = Path(self.link)
@@ -158,10 +176,7 @@ class PtyUart:
             self.engine.feed(data)
 
     def _send(self, data: bytes) -> None:
-        self._out += data
-        if len(self._out) > OUT_CAP:
-            log.warning("host is not reading: %d bytes of output dropped", len(self._out) - OUT_CAP)
-            del self._out[: len(self._out) - OUT_CAP]
+        self._out += self._unread.fit(data, len(self._out))
         self._flush()
 
     def _flush(self) -> None:

@@ -1,13 +1,24 @@
 """Allure's own structure for our runs: categories that separate a nonconforming DUT from a
-broken rig or a harness bug, so a nightly reader knows whom to call."""
+broken rig or a harness bug, so a nightly reader knows whom to call; parameters that read well
+and never show a secret (allure-pytest writes every test parameter as it is, and a password
+the transcripts show as *** must not sit beside them in plain text)."""
 
 from __future__ import annotations
 
 import hashlib
 import html
 import json
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+
+from harness.at.transcript import known_secrets
+
+MASK = "***"  # what the transcripts show for a secret
+# a parameter so named holds a secret whatever its value: also one no transcript ever saw
+# (the case stopped before sending it), e.g. password, pass_word, passwd, device_secret
+SECRET_NAME = re.compile(r"pass_?w(?:or)?d|secret|passphrase|token", re.IGNORECASE)
 
 # Allure matches in order; "failed" is an assertion (a verdict), "broken" any other exception.
 CATEGORIES = [
@@ -51,6 +62,27 @@ def readable(value: object, limit: int = 80) -> str:
     return f"{text[:limit - 20]}… ({size}md5 {digest})"
 
 
+def shows_secret(name: str, value: object, secrets: Collection[str]) -> bool:
+    """Whether a parameter would show a secret: a secret's name with a value (None and "" are
+    no secret), or a value that is a known secret or holds one (a tuple of credentials).
+    Whole values only: a short secret ("p") must not mask every value with that letter in it."""
+    if value is None or (isinstance(value, (str, bytes, bytearray)) and not value):
+        return False
+    return bool(SECRET_NAME.search(name)) or _holds(value, secrets)
+
+
+def _holds(value: object, secrets: Collection[str]) -> bool:
+    if isinstance(value, str):
+        return value in secrets
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "surrogateescape") in secrets
+    if isinstance(value, dict):
+        return any(_holds(k, secrets) or _holds(v, secrets) for k, v in value.items())
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return any(_holds(v, secrets) for v in value)
+    return False
+
+
 def _current_result() -> Any:
     """The Allure result of the case being reported (allure-pytest's listener keeps it open until
     the case's last report); None when Allure is not writing results."""
@@ -67,14 +99,20 @@ def tidy_result(item: Any) -> None:
     """After allure-pytest has filled in a case's result (its teardown hook): parameters readable
     and distinct, a history id of its own (the case's node id: one history per case, whatever
     its parameters), and the docstring escaped, so the note's `<value>` names show in Allure 2's
-    HTML description instead of vanishing as unknown tags."""
+    HTML description instead of vanishing as unknown tags. A parameter that would show a secret
+    reads MASK, as in the transcripts."""
     result = _current_result()
     if result is None:
         return
     params = item.callspec.params if hasattr(item, "callspec") else {}
+    secrets = set(known_secrets())
     for param in result.parameters:
         if param.name in params:
-            param.value = readable(params[param.name])
+            value = params[param.name]
+            param.value = MASK if shows_secret(param.name, value, secrets) else readable(value)
+        elif param.value and (SECRET_NAME.search(param.name) or param.value in secrets
+                              or param.value in {repr(s) for s in secrets}):
+            param.value = MASK  # allure.dynamic.parameter(): only its text is left to judge
     result.historyId = hashlib.md5(item.nodeid.encode("utf-8")).hexdigest()
     if result.description and not result.descriptionHtml:
         paragraphs = [" ".join(p.split()) for p in str(result.description).split("\n\n") if p.strip()]

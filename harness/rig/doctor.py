@@ -5,7 +5,9 @@ started for dut.kind emulator); who the DUT says it is (ATI, AT+CGMR, AT+CGSN: 3
 what the qualification record is about); the relay (power cycle, or reset pulse, and the same
 module answering afterwards) unless --no-power; the broker the DUT must reach (started as the
 rig says; the DUT opens a connection to broker.dut_address, 3.3.2); the certificates when
-broker.tls (the session PKI loads and chains to its CA, and the broker's TLS listener verifies).
+broker.tls (the session PKI loads and chains to its CA, and the broker's TLS listener verifies);
+the rig's broker account when broker.username is set (harness/rig/account.py: the host and the DUT
+log in with it, 3.3.4; a refusal names `rig.yaml: broker.username/broker.password`, exit 4).
 
 A failed part makes the parts that need it SKIP with the reason. Never a traceback: anything
 unexpected becomes a FAIL row naming the part. The exit status means what a conformance run's
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.at import ATChannel, ATError, Transcript
+from harness.at.flows import Account
 from harness.rig.exits import PASSED, RIG_BROKEN, USAGE
 from harness.rig.identity import Identity
 from harness.rig.labgrid import LabgridError, Place
@@ -328,6 +331,30 @@ def _dut_reaches(s: State, port: int) -> str:
     return f"the DUT reaches {host}:{port} ({urc.line})"
 
 
+def check_account(s: State) -> str:
+    """The rig's broker account logs in from the host and from the DUT (3.3.4); a refusal is the rig file's."""
+    from harness.rig.account import AccountRefused, LoginFailed, dut_login, host_login
+
+    s.need("broker")
+    cfg, server = s.rig.broker, s.broker
+    assert cfg.username is not None and server is not None  # run_doctor asks only a rig with an account
+    account, where = Account(cfg.username, cfg.password), s.rig.origin("broker.username")
+    tls = s.pki.client_context() if cfg.tls else None
+    try:
+        said = [host_login(server.host, server.tls_port if cfg.tls else server.port, account, where, tls)]
+        if cfg.tls:
+            said.append("DUT login not tried (TLS needs AT+QSSLCFG; the suite's ssl cases do that)")
+        elif s.channel is None or "identity" in s.failed:
+            said.append("DUT login not tried (the DUT does not answer)")
+        else:
+            said.append(dut_login(s.channel, cfg.dut_address, server.port, account, where, s.rig.dut.time_scale))
+    except AccountRefused as exc:
+        raise OptionWrong(str(exc)) from None
+    except LoginFailed as exc:
+        raise CheckFailed(f"broker account {cfg.username!r}: {exc}") from None
+    return f"{cfg.username!r}: " + "; ".join(said)
+
+
 CHECKS: list[tuple[str, Callable[[State], str]]] = [
     ("labgrid", check_labgrid),
     ("port", check_port),
@@ -335,7 +362,13 @@ CHECKS: list[tuple[str, Callable[[State], str]]] = [
     ("relay", check_relay),
     ("certificates", check_certificates),
     ("broker", check_broker),
+    ("account", check_account),
 ]
+# Rows only for a rig that has the part: a labgrid place, a broker account.
+OPTIONAL: dict[str, Callable[[RigConfig], bool]] = {
+    "labgrid": lambda rig: rig.labgrid is not None,
+    "account": lambda rig: rig.broker.username is not None,
+}
 
 
 # -- running and printing -----------------------------------------------------------------------
@@ -349,7 +382,7 @@ def run_doctor(rig_path: str | Path, *, power: bool = True, port: str | None = N
     except RigError as exc:
         rows = [Row("rig file", FAIL, str(exc))]
         return rows + [Row(name, SKIP, "the rig file or an option is wrong") for name, _ in CHECKS
-                       if name != "labgrid"], USAGE
+                       if name not in OPTIONAL], USAGE
     d, r = rig.dut, rig.relay
     where = d.port or d.transport
     if rig.labgrid is not None:
@@ -360,8 +393,8 @@ def run_doctor(rig_path: str | Path, *, power: bool = True, port: str | None = N
     with contextlib.ExitStack() as stack:
         state = State(rig, power, stack, Transcript(secrets=rig.secrets()))
         for name, check in CHECKS:
-            if name == "labgrid" and rig.labgrid is None:
-                continue  # a row only for a rig that names a labgrid place
+            if name in OPTIONAL and not OPTIONAL[name](rig):
+                continue  # a row only for a rig that has the part
             try:
                 rows.append(Row(name, OK, check(state)))
             except CheckSkipped as exc:

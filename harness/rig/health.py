@@ -4,10 +4,13 @@ not fail the case by nonconformance, so the case is an error with "rig fault" (i
 recovery ladder runs at once, and the next case starts from a working rig.
 
 Only what can be observed without changing the DUT's state more than a failed case already has:
-the emulator process (alive, not stopped), and one resync (AT, OK) on the channel."""
+the emulator process (alive, not stopped), one resync (AT, OK) on the channel, and the broker
+accepting a TCP connection (a dead broker fails every later case that dials it, and no rung of
+the ladder, which only touches the DUT, brings it back: the run stops as rig broken)."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +30,16 @@ def process_state(pid: int) -> str:
 @dataclass(frozen=True)
 class RigFault:
     why: str
-    recoverable: bool  # the recovery ladder can help (a hung or unreachable DUT); a dead or
-    # stopped emulator process it cannot: no power cycle restarts a process
+    # why the recovery ladder cannot help ("" when it can: a hung or unreachable DUT); a dead or
+    # stopped emulator process or a dead broker it cannot: its rungs reset and power the DUT only
+    no_ladder: str = ""
+
+    @property
+    def recoverable(self) -> bool:
+        return not self.no_ladder
+
+
+_NO_PROCESS_RUNG = "no rung restarts an emulator process"
 
 
 def rig_fault(dut: Dut) -> RigFault | None:
@@ -36,13 +47,24 @@ def rig_fault(dut: Dut) -> RigFault | None:
     emu = dut.emulator
     if emu is not None:
         if not emu.alive():
-            return RigFault(f"the emulator process has exited (status {emu.proc.returncode})", False)
+            return RigFault(f"the emulator process has exited (status {emu.proc.returncode})", _NO_PROCESS_RUNG)
         if process_state(emu.proc.pid) in ("T", "t"):
-            return RigFault(f"the emulator process (pid {emu.proc.pid}) is stopped (SIGSTOP or a debugger)", False)
+            return RigFault(f"the emulator process (pid {emu.proc.pid}) is stopped (SIGSTOP or a debugger)",
+                            _NO_PROCESS_RUNG)
     try:
         answers = dut.channel.resync(attempts=2, timeout=deadline_s("AT", dut.time_scale))
     except ATError as exc:
-        return RigFault(f"the DUT's port failed: {exc}", True)
+        return RigFault(f"the DUT's port failed: {exc}")
     if not answers:
-        return RigFault(f"the DUT at {dut.url} no longer answers AT", True)
+        return RigFault(f"the DUT at {dut.url} no longer answers AT")
     return None
+
+
+def broker_fault(kind: str, host: str, port: int, timeout: float = 2.0) -> RigFault | None:
+    """The rig's broker no longer accepts a TCP connection (killed, crashed, its host gone)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return RigFault(f"the broker ({kind}) at {host}:{port} does not accept connections "
+                        f"({exc.strerror or exc})", "no rung restarts the broker")
