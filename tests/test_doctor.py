@@ -137,6 +137,12 @@ def test_garbage_and_silence_get_the_suites_lines() -> None:
     identity = rows_of(proc)["identity"]
     assert identity.status == FAIL
     assert identity.detail.startswith(f"DUT at {peer.url} answered garbage to AT: b'\\x00\\xfe\\xffNOISE"), identity
+    kept = rows_of(proc)["transcript"]  # the evidence of a failure that may not come back
+    assert kept.status == "SAVED" and kept.detail.startswith("the serial exchange is in "), kept
+    path = Path(kept.detail.rsplit(" ", 1)[1])
+    text = path.read_text()
+    path.unlink()
+    assert "TX  AT<CR>" in text and "NOISE" in text, text
     with AtPeer(echo=False) as peer:
         peer.silent = True
         proc = doctor("--port", peer.url, "--no-power")

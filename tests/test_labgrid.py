@@ -119,7 +119,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         pytest.skip(MISSING)
     tmp = tmp_path_factory.mktemp("lab")
     procs: list[subprocess.Popen[bytes]] = []
-    emu = EmulatorProcess.start(transport="tcp", time_scale=SCALE, control=True, log_path=tmp / "emulator.log")
+    emu = EmulatorProcess.start(transport="tcp", time_scale=SCALE, control=True, log_path=tmp / "emulator.log",
+                                extra=["-v"])
     try:
         pdu_log = tmp / "pdu.log"
         pdu = subprocess.Popen([sys.executable, str(FAKE_PDU), "--outlet", f"0={emu.control}", "--log", str(pdu_log)],
@@ -294,12 +295,21 @@ def test_sigterm_of_a_run_releases_the_place(lab, tmp_path):
     assert lab.holder() == "None", out[-2000:]
 
 
+def evidence(rows: dict[str, str], lab: Lab) -> str:
+    """What a failed doctor row needs to be understood: its serial exchange and the emulator's log."""
+    text = ""
+    kept = rows.get("transcript", "").rsplit(" ", 1)[-1]
+    if kept.startswith("/") and Path(kept).is_file():
+        text += "\n--- doctor transcript\n" + Path(kept).read_text()[-4000:]
+    return text + "\n--- emulator log (tail)\n" + (lab.tmp / "emulator.log").read_text()[-4000:]
+
+
 @needs_labgrid
 def test_doctor_checks_the_place(lab):
     proc = subprocess.run([sys.executable, "-m", "harness.rig", "doctor", "--rig", str(lab.rig())], cwd=ROOT,
                           env=user_env("doc"), capture_output=True, text=True, timeout=120)
     rows = {ln.split()[0]: ln for ln in proc.stdout.splitlines() if ln.strip()}
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr + evidence(rows, lab)
     assert "OK" in rows["labgrid"] and "2 resources online" in rows["labgrid"], proc.stdout
     assert "relay labgrid: power off" in rows["relay"] and "same module answers" in rows["relay"], proc.stdout
     assert lab.holder() == "None"

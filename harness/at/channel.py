@@ -331,11 +331,14 @@ class ATChannel:
             self._settle(self._quiet_s(), limit=timeout)
         for i in range(max(1, attempts)):
             if i or self._maybe_data_mode:
-                self._write(b"\x1b\r", "\x1b\r")
-                with self._cond:
+                with self._cond:  # owed before it is written: its answer may beat the next line here
                     self._owe(1, math.inf)  # the answer (if any) to the line <ESC><CR> ended
                     self._maybe_data_mode = False
-                self._settle(self._quiet_s())
+                sent = time.monotonic()
+                self._write(b"\x1b\r", "\x1b\r")
+                # Its answer (OK leaving a data mode, ERROR for a line <ESC> began) must land before
+                # the probe goes, or it is taken for the probe's: wait from the write, not the last RX.
+                self._settle(self._echo_wait_s(), since=sent)
             try:
                 # Echo may have been switched behind our back: only the first probe insists on it.
                 r = self._exchange("AT", timeout, require_echo=bool(self._echo_on) and i == 0, probe=True)
@@ -433,8 +436,10 @@ class ATChannel:
                     self._owe(1, math.inf)  # its final result may still come
                     if data_mode:
                         self._maybe_data_mode = True  # a late '>' or a data mode never ended
-                    self.transcript.record("NOTE", f"timeout after {deadline:.1f} s waiting for {what}")
-                    raise ATTimeout(what, deadline, self._so_far(p))
+                    got = self._so_far(p)  # an unterminated rest (garbage, no line end) is only here
+                    self.transcript.record("NOTE", f"timeout after {deadline:.1f} s waiting for {what}"
+                                                   + (f"; received so far: {got}" if got else ""))
+                    raise ATTimeout(what, deadline, got)
                 if p.suspect is not None and not p.slot:
                     left = min(left, p.suspect_at + self._echo_wait_s() - now)
                 self._cond.wait(max(left, 0.001))
@@ -470,14 +475,15 @@ class ATChannel:
             self.transcript.record("NOTE", f"resync probe: {len(faults)} DUT protocol error(s) above not raised")
         return r
 
-    def _settle(self, quiet: float = QUIET_S, limit: float | None = None) -> None:
+    def _settle(self, quiet: float = QUIET_S, limit: float | None = None, since: float = 0.0) -> None:
         """Wait until nothing arrived for `quiet` s (at most `limit`, by default 10 x `quiet`):
-        late answers land idle."""
+        late answers land idle. `since`: quiet counts from then at the earliest (a line just
+        written: its answer has not had the time to come yet)."""
         end = time.monotonic() + (10 * quiet if limit is None else limit)
         with self._cond:
             while True:
                 now = time.monotonic()
-                quiet_at = self._last_rx + quiet
+                quiet_at = max(self._last_rx, since) + quiet
                 if now >= quiet_at or now >= end:
                     return
                 self._cond.wait(min(quiet_at, end) - now)

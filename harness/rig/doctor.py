@@ -23,6 +23,10 @@ holds it (the doctor never waits: a place acquired by someone else is a FAIL nam
 resources are online and its power driver answers (``power get``). The doctor then acquires the
 place for the rows after it (port, identity, relay: the power cycle goes through labgrid and the port
 is read again after it) and releases it at the end.
+
+When a row FAILs after the DUT's port was opened, the serial exchange (secrets masked) is kept in
+a file the last row names (``transcript``): what the DUT answered is the evidence a lab engineer
+needs for a failure that may not come back on a rerun.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ from harness.rig.session import (
 )
 from harness.spec.timing import deadline_s
 
-OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+OK, FAIL, SKIP, SAVED = "OK", "FAIL", "SKIP", "SAVED"
 
 
 @dataclass(frozen=True)
@@ -406,9 +410,22 @@ def run_doctor(rig_path: str | Path, *, power: bool = True, port: str | None = N
             except Exception as exc:  # never a traceback: name the part and what was raised
                 state.failed.add(name)
                 rows.append(Row(name, FAIL, f"{name}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}"))
+        if any(row.status == FAIL for row in rows) and len(state.log):
+            rows.append(Row("transcript", SAVED, _keep(state.log)))
     if usage:
         return rows, USAGE
     return rows, RIG_BROKEN if any(row.status == FAIL for row in rows) else PASSED
+
+
+def _keep(log: Transcript) -> str:
+    """The doctor's serial exchange in a file of its own (the work directory goes at the end)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="bc660k-doctor-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as out:
+            out.write(log.render())
+    except OSError as exc:
+        return f"the serial exchange could not be kept: {exc}"
+    return f"the serial exchange is in {name}"
 
 
 def print_table(rows: list[Row], out: TextIO) -> None:
