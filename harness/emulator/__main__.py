@@ -111,7 +111,8 @@ def parse(argv: list[str] | None = None) -> Options:
         p.error(f"--tcp {host} is not a loopback address (add --allow-remote to serve it)")
     level = logging.DEBUG if a.verbose > 1 else logging.INFO if a.verbose else logging.WARNING
     # With -v the lines carry the milliseconds since start: a host connection's life is read in time.
-    fmt = "emulator +%(relativeCreated).0fms %(levelname)s: %(message)s" if a.verbose else "emulator %(levelname)s: %(message)s"
+    when = "+%(relativeCreated).0fms " if a.verbose else ""
+    fmt = f"emulator {when}%(levelname)s: %(message)s"
     logging.basicConfig(level=level, stream=sys.stderr, format=fmt)
     return Options(pty=a.tcp is None, link=a.pty or None, host=host, port=port,
                    time_scale=a.time_scale, firmware=a.firmware, baud=a.baud, pace=a.pace, imei=a.imei,
