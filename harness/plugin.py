@@ -53,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--section", action="append", default=[], metavar="SECTION",
                 help="run only the cases marked with this section of the note or one below it "
                      "(e.g. 3.3.8, or 3.3 for all commands); repeatable")
+    g.addoption("--progress-every", type=float, default=15.0, metavar="S",
+                help="print the [progress] line (cases done, time left) at most every S seconds "
+                     "(default 15; 0: after every case)")
 
 
 def _overrides(config: pytest.Config) -> dict[str, Any]:

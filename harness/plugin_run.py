@@ -153,14 +153,19 @@ class RunLife:
             return
         self.record.select([(i.nodeid, _sections(i)) for i in session.items])
         expected = last_durations(self.rig.report.dir / "record.json")
-        self.progress = Progress([i.nodeid for i in session.items], expected=expected)
+        self.progress = Progress([i.nodeid for i in session.items], every_s=self._every(), expected=expected)
+
+    def _every(self) -> float:
+        every = self.config.getoption("--progress-every", 15.0)
+        return max(0.0, float(every if every is not None else 15.0))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """With xdist the controller never collects: the workers' collections are the selection."""
         self.record.select([(nodeid, []) for nodeid in ids])
         if self.progress is None:
-            self.progress = Progress(ids, expected=last_durations(self.rig.report.dir / "record.json"))
+            self.progress = Progress(ids, every_s=self._every(),
+                                     expected=last_durations(self.rig.report.dir / "record.json"))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -346,8 +351,11 @@ class RunLife:
         self._write("history", lambda: keep_history(data, self.rig.report.dir / "history"))
         state = "complete" if self.record.incomplete is None else f"INCOMPLETE ({self.record.incomplete['reason']})"
         history = self.rig.report.dir / "history" / "index.html"
+        allure = ([f"Allure HTML: `make report REPORT_DIR={self.rig.report.dir}` builds "
+                   f"{self.rig.report.dir / 'allure-report' / 'index.html'}"]
+                  if allure_dir is not None else [])
         self.summary_lines = [*chapter_lines(data), f"{headline(data)}; reports ({state}):",
-                              *(f"  {p}" for p in [*written, *([history] if history.exists() else [])])]
+                              *(f"  {p}" for p in [*written, *([history] if history.exists() else [])]), *allure]
 
     def _write(self, what: str, action: Any) -> None:
         """One report that cannot be written costs that report, never the others or the verdict."""

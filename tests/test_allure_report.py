@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.allure_html import ALLURE, external_urls, generate, nights
+from harness.report.allure_html import ALLURE, external_urls, generate, nights, trend_key
 from harness.report.allure_meta import readable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +100,20 @@ def test_report_is_one_offline_file_with_a_trend_of_nights(run_dir, tmp_path):
     assert nights(out) == 2
     generate(later / "allure-results", out)
     assert nights(out) == 2
+    # another firmware on the same rig: a trend of its own, the first one untouched
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    data["started"] += 86400
+    firmware = data["facts"]["DUT firmware"]
+    data["facts"]["DUT firmware"] = "BC660KGLAAR01A06"
+    (other / "record.json").write_text(json.dumps(data))
+    generate(other / "allure-results", out)
+    assert nights(out) == 1
+    assert nights(out, trend_key(later / "allure-results")) == 2
+    # the first firmware's next night continues its own trend
+    data["started"] += 86400
+    data["facts"]["DUT firmware"] = firmware
+    (later / "record.json").write_text(json.dumps(data))
+    generate(later / "allure-results", out)
+    assert nights(out) == 3
+    assert nights(out, "BC660KGLAAR01A06 on " + Path(data["facts"]["Rig file"]).name) == 1

@@ -99,3 +99,28 @@ def test_the_graph_is_read() -> None:
 def test_harness_has_no_import_cycle() -> None:
     cycle = find_cycle(graph())
     assert cycle is None, "import cycle in harness/: " + " -> ".join(cycle or [])
+
+
+def all_imports(path: Path) -> set[str]:
+    """Every harness module `path` imports anywhere, late imports inside functions included."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith(PACKAGE + "."))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(PACKAGE):
+            base = node.module or ""
+            out.update(f"{base}.{a.name}" if base == PACKAGE else base for a in node.names)
+    return out
+
+
+# The emulator is judged against the note and the observations, never against our reading of them:
+# it may use the MQTT codec (MQTT 3.1.1 itself) and nothing else of the harness; its launcher (the
+# host side that starts the process) may use the harness's child-process bookkeeping.
+EMULATOR_MAY_IMPORT = ("harness.emulator", "harness.mqtt", "harness.children")
+
+
+def test_the_emulator_never_imports_our_reading_of_the_note() -> None:
+    found = {f"{name} imports {imp}" for name, path in modules().items() if name.startswith("harness.emulator")
+             for imp in all_imports(path) if not imp.startswith(EMULATOR_MAY_IMPORT)}
+    assert not found, sorted(found)
+    assert "harness.mqtt.codec" in all_imports(modules()["harness.emulator.mqtt_client"])  # the walk sees imports

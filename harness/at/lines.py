@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# Prefixes that are unsolicited result codes (chapter 5, Figure 1, 3.3.x result URCs) plus the
-# general ones a BC660K-GL reports around boot and attach (DESIGN.md "Module facts").
-# +QMTRCV is Figure 1's spelling of +QMTRECV; both are accepted as URCs and reported as sent.
-URC_PREFIXES: frozenset[str] = frozenset({
-    "+QMTOPEN", "+QMTCONN", "+QMTSUB", "+QMTUNS", "+QMTPUB", "+QMTDISC", "+QMTCLOSE",  # 3.3.2-3.3.8
-    "+QMTSTAT", "+QMTRECV", "+QMTPUBREL", "+QMTRCV",  # chapter 5, Figure 1
+from harness.spec.urcs import URCS
+
+# Prefixes that are unsolicited result codes: the note's URC table (chapter 5 and the 3.3.x result
+# URCs, harness/spec/urcs.py), Figure 1's other spellings, and the general ones a BC660K-GL reports
+# around boot and attach (DESIGN.md "Module facts"). +QMTRCV is Figure 1's spelling of +QMTRECV; both
+# are accepted as URCs and reported as sent.
+URC_PREFIXES: frozenset[str] = frozenset(URCS) | frozenset({
+    "+QMTPUBREL", "+QMTRCV",  # Figure 1
     "RDY", "+CEREG", "+CFUN", "+CPIN", "+IP", "+QNBIOTEVENT", "+CSCON",  # boot / network
 })
 

@@ -74,7 +74,7 @@ def _merge(dirs: list[str], html: Path, json_path: Path | None) -> int:
 
 
 def _allure(report_dir: Path) -> int:
-    from .allure_html import ReportError, generate, nights
+    from .allure_html import ReportError, generate, nights, trend_key
 
     started = time.monotonic()
     try:
@@ -82,7 +82,8 @@ def _allure(report_dir: Path) -> int:
     except ReportError as exc:
         print(f"harness.report: {exc}", file=sys.stderr)
         return 2
-    print(f"{page} ({nights(page.parent)} night(s) in the trend; {time.monotonic() - started:.1f} s)")
+    key = trend_key(report_dir / "allure-results")
+    print(f"{page} ({nights(page.parent)} night(s) in the trend of {key}; {time.monotonic() - started:.1f} s)")
     return 0
 
 

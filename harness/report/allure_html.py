@@ -1,10 +1,13 @@
 """`make report`: the Allure HTML of the last run, built offline by the project's pinned Allure
 (tools/allure: npm `allure-commandline` 2.46.1, Java 17), one file that opens from `file://`.
 
-Nightly trends: Allure keeps its trend data in `<report>/history/`; copied into the results
-before generating, each generation adds one night. The report directory remembers which run
-(record.json's start time) its last night was, with the history as it stood before that night,
-so generating twice from the same run adds the night once.
+Nightly trends, by firmware and by rig: Allure keeps its trend data in a `history/` folder; copied
+into the results before generating, each generation adds one night. The report directory keeps one
+such history per firmware-on-rig (`trends/<firmware> on <rig>/`, from record.json's facts), so a
+night of firmware B on the same rig does not land in firmware A's trend; `history/` beside the page
+is the trend the page shows. Each trend remembers which run (record.json's start time) its last
+night was, with the history as it stood before that night, so generating twice from the same run
+adds the night once.
 
 Offline: Allure 2 puts a Google Tag Manager script into every report and sends a ping unless
 ALLURE_NO_ANALYTICS=true (set here). The generated page then still names a few URLs that are
@@ -66,16 +69,36 @@ def _run_id(results: Path) -> str:
         return f"results@{newest}"
 
 
-def _previous_history(out: Path, run: str) -> Path | None:
-    """The history this generation starts from: the last report's, or, when that report was of
-    the same run, the history from before its night (regenerating must not add a night)."""
+def trend_key(results: Path) -> str:
+    """Which trend the run's night belongs to: `<DUT firmware> on <rig file name>` (record.json)."""
     try:
-        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        facts = json.loads((results.parent / "record.json").read_text(encoding="utf-8"))["facts"]
+        firmware, rig = str(facts.get("DUT firmware") or "unknown firmware"), str(facts.get("Rig file") or "")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown firmware on unknown rig"
+    return f"{firmware} on {Path(rig).name or 'unknown rig'}"
+
+
+def trend_dir(out: Path, key: str) -> Path:
+    return out / "trends" / (re.sub(r"[^A-Za-z0-9_.@ -]+", "_", key).strip()[:100] or "unknown")
+
+
+def _previous_history(trend: Path, run: str) -> Path | None:
+    """The history this generation starts from: the trend's last night's, or, when that night was
+    the same run, the history from before it (regenerating must not add a night)."""
+    try:
+        marker = json.loads((trend / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         marker = {}
     if marker.get("run") == run:
-        return out / BEFORE if (out / BEFORE).is_dir() else None
-    return out / "history" if (out / "history").is_dir() else None
+        return trend / BEFORE if (trend / BEFORE).is_dir() else None
+    return trend / "history" if (trend / "history").is_dir() else None
+
+
+def _replace(source: Path, target: Path) -> None:
+    if target.is_dir():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
 
 
 def generate(results: Path, out: Path, allure: Path = ALLURE) -> Path:
@@ -85,11 +108,12 @@ def generate(results: Path, out: Path, allure: Path = ALLURE) -> Path:
     if not allure.exists():
         raise ReportError(f"{allure}: Allure is not installed (make report installs it: npm ci in tools/allure)")
     run = _run_id(results)
+    trend = trend_dir(out, trend_key(results))
     env = {**os.environ, "ALLURE_NO_ANALYTICS": "true"}
     with tempfile.TemporaryDirectory(prefix="allure-") as tmp:
         work = Path(tmp) / "results"
         shutil.copytree(results, work, ignore=shutil.ignore_patterns("history"))
-        before = _previous_history(out, run)
+        before = _previous_history(trend, run)
         if before is not None:
             shutil.copytree(before, work / "history")
             shutil.copytree(before, Path(tmp) / BEFORE)
@@ -104,25 +128,27 @@ def generate(results: Path, out: Path, allure: Path = ALLURE) -> Path:
             output, _ = proc.communicate()
             if proc.returncode:
                 raise ReportError(f"{' '.join(cmd)}: exit {proc.returncode}\n{output[-2000:]}")
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("index.html", "history", BEFORE, MARKER):
-            target = out / name
+        trend.mkdir(parents=True, exist_ok=True)
+        for name in (BEFORE, MARKER):
+            target = trend / name
             if target.is_dir():
                 shutil.rmtree(target)
             else:
                 target.unlink(missing_ok=True)
-        shutil.copy2(Path(tmp) / "single" / "index.html", out / "index.html")
-        shutil.copytree(plain / "history", out / "history")
+        _replace(plain / "history", trend / "history")
         if (Path(tmp) / BEFORE).is_dir():
-            shutil.copytree(Path(tmp) / BEFORE, out / BEFORE)
+            shutil.copytree(Path(tmp) / BEFORE, trend / BEFORE)
+        shutil.copy2(Path(tmp) / "single" / "index.html", out / "index.html")
+    _replace(trend / "history", out / "history")  # the trend this page shows
     strip_external(out / "index.html")
-    (out / MARKER).write_text(json.dumps({"run": run, "added": time.time()}), encoding="utf-8")
+    (trend / MARKER).write_text(json.dumps({"run": run, "added": time.time()}), encoding="utf-8")
     return out / "index.html"
 
 
-def nights(out: Path) -> int:
-    """How many nights the report's trend holds."""
+def nights(out: Path, key: str | None = None) -> int:
+    """How many nights a trend holds: the one the page shows, or the trend of `key`."""
+    where = out / "history" if key is None else trend_dir(out, key) / "history"
     try:
-        return len(json.loads((out / "history" / "history-trend.json").read_text(encoding="utf-8")))
+        return len(json.loads((where / "history-trend.json").read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return 0

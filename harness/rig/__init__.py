@@ -1,4 +1,6 @@
-"""The rig: the rig file (schema.py, loader.py); relay drivers and recovery come later."""
+"""The rig: the rig file (schema.py, loader.py, options.py), the session a run and the doctor share
+(session.py, reach.py, identity.py), relay drivers (relay/), recovery (ladder.py, health.py), labgrid
+places (labgrid.py) and the doctor (doctor.py, `python -m harness.rig doctor`)."""
 
 from harness.rig.loader import DEFAULT_RIG, OPTION_NAMES, RigError, load_rig
 from harness.rig.schema import (

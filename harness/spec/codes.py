@@ -88,7 +88,6 @@ QMTSTAT = _table("5.1", "+QMTSTAT", "err_code", (
     (6, "The client took the initiative in closing the MQTT connection due to constant packet sending failures."),
     (7, "The link is not alive or the server is inaccessible.")), kind="qmtstat", prefix="5.1/QMTSTAT")
 QMTSTAT_BY_CODE = {c.value: c for c in QMTSTAT}
-QMTSTAT_RESERVED = range(8, 256)
 QMTSTAT_RESERVED_QUOTE = "8-255 Reserved for future use."
 
 RESULTS: dict[tuple[str, str], tuple[Code, ...]] = {

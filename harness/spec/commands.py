@@ -217,7 +217,6 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (QMTCFG, QMTOPEN, QMTCLOSE, Q
 
 DATA_MODE_MAX_BYTES = 1460  # 3.3.8 note 2
 DATA_MODE_IDLE_EXIT_S = 60.0  # 3.3.8 note 5, module seconds
-ERROR_QUOTE = "If there is any error: " + _ERR
 
 
 def split_args(text: str) -> list[str]:

@@ -114,9 +114,6 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("5.2/QMTRECV/payload_len", "5.2", "<payload_len> Integer type. Length of the payload."),
 )
 
-URC_NAMES = tuple(URCS)
-
-
 def entries() -> list[Entry]:
     out = [Entry(u.id, "urc", u.section, u.quote, u.unclear) for u in URCS.values()]
     out += [Entry(i, "urc", s, q) for i, s, q in RULES]
