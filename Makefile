@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv deps labgrid qualify test proof lint clean
+.PHONY: venv deps labgrid qualify test proof allure report pdf lint clean
 
 venv: $(STAMP)
 
@@ -70,6 +70,18 @@ allure: $(ALLURE_BIN)
 
 report: venv $(ALLURE_BIN)
 	$(BIN)/python -m harness.report allure $(REPORT_DIR)
+
+# The matrix as a PDF a lab can file (reports/matrix.pdf), printed by headless Chromium; the
+# Debian package is installed when missing and we are root.
+CHROMIUM ?= chromium
+pdf:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } || \
+		{ echo "chromium is not installed: sudo apt-get install -y --no-install-recommends chromium"; exit 2; }
+	@test -f $(REPORT_DIR)/matrix.html || { echo "$(REPORT_DIR)/matrix.html: no matrix (run make qualify first)"; exit 2; }
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --no-pdf-header-footer \
+		--print-to-pdf=$(REPORT_DIR)/matrix.pdf file://$(abspath $(REPORT_DIR))/matrix.html 2>/dev/null
+	@echo "$(REPORT_DIR)/matrix.pdf"
 
 lint: venv
 	$(BIN)/ruff check .

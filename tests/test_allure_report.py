@@ -117,3 +117,29 @@ def test_report_is_one_offline_file_with_a_trend_of_nights(run_dir, tmp_path):
     generate(later / "allure-results", out)
     assert nights(out) == 3
     assert nights(out, "BC660KGLAAR01A06 on " + Path(data["facts"]["Rig file"]).name) == 1
+
+
+def test_fleet_merge_feeds_every_rig_to_one_allure_report(run_dir, tmp_path):
+    """Issue 14, item 4: `merge ... --allure DIR`: each rig's cases side by side, none a retry of another's."""
+    rigs = {}
+    for name in ("bench-a", "bench-b"):
+        rigs[name] = tmp_path / name
+        shutil.copytree(run_dir, rigs[name])
+    out = tmp_path / "fleet"
+    cmd = [sys.executable, "-m", "harness.report", "merge", *(f"{n}={d}" for n, d in rigs.items()),
+           "--html", str(tmp_path / "fleet.html"), "--allure", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    one = results(run_dir / "allure-results")
+    merged = results(out / "allure-results")
+    assert len(merged) == 2 * len(one)
+    assert len({r["historyId"] for r in merged}) == len(merged)  # no rig's case folded into another's
+    hosts = collections.Counter(next(x["value"] for x in r["labels"] if x["name"] == "host") for r in merged)
+    assert hosts == {"bench-a": len(one), "bench-b": len(one)}
+    assert all(any(x["name"] == "epic" for x in r["labels"]) for r in merged)  # the chapter tree stays
+    page = out / "allure-report" / "index.html"
+    assert page.is_file() and not external_urls(page.read_text(encoding="utf-8"))
+    twice = subprocess.run([*cmd[:4], f"a={rigs['bench-a']}", f"b={rigs['bench-a']}", "--html",
+                            str(tmp_path / "f2.html"), "--allure", str(tmp_path / "f2")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert twice.returncode == 2 and "given twice" in twice.stderr and "Traceback" not in twice.stderr, twice.stderr

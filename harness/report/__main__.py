@@ -33,9 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("dirs", nargs="+", metavar="[RIG=]DIR", help="report directories; RIG= names their rig")
     f.add_argument("--html", type=Path, default=Path("fleet.html"), help="the page (default fleet.html)")
     f.add_argument("--json", type=Path, help="also the merged results as JSON")
+    f.add_argument("--allure", type=Path, metavar="DIR",
+                   help="also every rig's last Allure results in DIR/allure-results, their HTML in "
+                        "DIR/allure-report")
     args = parser.parse_args(argv)
     if args.cmd == "merge":
-        return _merge(args.dirs, args.html, args.json)
+        return _merge(args.dirs, args.html, args.json, args.allure)
     if args.cmd == "allure":
         return _allure(args.report_dir)
     try:
@@ -59,17 +62,28 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if result.regressions else 0
 
 
-def _merge(dirs: list[str], html: Path, json_path: Path | None) -> int:
-    from .fleet import FleetError, merge, render_text, write
+def _merge(dirs: list[str], html: Path, json_path: Path | None, allure: Path | None) -> int:
+    from .allure_html import ReportError, generate
+    from .fleet import FleetError, merge, render_text, result_dirs, write
+    from .fleet_allure import FleetAllureError, merge_results
 
     try:
         fleet = merge(dirs)
+        rigs = result_dirs(dirs) if allure is not None else []
     except FleetError as exc:
         print(f"harness.report: {exc}", file=sys.stderr)
         return 2
     write(fleet, html, json_path)
     print(render_text(fleet))
     print(html)
+    if allure is not None:
+        try:
+            count = merge_results(rigs, allure / "allure-results")
+            page = generate(allure / "allure-results", allure / "allure-report", key="fleet")
+        except (FleetAllureError, ReportError) as exc:
+            print(f"harness.report: --allure: {exc}", file=sys.stderr)
+            return 2
+        print(f"{page} ({count} results from {len(rigs)} rig director{'y' if len(rigs) == 1 else 'ies'})")
     return 0
 
 

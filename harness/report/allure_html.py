@@ -101,14 +101,15 @@ def _replace(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
 
 
-def generate(results: Path, out: Path, allure: Path = ALLURE) -> Path:
-    """Build `out/index.html` (single file) from `results`, carrying the trend over."""
+def generate(results: Path, out: Path, allure: Path = ALLURE, key: str | None = None) -> Path:
+    """Build `out/index.html` (single file) from `results`, carrying the trend over (the trend of
+    `key`, by default the run's firmware on its rig)."""
     if not any(results.glob("*-result.json")):
         raise ReportError(f"{results}: no Allure results (run `make qualify` first)")
     if not allure.exists():
         raise ReportError(f"{allure}: Allure is not installed (make report installs it: npm ci in tools/allure)")
     run = _run_id(results)
-    trend = trend_dir(out, trend_key(results))
+    trend = trend_dir(out, key or trend_key(results))
     env = {**os.environ, "ALLURE_NO_ANALYTICS": "true"}
     with tempfile.TemporaryDirectory(prefix="allure-") as tmp:
         work = Path(tmp) / "results"

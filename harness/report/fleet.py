@@ -129,6 +129,23 @@ def find_records(dirs: list[str | Path]) -> list[tuple[Path, dict[str, Any], str
     return list(found.values())
 
 
+def result_dirs(dirs: list[str | Path]) -> list[tuple[str, Path]]:
+    """Every report directory with Allure results under the arguments, named as its rig: NAME= when
+    given, else the rig of the record beside the results, else the directory's name."""
+    out: list[tuple[str, Path]] = []
+    for arg in dirs:
+        given, d = parse_dir(arg)
+        for results in sorted(d.rglob("allure-results")) if d.is_dir() else []:
+            try:
+                rig = rig_name(load_record(results.parent / "record.json"), given)
+            except RecordError:
+                rig = given or results.parent.name
+            out.append((rig, results.parent))
+    if not out:
+        raise FleetError(f"no Allure results under {', '.join(map(str, dirs))}")
+    return out
+
+
 def merge(dirs: list[str | Path]) -> Fleet:
     runs: list[Run] = []
     for path, rec, rig in find_records(dirs):
