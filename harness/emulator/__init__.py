@@ -11,7 +11,12 @@ The rooms, each importing only the ones above it:
     mqtt_client.py the MQTT client engine, one per connect ID (no AT text)
     state.py       ModuleState, typed per area; SAVED (what a reset keeps); power-on/off hooks
     api.py         the handler contract: Arg, Command, Context, the (command, form) registry
-    general.py     AT, ATE, ATI, AT+CGMR/CGMM/CGMI/CGSN, CMEE, QSCLK, the radio (CFUN, CEREG, ...), QRST
+    general_values.py the emulated SIM, cell and network: IMEI, IMSI, ICCID, cell, signal, ... in one place
+    general.py     AT, ATE, ATI, CGMR/CGMM/CGMI/CGSN, CIMI, QCCID, CMEE, QSCLK, the radio (CFUN, CEREG,
+                   COPS, CGATT, CGPADDR, CSQ, QCGDEFCONT), QRST
+    general_power.py AT+CBC, CPSMS, CEDRXS, CEDRXRDP, QNBIOTEVENT, QCFG "dsevent"/"slplocktimes"
+    general_net.py AT+CESQ, QENG, QBAND, QBANDSCAN, CSCON, CGDCONT, CCLK, CTZR (+ NITZ at registration)
+    general_ping.py AT+QPING and its URCs
     qmt_common.py  what the MQTT handlers share: parsers with 8507, read forms, URCs of link events
     qmtcfg.py      AT+QMTCFG (3.3.1)
     qsslcfg.py     AT+QSSLCFG and the TLS context AT+QMTOPEN uses
@@ -30,7 +35,7 @@ Where things go:
 - A new form of a command: one decorated function in the command's module,
   `@handles("+CMD", "read") async def cmd_read(ctx, cmd): ...`, or for a fixed answer
   `answer("+CMD", "test", "+CMD: (0-1)")`. A form nobody registered answers plain ERROR.
-- A new command: the same, in the module of its area (general AT commands: general.py); a new
+- A new command: the same, in the module of its area (general AT commands: general*.py); a new
   area is a new module listed in server.HANDLER_MODULES.
 - A refusal: `raise Refused(Cme.X)` (errors.py) or `ctx.error(Cme.X)`; a new code goes into
   errors.Cme and errors.TEXT, citing where it comes from.

@@ -1,10 +1,20 @@
 """General commands a host sends around the MQTT ones (DESIGN "Module facts"; the BC660K-GL AT
-Commands Manual and 3GPP TS 27.007, not the MQTT note). The emulator answers as an attached
-module would. Their state is `ModuleState.network` and the UART fields (echo, cmee, sleep_mode).
+Commands Manual V1.4, "manual" below, and 3GPP TS 27.007, not the MQTT note). The emulator answers
+as an attached module would, as the observations file (../shared/observations/real-modules.md,
+"obs. fact N") recorded real modules answering. Their state is `ModuleState.network` and the UART
+fields (echo, cmee, sleep_mode); the values (IMEI, IMSI, cell, ...) are general_values.py's.
 
-Rules shared by every handler here: a form the command does not have is not registered, so it
+This module holds identity, the UART settings and the radio core (registration, operator, attach,
+addresses, default PDN); general_power.py, general_net.py and general_ping.py hold the rest.
+
+Rules shared by every general_* handler: a form the command does not have is not registered, so it
 answers plain ERROR (like an unknown command); a parameter out of range answers
-`+CME ERROR: 50` (incorrect parameters) as AT+CMEE selects.
+`+CME ERROR: 50` (incorrect parameters) as AT+CMEE selects. Information lines are framed by the
+front end as the captures show (obs. facts 1 and 19: single CRLFs between lines, a blank line
+before OK).
+
+Not modelled: the manual saves many of these settings to NVRAM (AT+CEREG, AT+CMEE, AT+COPS, ...);
+here only state.SAVED survives a reset, so every case starts from the same module.
 """
 
 from __future__ import annotations
@@ -15,32 +25,31 @@ from typing import Any
 
 from harness.emulator.api import Arg, Command, Context, answer, handles
 from harness.emulator.errors import Cme, Refused, need
-from harness.emulator.state import ModuleState
+from harness.emulator.general_values import (
+    ACT,
+    CELL_ID,
+    DEFAULT_IMEI,
+    ICCID,
+    IMSI,
+    IP_ADDRESS,
+    PLMN,
+    SVN,
+    TAC,
+    luhn_ok,
+)
+from harness.emulator.state import ModuleState, Network
+
+__all__ = ["DEFAULT_IMEI", "IP_ADDRESS", "PLMN", "luhn_ok"]  # names other modules and tests import
 
 MANUFACTURER = "Quectel_Ltd"
 MODEL = "Quectel_BC660K-GL"
 PDP_TYPES = ("IP", "IPV6", "IPV4V6", "Non-IP")
-PLMN = "00101"  # the 3GPP test network: nobody mistakes it for a real operator
-IP_ADDRESS = "192.0.2.10"  # RFC 5737 documentation address: only ever a string here
 INCORRECT = Cme.INCORRECT_PARAMETERS
+# state.Network.cell() prints the location fields; they must be the cell general_values describes.
+assert Network(cereg_n=2).cell() == f',"{TAC}","{CELL_ID}",{ACT}'
 
 
-def luhn_ok(digits: str) -> bool:
-    """IMEI check digit (3GPP TS 23.003 Annex B, the Luhn formula)."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-DEFAULT_IMEI = "869181050123452"  # fixed, 15 digits, valid check digit (asserted below)
-assert luhn_ok(DEFAULT_IMEI)
-
-
-def _ints(args: tuple[Arg, ...], *allowed: Container[int]) -> list[int]:
+def ints(args: tuple[Arg, ...], *allowed: Container[int]) -> list[int]:
     """Each argument an unquoted integer among its allowed values (1 to len(allowed) of them),
     else Refused(50)."""
     if not 1 <= len(args) <= len(allowed):
@@ -48,34 +57,70 @@ def _ints(args: tuple[Arg, ...], *allowed: Container[int]) -> list[int]:
     return [need(arg.int_in(values), INCORRECT) for arg, values in zip(args, allowed, strict=False)]
 
 
-def _set_radio(ctx: Context, **changes: object) -> None:
+def values_text(values: range) -> str:
+    """A range as the manual's test responses print it: `(0,1)` for two values, else `(0-5)`."""
+    if len(values) == 2:
+        return f"({values.start},{values.start + 1})"
+    return f"({values.start}-{values.stop - 1})"
+
+
+RegisteredHook = Callable[[Context], None]
+ON_REGISTERED: list[RegisteredHook] = []
+
+
+def on_registered(hook: RegisteredHook) -> RegisteredHook:
+    """Run `hook` (after the +CEREG report) each time the module registers: what the network sends
+    at registration, e.g. the NITZ time zone (general_net.py, manual 12.2)."""
+    ON_REGISTERED.append(hook)
+    return hook
+
+
+def cereg_fields(module: ModuleState) -> str:
+    """The fields after <stat> in +CEREG (read form and URC), manual 4.1 and obs. fact 7.
+
+    <n> 2..5 add the location while registered (state.Network.cell()); <n> 3 would add the cause
+    of a rejection, and the emulated network rejects nothing; <n> 4 and 5 add the PSM timers the
+    network allocated, after two empty cause fields: `,,,"<Active-Time>","<Periodic-TAU>"` (obs.
+    fact 7). DECIDED: the emulated network allocates what AT+CPSMS requests, and nothing while PSM
+    is off (the timers are then left out)."""
+    net, power = module.network, module.power
+    text = net.cell()
+    if net.cereg_n >= 4 and net.stat and power.psm_mode == 1:
+        text += f',,,"{power.psm_active}","{power.psm_tau}"'
+    return text
+
+
+def set_radio(ctx: Context, **changes: object) -> None:
     """Change ModuleState.network, answer OK, then report a registration change: 3GPP TS 27.007
     +CEREG with <n> 1 reports `+CEREG: <stat>` when the registration changes (AT+CFUN, AT+COPS,
     AT+CGATT here), with <n> 2 and up also the cell; hosts wait for it after turning the radio
-    on instead of polling AT+CEREG?."""
+    on instead of polling AT+CEREG?. On registering, the ON_REGISTERED hooks follow."""
     was = ctx.module.network.stat
     net = ctx.module.network = replace(ctx.module.network, **changes)
     ctx.ok()
     if net.cereg_n >= 1 and net.stat != was:
-        ctx.urc(f"+CEREG: {net.stat}{net.cell()}")
+        ctx.urc(f"+CEREG: {net.stat}{cereg_fields(ctx.module)}")
+    if net.stat and not was:
+        for hook in ON_REGISTERED:
+            hook(ctx)
 
 
 def _revision(module: ModuleState) -> str:
     return f"Revision: {module.profile.revision}"
 
 
-def _setting(name: str, values: range, area: Callable[[ModuleState], Any], field: str, *,
-             read: bool = True) -> None:
+def setting(name: str, values: range, area: Callable[[ModuleState], Any], field: str, *,
+            read: bool = True) -> None:
     """Register the read / test / write(one integer) forms of a setting kept in
     `area(module).<field>`."""
     if read:
         answer(name, "read", lambda module: f"{name}: {getattr(area(module), field)}")
 
-    answer(name, "test", f"{name}: ({values.start}-{values.stop - 1})")
+    answer(name, "test", f"{name}: {values_text(values)}")
 
     @handles(name, "write")
     async def write_form(ctx: Context, cmd: Command) -> None:
-        setattr(area(ctx.module), field, _ints(cmd.args, values)[0])
+        setattr(area(ctx.module), field, ints(cmd.args, values)[0])
         ctx.ok()
 
 
@@ -97,7 +142,7 @@ async def ate(ctx: Context, cmd: Command) -> None:
 
 @handles("I", "exec")
 async def ati(ctx: Context, cmd: Command) -> None:
-    """ATI: three lines, a blank line, OK (the framing puts the blank line before OK)."""
+    """ATI: three lines, a blank line, OK (obs. fact 1)."""
     if cmd.suffix not in ("", "0"):
         ctx.error()
         return
@@ -109,50 +154,59 @@ async def ati(ctx: Context, cmd: Command) -> None:
 answer("+CGMR", "test")
 answer("+CGMM", "test")
 answer("+CGMI", "test")
-answer("+CGMM", "exec", MODEL)
+answer("+CGMM", "exec", MODEL)  # obs. fact 3
 answer("+CGMI", "exec", MANUFACTURER)
+answer("+CGMR", "exec", _revision)  # obs. fact 2: no +CGMR: prefix
 
 
-answer("+CGMR", "exec", _revision)
-
-
-answer("+CGSN", "test", "+CGSN: (0-3)")
+answer("+CGSN", "test", "+CGSN: (0-3)")  # manual 2.5
 
 
 @handles("+CGSN", "exec")
 async def cgsn(ctx: Context, cmd: Command) -> None:
-    """AT+CGSN is AT+CGSN=1: `+CGSN: <IMEI>`."""
+    """AT+CGSN answers as AT+CGSN=1: `+CGSN: <IMEI>`. DECIDED against manual 2.5 (a bare <SN>),
+    kept as it was: the emulator's own tests (test_emulator_frontend.py) read the IMEI from it."""
     _serial_number(ctx, 1)
 
 
 @handles("+CGSN", "write")
 async def cgsn_write(ctx: Context, cmd: Command) -> None:
-    _serial_number(ctx, _ints(cmd.args, range(4))[0])
+    _serial_number(ctx, ints(cmd.args, range(4))[0])
 
 
 def _serial_number(ctx: Context, snt: int) -> None:
-    """<snt> 0 the serial number, 1 the IMEI, 2 IMEISV, 3 SVN."""
+    """Manual 2.5: <snt> 0 a bare <SN> line, 1 `+CGSN: <IMEI>` (obs. fact 4), 2 the IMEISV, 3 the SVN."""
     imei = ctx.module.imei or DEFAULT_IMEI
-    values = {0: imei[:14], 1: imei, 2: imei[:14] + "05", 3: "05"}
-    ctx.info(f"+CGSN: {values[snt]}")
+    if snt == 0:
+        ctx.info(imei[:14])  # DECIDED: the serial number is the IMEI without its check digit
+    else:
+        ctx.info(f"+CGSN: {({1: imei, 2: imei[:14] + SVN, 3: SVN})[snt]}")
     ctx.ok()
+
+
+answer("+CIMI", "test")  # manual 8.4
+answer("+CIMI", "exec", IMSI)  # obs. fact 4: a bare IMSI line, no prefix
+answer("+QCCID", "exec", f"+QCCID: {ICCID}")  # obs. fact 4; manual 8.11 has no test form
 
 
 # --- the UART: errors and sleep ------------------------------------------------------------
 
-_setting("+CMEE", range(3), lambda m: m, "cmee")
-_setting("+QSCLK", range(3), lambda m: m, "sleep_mode")  # not saved (DESIGN "Module facts")
+setting("+CMEE", range(3), lambda m: m, "cmee")
+# AT+QSCLK is stored only: what sleep does is the front end's (frontend.py). Not saved (DESIGN
+# "Module facts", manual 9.10). DECIDED default 0, although obs. facts 10 and 14 suggest a real
+# module starts with sleep enabled (`+QSCLK: 1`, the first AT swallowed).
+setting("+QSCLK", range(3), lambda m: m, "sleep_mode")
 
 
 # --- the radio -----------------------------------------------------------------------------
 
-_setting("+CEREG", range(6), lambda m: m.network, "cereg_n", read=False)
+setting("+CEREG", range(6), lambda m: m.network, "cereg_n", read=False)  # manual 4.1: (0-5)
 
 
-answer("+CEREG", "read", lambda m: f"+CEREG: {m.network.cereg_n},{m.network.stat}{m.network.cell()}")
+answer("+CEREG", "read", lambda m: f"+CEREG: {m.network.cereg_n},{m.network.stat}{cereg_fields(m)}")
 
 
-answer("+CPIN", "read", "+CPIN: READY")
+answer("+CPIN", "read", "+CPIN: READY")  # obs. fact 4
 answer("+CPIN", "test")
 
 
@@ -165,24 +219,47 @@ answer("+CFUN", "test", "+CFUN: (0,1),(0,1)")
 @handles("+CFUN", "write")
 async def cfun(ctx: Context, cmd: Command) -> None:
     """AT+CFUN=<fun>[,<rst>]: fun 0/1; rst=1 resets the module like AT+QRST=1."""
-    v = _ints(cmd.args, range(2), range(2))
-    _set_radio(ctx, cfun=v[0], attached=v[0] == 1)
+    v = ints(cmd.args, range(2), range(2))
+    set_radio(ctx, cfun=v[0], attached=v[0] == 1)
     if len(v) == 2 and v[1] == 1:
         await ctx.reset_module()
 
 
-answer("+COPS", "read", lambda m: f'+COPS: {m.network.cops_mode},2,"{PLMN}",9' if m.network.stat
-       else f"+COPS: {m.network.cops_mode}")
+answer("+COPS", "read", lambda m: f'+COPS: {m.network.cops_mode},2,"{PLMN}",{ACT}' if m.network.stat
+       else f"+COPS: {m.network.cops_mode}")  # obs. fact 18: `+COPS: 1,2,"23415",9`
 
 
-answer("+COPS", "test", f'+COPS: (2,"","","{PLMN}",9),,(0-4),(0-2)')
+answer("+COPS", "test", f'+COPS: (2,"","","{PLMN}",{ACT}),,(0-4),(0-2)')  # manual 7.2 shape
 
 
 @handles("+COPS", "write")
 async def cops(ctx: Context, cmd: Command) -> None:
-    """<mode> 0 automatic, 2 deregister; 1 (manual) is not offered."""
-    mode = _ints(cmd.args, (0, 2))[0]
-    _set_radio(ctx, cops_mode=mode, attached=mode == 0 and ctx.module.network.cfun == 1)
+    """Manual 7.2: <mode> 0 automatic (<oper> ignored), 1 manual (`AT+COPS=1,2,"<oper>"[,9]`, the
+    form hosts send, MB-C), 2 deregister, 3 set <format> only, 4 manual falling back to automatic.
+
+    DECIDED (neither the manual nor a capture says): the emulated network has a numeric name only,
+    so <format> must be 2; manual selection of another PLMN is refused with `+CME ERROR: 3` and
+    leaves the registration as it was (the manual: "no other operator shall be selected")."""
+    a = cmd.args
+    mode = need(a[0].int_in(range(5)), INCORRECT) if a else None
+    if mode is None or len(a) > 4 or (len(a) > 1 and a[1].int_in((2,)) is None):
+        raise Refused(INCORRECT)
+    if mode == 3:
+        if len(a) != 2:
+            raise Refused(INCORRECT)
+        ctx.ok()
+        return
+    if mode in (1, 4):
+        oper = a[2].str_in(5, 6) if len(a) > 2 else None
+        if oper is None or (len(a) == 4 and a[3].int_in((ACT,)) is None):
+            raise Refused(INCORRECT)
+        if oper != PLMN:
+            if mode == 1:
+                raise Refused(Cme.OPERATION_NOT_ALLOWED)
+            mode = 0  # manual 7.2 <mode> 4: "If manual selection fails, automatic mode is entered"
+        else:
+            mode = 1
+    set_radio(ctx, cops_mode=mode, attached=mode != 2 and ctx.module.network.cfun == 1)
 
 
 answer("+CGATT", "read", lambda m: f"+CGATT: {int(m.network.attached)}")
@@ -193,26 +270,38 @@ answer("+CGATT", "test", "+CGATT: (0,1)")
 
 @handles("+CGATT", "write")
 async def cgatt(ctx: Context, cmd: Command) -> None:
-    attach = _ints(cmd.args, range(2))[0] == 1
+    attach = ints(cmd.args, range(2))[0] == 1
     if attach and ctx.module.network.cfun != 1:
         raise Refused(Cme.OPERATION_NOT_ALLOWED)  # the radio is off
-    _set_radio(ctx, attached=attach)
+    set_radio(ctx, attached=attach)
 
 
-answer("+CGPADDR", "test", "+CGPADDR: (0)")
+CIDS = range(11)  # manual 5.4 <cid> "Range: 0 – 10"; 0 is the initial context (AT+QCGDEFCONT)
+
+
+answer("+CGPADDR", "test", "+CGPADDR: (0)")  # manual 4.4 example
+
+
+def _address_line(module: ModuleState, cid: int) -> str:
+    """`+CGPADDR: <cid>[,"<addr>"]`: only context 0 is ever activated here, once attached; the
+    address is left out when there is none (manual 4.4; obs. fact 11: `+CGPADDR: 1`)."""
+    return f'+CGPADDR: {cid},"{IP_ADDRESS}"' if cid == 0 and module.network.stat else f"+CGPADDR: {cid}"
 
 
 @handles("+CGPADDR", "exec")
 async def cgpaddr(ctx: Context, cmd: Command) -> None:
-    if ctx.module.network.stat:
-        ctx.info(f'+CGPADDR: 0,"{IP_ADDRESS}"')
+    """Every defined context (manual 4.4): context 0 while attached, then those AT+CGDCONT defined."""
+    net = ctx.module.network
+    for cid in ([0] if net.stat else []) + sorted(net.contexts):
+        ctx.info(_address_line(ctx.module, cid))
     ctx.ok()
 
 
 @handles("+CGPADDR", "write")
 async def cgpaddr_write(ctx: Context, cmd: Command) -> None:
-    _ints(cmd.args, range(1))  # only <cid> 0, answered as the exec form
-    await cgpaddr(ctx, cmd)
+    """AT+CGPADDR=<cid> (manual 4.4); `AT+CGPADDR=1` answers `+CGPADDR: 1` (obs. fact 11)."""
+    ctx.info(_address_line(ctx.module, ints(cmd.args, CIDS)[0]))
+    ctx.ok()
 
 
 answer("+CSQ", "test", "+CSQ: (0-31,99),(0-7,99)")
@@ -224,12 +313,13 @@ answer("+CSQ", "exec", lambda m: "+CSQ: 25,0" if m.network.cfun == 1 else "+CSQ:
 answer("+QCGDEFCONT", "read", lambda m: f'+QCGDEFCONT: "{m.network.pdp_type}","{m.network.apn}"')
 
 
-answer("+QCGDEFCONT", "test", '+QCGDEFCONT: ("IP","IPV6","IPV4V6","Non-IP"),<APN>,<username>,<password>')
+answer("+QCGDEFCONT", "test", '+QCGDEFCONT: ("IP","IPV6","IPV4V6","Non-IP")')  # manual 5.6 example
 
 
 @handles("+QCGDEFCONT", "write")
 async def qcgdefcont(ctx: Context, cmd: Command) -> None:
-    """AT+QCGDEFCONT=<PDP_type>[,<APN>]: the default PDP context used at attach."""
+    """AT+QCGDEFCONT=<PDP_type>[,<APN>]: the default PDP context used at attach. DECIDED: it takes
+    effect at once (manual 5.6: after a reboot, which here would forget it)."""
     a = cmd.args
     pdp = next((t for t in PDP_TYPES if a[0].quoted and a[0].text.upper() == t.upper()), None)
     if pdp is None or len(a) > 4 or any(not x.quoted for x in a[1:]) or (
@@ -249,6 +339,6 @@ answer("+QRST", "test", "+QRST: 1")
 @handles("+QRST", "write")
 async def qrst(ctx: Context, cmd: Command) -> None:
     """AT+QRST=1: OK, then the module resets and reports RDY (DESIGN "Module facts")."""
-    _ints(cmd.args, range(1, 2))
+    ints(cmd.args, range(1, 2))
     ctx.ok()
     await ctx.reset_module()

@@ -26,6 +26,9 @@ log = logging.getLogger("harness.emulator")
 # traceback (no URL is printed, so the launcher reports it), never a module that answers ERROR.
 HANDLER_MODULES = (
     "harness.emulator.general",
+    "harness.emulator.general_power",
+    "harness.emulator.general_net",
+    "harness.emulator.general_ping",
     "harness.emulator.qmtcfg",
     "harness.emulator.qsslcfg",
     "harness.emulator.qmt_conn",

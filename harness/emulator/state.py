@@ -45,6 +45,14 @@ class Network:
     cops_mode: int = 0
     pdp_type: str = "IP"
     apn: str = ""
+    # general_net.py (manual V1.4 chapters 4-7 and 12; none is saved across a reset here, see SAVED)
+    cscon_n: int = 0  # AT+CSCON <n> (manual 4.6 example: `+CSCON: 0,0` on a fresh module)
+    bands: tuple[int, ...] = ()  # AT+QBAND selection; () = every band (<band_number> 0)
+    band_scan: int = 0  # AT+QBANDSCAN <scan_mode> (manual 7.14: 0 is the default strategy)
+    ctzr: int = 0  # AT+CTZR <reporting>: DECIDED off
+    contexts: dict[int, tuple[str, str]] = field(default_factory=dict)  # AT+CGDCONT cid 1-10: type, APN
+    clock_offset_s: float = 0.0  # AT+CCLK write: the RTC minus UTC
+    clock_zone: int | None = None  # AT+CCLK write: <zz>; None = the network's zone
 
     @property
     def stat(self) -> int:
@@ -53,6 +61,24 @@ class Network:
     def cell(self) -> str:
         """The 27.007 +CEREG location fields shown with <n> 2 and up while registered."""
         return ',"1A2B","0C0D0E0F",9' if self.cereg_n >= 2 and self.stat else ""
+
+
+# --- general_power.py: PSM, eDRX and the sleep-related settings ----------------------------
+
+
+@dataclass
+class PowerSaving:
+    """AT+CPSMS, AT+CEDRXS, AT+QNBIOTEVENT and AT+QCFG "dsevent"/"slplocktimes": stored and read
+    back only (what the module does in PSM or deep sleep is not modelled here)."""
+
+    psm_mode: int = 1  # obs. fact 8: a fresh module answers `+CPSMS: 1,...`: PSM requested
+    psm_tau: str = "01000001"  # obs. fact 8 (UD bench, fresh module): requested T3412, 10 hours
+    psm_active: str = "00000101"  # obs. fact 8 (UD bench, fresh module): requested T3324, 10 s
+    edrx_mode: int = 0  # obs. fact 9: eDRX off out of the box
+    edrx_value: str = "0011"  # obs. fact 9: `+CEDRXS: 5,"0011"`, the factory value
+    nbiot_event: int = 0  # AT+QNBIOTEVENT <enable> for event 1 (PSM state): DECIDED off
+    ds_event: int = 0  # AT+QCFG="dsevent": DECIDED off
+    slplocktimes: int = 10  # AT+QCFG="slplocktimes": manual 11.1.5 "Default value: 10" (obs. fact 21)
 
 
 # --- qmtcfg.py: AT+QMTCFG (3.3.1) ----------------------------------------------------------
@@ -193,6 +219,7 @@ class ModuleState:
     cmee: int = 0  # AT+CMEE: 0 plain ERROR, 1 numeric, 2 verbose
     sleep_mode: int = 0  # AT+QSCLK (not saved)
     network: Network = field(default_factory=Network)
+    power: PowerSaving = field(default_factory=PowerSaving)
     mqtt: MqttConfigs = field(default_factory=MqttConfigs)
     links: Links = field(default_factory=Links)
     ssl: SslSettings = field(default_factory=SslSettings)
