@@ -7,6 +7,7 @@ harness/ that imports pytest, so the library stays usable from a plain script.
 from __future__ import annotations
 
 import html
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from harness.report.lock import Held, ReportDirBusy, hold, release
 from harness.report.mask import mask_report
 from harness.report.matrix import chapter_of, feature_of
 from harness.report.selection import describe
+from harness.report.yardstick_coverage import CitationError, cited
+from harness.report.yardstick_coverage import build as build_yardsticks
 from harness.rig import OPTION_NAMES, RigConfig, RigError, load_rig
 from harness.rig.options import RIG_OPTIONS, overrides
 
@@ -210,6 +213,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.allure_label(story, label_type="story"))
 
 
+def statement_citations(items: list[pytest.Item]) -> list[tuple[str, list[str]]]:
+    """(nodeid, MQTT 3.1.1 statement ids) for each case: the ``[MQTT-x.y.z-n]`` its function's
+    docstring or source cites (how cases cite MQTT; harness/report/yardstick_coverage.py)."""
+    texts: dict[Any, list[str]] = {}
+    out = []
+    for item in items:
+        fn = getattr(item, "function", None)
+        if fn is not None and fn not in texts:
+            try:
+                texts[fn] = cited(inspect.getsource(fn))
+            except (OSError, TypeError):
+                texts[fn] = cited(fn.__doc__ or "")
+        out.append((item.nodeid, texts.get(fn, []) if fn is not None else []))
+    return out
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     citations = [(item.nodeid, [str(a) for m in item.iter_markers("covers") for a in m.args])
                  for item in session.items]
@@ -217,11 +236,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     try:
         coverage = coverage_map(citations)
-    except CoverageError as exc:
+        yard = build_yardsticks([i.nodeid for i in session.items], statement_citations(session.items))
+    except (CoverageError, CitationError) as exc:
         raise pytest.UsageError(str(exc)) from None
     life = run_life(session.config)
     if life is not None and not life.worker:
-        life.extra_writers.append(("coverage", lambda staged: write_coverage(coverage, staged)))
+        life.extra_writers.append(("coverage", lambda staged: write_coverage(coverage, staged, yard)))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -406,10 +406,11 @@ class Direction(StrEnum):
 # --- validation --------------------------------------------------------------------------
 
 
-def _utf8_problems(s: str, where: str) -> list[str]:
+def _utf8_problems(s: str, where: str, rule: str = "1.5.3-1") -> list[str]:
+    """`rule`: the statement naming the field's encoding (3.1.3-10 will topic, ...), 1.5.3-1 by default."""
     out = []
     if re.search(r"[\udc80-\udcff]", s):
-        out.append(f"[MQTT-1.5.3-1] {where} is not well-formed UTF-8")
+        out.append(f"[MQTT-{rule}] {where} is not well-formed UTF-8")
     if "\x00" in s:
         out.append(f"[MQTT-1.5.3-2] {where} contains U+0000")
     return out
@@ -461,7 +462,11 @@ def validate(packet: Packet) -> list[str]:
             out.append("[MQTT-3.1.2-22] password flag set without user name flag")
         if not packet.client_id and not packet.clean_session:
             out.append("[MQTT-3.1.3-7] zero-byte client identifier requires clean session 1")
-        out += _utf8_problems(packet.client_id, "client identifier")
+        out += _utf8_problems(packet.client_id, "client identifier", "3.1.3-4")
+        if packet.will_flag:
+            out += _utf8_problems(packet.will_topic, "will topic", "3.1.3-10")
+        if packet.username is not None:
+            out += _utf8_problems(packet.username, "user name", "3.1.3-11")
     elif isinstance(packet, ConnAck):
         if packet.return_code and packet.session_present:
             out.append("[MQTT-3.2.2-4] session present must be 0 with a non-zero return code")

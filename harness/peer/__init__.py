@@ -10,10 +10,11 @@ connection.py  Connection: one client as the case sees it: expect(), send(), sen
                the verdict helpers (received, sent, assert_conformant, assert_keepalive). Given the
                loop and its settings by the server; it does not import server.py.
 match.py       the pure part: Match/Capture/predicate, Record (one packet, its Direction), the
-               session rules of MQTT 3.1.1 that one packet cannot show, the error types.
+               error types. The session rules of MQTT 3.1.1 that one packet cannot show are
+               harness.mqtt.session (shared with the fault proxy since issue 15).
 
-Arrows: server -> connection -> match -> harness.mqtt.codec; server and connection ->
-harness.loop_thread. Nothing else of the harness.
+Arrows: server -> connection -> match -> harness.mqtt.codec; connection -> harness.mqtt.session;
+server and connection -> harness.loop_thread. Nothing else of the harness.
 """
 
 from harness.peer.connection import Connection

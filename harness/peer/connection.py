@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from harness.loop_thread import LoopThread
 from harness.mqtt import codec
 from harness.mqtt.codec import Direction, Framer, Packet
+from harness.mqtt.session import SessionRules
 from harness.peer.match import (
     Match,
     PeerError,
@@ -30,7 +31,6 @@ from harness.peer.match import (
     PeerTimeout,
     PeerViolation,
     Record,
-    SessionRules,
     Violation,
     describe,
     mismatch_text,

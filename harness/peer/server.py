@@ -19,7 +19,7 @@ The asyncio server runs on its own loop in a daemon thread (harness.loop_thread)
 are synchronous and every wait has a deadline. Every packet both ways is kept in `conn.log` with
 its time.monotonic() stamp, its direction (C>B from the client, B>C from the peer) and raw bytes,
 and every packet from the client is judged with codec.validate() plus the session rules of
-match.SessionRules (`conn.violations`).
+harness.mqtt.session.SessionRules (`conn.violations`).
 """
 
 from __future__ import annotations

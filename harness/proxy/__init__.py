@@ -6,9 +6,13 @@ rules.py    Rule (which packet: direction, type, nth, count, packet id, connecti
             and the actions (Drop, Delay, Duplicate, Corrupt, Close, Reset, Blackhole); a new
             fault is a new Action there. Pure: nothing touches a socket.
 wirelog.py  WireLog: one Record per packet or connection event (direction, type, flags, fault,
-            when it went on), queries with deadlines for cases, render() for the reports, JSON.
+            when it went on, the MQTT 3.1.1 statements it breaks), queries with deadlines for
+            cases, render() for the reports, JSON.
+judge.py    WireJudge: per connection, the client's packets through codec.validate() and the
+            session rules (harness.mqtt.session), the broker's through codec.validate(). Pure.
 
-Arrows: server -> rules -> wirelog -> harness.mqtt.codec; server -> harness.loop_thread.
+Arrows: server -> rules -> wirelog -> harness.mqtt.codec; server -> judge -> harness.mqtt.session;
+server -> harness.loop_thread.
 """
 
 from harness.proxy.rules import Action, Blackhole, Close, Corrupt, Delay, Drop, Duplicate, Reset, Rule, RuleError

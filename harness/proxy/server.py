@@ -3,8 +3,9 @@
 Why between the two and not inside a broker: the same faults then work for the physical module
 (DESIGN.md "Faults") and against any broker. Each client connection gets its own upstream
 connection; both directions are cut into MQTT frames by codec.Framer, each frame is logged in the
-WireLog, offered to the rules and, unless a rule says otherwise, forwarded byte for byte. Frames
-that do not decode are forwarded and logged as MALFORMED. Once a direction has lost MQTT framing
+WireLog with the MQTT 3.1.1 statements it breaks (harness.proxy.judge), offered to the rules and,
+unless a rule says otherwise, forwarded byte for byte. Frames that do not decode are forwarded and
+logged as MALFORMED. Once a direction has lost MQTT framing
 (a reserved packet type 0 or 15, a remaining length of more than four bytes), it is forwarded as
 it comes, each chunk logged as MALFORMED, so garbage reaches the peer at once instead of waiting
 for a length that never arrives.
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 
 from harness.loop_thread import LoopThread
 from harness.mqtt.codec import Direction, Frame, Framer
+from harness.proxy.judge import WireJudge
 from harness.proxy.rules import Action, Forward, Rule, RuleError, RuleSet
 from harness.proxy.wirelog import WireLog
 
@@ -63,6 +65,7 @@ class _Conn:
         self.upstream_reader: asyncio.StreamReader | None = None
         self.blackholed = False
         self.ended_by_proxy = False  # a rule, drop_connections() or stop() ended it: no EOF event
+        self.judge = WireJudge()  # MQTT 3.1.1 verdicts on both directions of this connection
 
     def writer_to(self, direction: Direction) -> asyncio.StreamWriter | None:
         return self.upstream if direction is Direction.C2B else self.client
@@ -85,12 +88,16 @@ class _Hop:
     def __init__(self, wirelog: WireLog, conn: _Conn, direction: Direction, frame: Frame, seq: int) -> None:
         self.raw, self.packet = frame.raw, frame.packet
         self._log, self._conn, self._direction, self._seq = wirelog, conn, direction, seq
+        self._sent = False
 
     async def send(self, data: bytes) -> None:
         writer = self._conn.writer_to(self._direction)
         if writer is None or writer.transport.is_closing() or self._conn.blackholed:
             return
         self._log.forwarded(self._seq)  # stamped first: whoever sees the bytes sees the stamp
+        if not self._sent and self._direction is Direction.B2C:
+            self._conn.judge.delivered(self.packet)  # the client has now been sent it
+        self._sent = True
         writer.write(data)
         with contextlib.suppress(ConnectionError, OSError):
             await writer.drain()
@@ -304,12 +311,17 @@ class FaultProxy:
                 await self._handle(conn, direction, frame)
 
     async def _handle(self, conn: _Conn, direction: Direction, frame: Frame) -> None:
+        was_mqtt = not conn.judge.not_mqtt
+        violations = conn.judge.received(direction, frame)  # as its sender sent it, before any rule
+        if was_mqtt and conn.judge.not_mqtt:
+            self.log.event(conn.number, "NOT-MQTT", conn.judge.not_mqtt, direction)
         if conn.blackholed or self._blackhole:
-            self.log.packet(conn.number, direction, frame.raw, frame.packet, frame.error, fault="blackhole")
+            self.log.packet(conn.number, direction, frame.raw, frame.packet, frame.error, fault="blackhole",
+                            violations=violations)
             return
         rule = self.rules.pick(direction, frame.packet, conn.number)
         seq = self.log.packet(conn.number, direction, frame.raw, frame.packet, frame.error,
-                              fault=rule.describe() if rule else None)
+                              fault=rule.describe() if rule else None, violations=violations)
         action: Action = rule.action if rule is not None else _FORWARD
         with contextlib.suppress(ConnectionError, OSError):
             await action.apply(_Hop(self.log, conn, direction, frame, seq))

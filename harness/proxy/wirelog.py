@@ -6,7 +6,9 @@ and of which fault the proxy injected where. It goes into the reports next to th
 
 One record per MQTT packet as the proxy received it from its sender, plus connection events.
 The fault a rule applied is on the same record (``fault``), with ``t_out``, the time the packet
-went on to the other side (None: it never did), so a delay shows in the timestamps.
+went on to the other side (None: it never did), so a delay shows in the timestamps, and
+``violations``, the MQTT 3.1.1 statements the packet breaks as its sender sent it (judged by
+harness.proxy.judge before any rule acted on it).
 
 Secrets never enter the log: a CONNECT keeps its fields but its password reads ``***``, and the
 raw bytes of a CONNECT (or of a malformed frame claiming to be one) are not kept at all.
@@ -59,6 +61,7 @@ class Record:
     note: str = ""  # why a frame is malformed, or the detail of an event
     fault: str | None = None  # "rule#2 Drop()" when a rule fired on this packet
     t_out: float | None = None  # when it was forwarded to the other side; None: never
+    violations: tuple[str, ...] = ()  # MQTT 3.1.1 statements the packet breaks (harness.proxy.judge)
 
     @property
     def dup(self) -> bool | None:
@@ -98,6 +101,8 @@ class Record:
             parts.append(f"(sent {self.t_out - t0:+.3f}s)")
         elif self.t_out is None and self.kind != "event":
             parts.append("(not forwarded)")
+        if self.violations:
+            parts.append("VIOLATES " + "; ".join(self.violations))
         return " ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -108,7 +113,7 @@ class Record:
             "flags": self.flags, "dup": self.dup, "qos": self.qos, "retain": self.retain,
             "packet_id": self.packet_id, "topic": self.topic, "payload_len": self.payload_len,
             "summary": " ".join(_details(self)), "size": self.size, "note": self.note,
-            "fault": self.fault, "t_out": self.t_out,
+            "fault": self.fault, "t_out": self.t_out, "violations": list(self.violations),
             "raw_hex": None if raw is None else raw[:RAW_KEPT_JSON].hex(),
             "raw_truncated": raw is not None and len(raw) > RAW_KEPT_JSON,
         }
@@ -170,14 +175,16 @@ class WireLog:
     # -- writing (the proxy's loop thread) ---------------------------------------------------
 
     def packet(self, conn: int, direction: Direction, raw: bytes, packet: codec.Packet | None,
-               error: str = "", fault: str | None = None) -> int:
-        """Log a frame as received; returns its seq for ``forwarded``."""
+               error: str = "", fault: str | None = None, violations: tuple[str, ...] = ()) -> int:
+        """Log a frame as received (with the MQTT 3.1.1 statements it breaks); returns its seq for
+        ``forwarded``."""
         first_type = raw[0] >> 4 if raw else 0
         is_connect = isinstance(packet, codec.Connect) or (packet is None and first_type == 1)
         kind = "packet" if packet is not None else "malformed"
         name = type_name(type(packet)) if packet is not None else "MALFORMED"
         return self._add(conn, direction, name, kind, packet=_redact(packet), flags=raw[0] & 0x0F if raw else None,
-                         raw=None if is_connect else bytes(raw), size=len(raw), note=error, fault=fault)
+                         raw=None if is_connect else bytes(raw), size=len(raw), note=error, fault=fault,
+                         violations=tuple(violations))
 
     def event(self, conn: int, name: str, note: str = "", direction: Direction | None = None) -> int:
         return self._add(conn, direction, name, "event", note=note)
@@ -226,6 +233,12 @@ class WireLog:
 
     def events(self, since: int = 0) -> list[Record]:
         return [r for r in self.records(since) if r.kind == "event"]
+
+    def violations(self, since: int = 0, until: int | None = None,
+                   direction: Direction | str | None = None) -> list[Record]:
+        """Packets that break MQTT 3.1.1 (``violations`` set), seq in [since, until), one direction or both."""
+        return [r for r in self.records(since) if r.violations and (until is None or r.seq < until)
+                and (direction is None or r.direction == direction)]
 
     def wait_for(self, predicate: Callable[[Record], bool] | None = None, timeout: float = 5.0, *,
                  direction: Direction | str | None = None, type: type | str | None = None,

@@ -3,6 +3,9 @@
 Cases cite entries with `@pytest.mark.covers("3.3.1/keepalive/keep_alive_time", ...)` (ids from
 harness.spec.ENTRIES). A citation of an id that does not exist is an error at collection, so
 coverage cannot be faked by a typo; an entry nobody cites shows up as uncovered.
+
+The same files carry two more sections (harness/report/yardstick_coverage.py): the public MQTT
+client test suites (IoT-Testware TPs, paho client_test) and MQTT 3.1.1's client-side statements.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.report import yardstick_coverage
 from harness.spec import BY_ID, ENTRIES
 
 
@@ -45,12 +49,15 @@ def summary(cov: Mapping[str, list[str]]) -> dict[str, dict[str, int]]:
     return {**dict(sorted(kinds.items())), "all": total}
 
 
-def write(cov: Mapping[str, list[str]], directory: Path) -> tuple[Path, Path]:
+def write(cov: Mapping[str, list[str]], directory: Path,
+          yard: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """coverage.json and coverage.html; `yard`: yardstick_coverage.build()'s two sections, if any."""
     directory.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = {
         "summary": summary(cov),
         "entries": [{"id": e.id, "kind": e.kind, "section": e.section, "quote": e.quote,
                      "unclear": e.unclear, "cases": cov.get(e.id, [])} for e in ENTRIES],
+        **(yard or {}),
     }
     js = directory / "coverage.json"
     js.write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -101,9 +108,11 @@ def render_html(data: Mapping[str, Any]) -> str:
 <style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse;width:100%;
 table-layout:fixed}} td,th{{border:1px solid #ccc;padding:2px 6px;vertical-align:top;overflow-wrap:anywhere;
 font-size:13px}} tr.missing td{{background:#fdecea}} tr.elsewhere td{{color:#777}} table.sum{{width:auto}}
+tr.na td{{background:#f3f3f3}}
 .subset{{font-size:16px;background:#fff4ce;padding:6px;border-left:6px solid #9a6700}}</style></head><body>
 <h1>Coverage of the application note</h1>{banner}
 <table class=sum>{heads}{head}</table>
 <table><colgroup><col style="width:18em"><col style="width:6em"><col><col style="width:28em"></colgroup>
-<tr><th>entry</th><th>kind</th><th>the note says</th><th>cases</th></tr>{"".join(rows)}</table></body></html>
+<tr><th>entry</th><th>kind</th><th>the note says</th><th>cases</th></tr>{"".join(rows)}</table>
+{yardstick_coverage.render_html(data)}</body></html>
 """

@@ -5,6 +5,10 @@ time, numbered note, unclear point, example step) with a stable id, its section 
 numbers it and at most one quoted line; the coverage report lists each with the cases that cite
 it. Chapter 5's and 6's subsections are unnumbered in the text; they are 5.1 (+QMTSTAT), 5.2
 (+QMTRECV, as 3.3.8 note 3 calls it), 6.1 (without SSL) and 6.2 (with SSL).
+
+Beside the note, and not among its entries: mqtt311.py (every normative statement of MQTT 3.1.1,
+whom it binds) and yardsticks.py (the public MQTT client test suites, each test with the cases
+that check it), for the coverage report's two further sections.
 """
 
 from __future__ import annotations
