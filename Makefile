@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv deps labgrid qualify test proof allure report pdf lint clean
+.PHONY: venv deps labgrid qualify test proof allure report pdf lint bench clean
 
 venv: $(STAMP)
 
@@ -85,6 +85,11 @@ pdf:
 
 lint: venv
 	$(BIN)/ruff check .
+
+# Benchmarks (issue 17): every figure beside its goal in bench/README.md, all of them in
+# bench/results/<date>.json; the whole suite runs six times, so about 7 minutes (at most 15).
+bench: venv
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) $(LABGRID_VENV) reports/html reports/allure-results reports/junit.xml

@@ -1,115 +1,101 @@
 """Benchmarks, measured here rather than asserted in tests (timed tests flake on a busy machine).
 
-    .venv/bin/python bench/run.py [--repeat N] [--suite-workers 0,2]   (--suite-workers "": no suite)
+    .venv/bin/python bench/run.py                 # everything: what `make bench` runs (< 15 min)
+    .venv/bin/python bench/run.py --quick --no-write   # a small selection, seconds, for development
 
-Prints a Markdown table and appends it to bench/RESULTS.md with the date and the machine:
-- AT round trips per second against the emulator (TCP), the channel's own overhead included;
-- the AT channel under volume, on a pty and on TCP and their ratio (issue 18: linear cost on every
-  transport): a 1 MB line without line end then OK, and 50,000 URCs in one response, from the
-  scripted fake module of the channel's tests (tests/at_peer.py);
-- embedded amqtt broker start+stop time;
-- wall time of the conformance suite against the emulator with -n 0 and -n 2 (several DUTs).
+Issue 17 asks how close the suite runs to the time the note makes it wait, and what the harness
+costs. Each figure is a ratio taken within one run, so a noisy machine moves both sides of it:
+1. suite efficiency: the suite at two time scales; wall = overhead + scale x module time, solved
+   for both, per case and per phase (bench/suite.py, bench/phaseclock.py);
+2. AT round trip: ATChannel against bare pyserial on the same emulator port, pty and TCP, and
+   paced at 115200 baud against the wire-time floor (bench/at_rtt.py);
+3. publish path: QoS 0/1/2 publishes/s through AT -> emulator -> amqtt -> paho subscriber against
+   paho publishing directly (bench/publish.py);
+4. scale: cases/s with -n 0, 1, 2 xdist workers, each with its own emulator (bench/suite.py);
+5. start-up: invoking pytest on one trivial case to that case's start (bench/suite.py);
+6. the real qualification time at time scale 1, from 1 (emulator only: no NB-IoT link yet);
+7. peak RSS of pytest and of the emulator over the first whole-suite run (bench/common.py).
+And the measures this script had before (bench/legacy.py). Writes bench/results/<date>.json,
+rewrites the figures table in bench/README.md, and appends to bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(ROOT / "tests"))
+from bench import at_rtt, legacy, publish, report, suite  # noqa: E402
+from bench.common import machine  # noqa: E402
 
-from at_peer import OK, AtPeer  # noqa: E402
-
-from harness.at import ATChannel  # noqa: E402
-from harness.broker import EmbeddedBroker  # noqa: E402
-from harness.emulator.launcher import EmulatorProcess  # noqa: E402
+QUICK_SELECT = ["suites/test_general.py", "suites/test_qmtconn.py"]
 
 
-def at_round_trips(n: int = 500) -> float:
-    emu = EmulatorProcess.start(transport="tcp", time_scale=0.1)
-    try:
-        with ATChannel(emu.url, time_scale=0.1) as ch:
-            ch.resync()
-            ch.command("ATE0")
-            t0 = time.perf_counter()
-            for _ in range(n):
-                ch.command('AT+QMTCFG="keepalive",0')
-            return n / (time.perf_counter() - t0)
-    finally:
-        emu.stop()
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
 
 
-BIG_LINE = b"Z" * 1_000_000  # no line end: cut at MAX_LINE, piece by piece
-URC_FLOOD = b"".join(b"\r\n+QMTSTAT: 0,%d\r\n" % (i % 8) for i in range(50_000))
-
-
-def channel_volume(transport: str) -> tuple[float, float]:
-    """Seconds from sending the command to its OK: (1 MB line without line end, 50,000 URCs)."""
-    with AtPeer(transport) as peer:
-        peer.on("AT+BIG", BIG_LINE, OK)
-        peer.on("AT+URCS", URC_FLOOD, OK)
-        with ATChannel(peer.url) as ch:
-            t0 = time.perf_counter()
-            assert ch.command("AT+BIG", timeout=300).ok
-            big = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            assert ch.command("AT+URCS", timeout=300).ok
-            return big, time.perf_counter() - t0
-
-
-def broker_start_stop(n: int = 10) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        EmbeddedBroker().start().stop()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def suite_wall(workers: int, out: Path) -> float:
-    args = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", f"--report-dir={out}/n{workers}"]
-    if workers:
-        args += ["-n", str(workers)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "?"
-    print(f"  suite -n {workers}: {wall:.1f} s ({last})", file=sys.stderr)
-    return wall
-
-
-def main() -> int:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--suite-workers", default="0,2")
-    args = ap.parse_args()
-    trips = statistics.median(at_round_trips() for _ in range(args.repeat))
-    rows = [("AT round trips/s (emulator, TCP)", f"{trips:.0f}")]
-    volume = {t: [statistics.median(x) for x in zip(*(channel_volume(t) for _ in range(args.repeat)), strict=True)]
-              for t in ("pty", "tcp")}
-    for k, what in enumerate(("1 MB line without line end, then OK", "50,000 URCs in one response")):
-        pty, tcp = volume["pty"][k], volume["tcp"][k]
-        rows.append((f"AT channel: {what}; pty / TCP s (TCP/pty)", f"{pty:.3f} / {tcp:.3f} ({tcp / pty:.2f}x)"))
-    rows.append(("amqtt start+stop, median s", f"{broker_start_stop():.3f}"))
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / "bc660k-bench"
-    for w in (int(x) for x in args.suite_workers.split(",") if x.strip()):
-        wall = statistics.median(suite_wall(w, out) for _ in range(args.repeat))
-        rows.append((f"suite wall time -n {w}, s", f"{wall:.1f}"))
-    head = (f"\n## {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()} ({os.cpu_count()} cores, "
-            f"Python {platform.python_version()})\n\n| measure | value |\n| --- | --- |\n")
-    table = head + "".join(f"| {k} | {v} |\n" for k, v in rows)
-    print(table)
-    with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as f:
-        f.write(table)
+    ap.add_argument("--repeat", type=int, default=1, help="repeats of the legacy measures (median)")
+    ap.add_argument("--suite-workers", default="0,1,2", help='xdist worker counts to run ("": no suite runs)')
+    ap.add_argument("--suite-repeat", type=int, default=2, help="pairs of time-scale runs, while the budget lasts")
+    ap.add_argument("--scales", default="0.1,0.2", help="two time scales for the efficiency fit")
+    ap.add_argument("--select", nargs="*", default=["suites"], help="pytest selection of the suite runs")
+    ap.add_argument("--budget", type=float, default=600.0, help="seconds after which suite repeats are dropped")
+    ap.add_argument("--quick", action="store_true", help="small selection and counts (development)")
+    ap.add_argument("--no-write", action="store_true", help="print only: no JSON, README or RESULTS.md")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.select, args.suite_repeat = QUICK_SELECT, 1
+    return args
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    t0 = time.monotonic()
+    budget = suite.Budget.of(args.budget)
+    small = args.quick
+    r: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    print("AT round trips ...", file=sys.stderr)
+    r["at_round_trip"] = at_rtt.all_round_trips(n=50 if small else 200, rounds=3 if small else 5)
+    r["known_state_reset"] = at_rtt.known_state_reset(n=5 if small else 20)
+    print("publish path ...", file=sys.stderr)
+    r["publish_path"] = publish.publish_path(n=100 if small else 500, rounds=1 if small else 3,
+                                             data_form_n=20 if small else 50)
+    print("legacy measures ...", file=sys.stderr)
+    r["legacy"] = legacy.legacy_rows(args.repeat)
+    scales = _floats(args.scales)
+    print("start-up ...", file=sys.stderr)
+    r["startup"] = suite.startup(scales[0], repeat=1 if small else 3)
+    workers = [int(x) for x in args.suite_workers.split(",") if x.strip()]
+    if workers:
+        print("suite efficiency ...", file=sys.stderr)
+        base = suite.efficiency(args.select, (scales[0], scales[1]), budget, repeat=args.suite_repeat)
+        r["suite_efficiency"] = base
+        print("scale-out ...", file=sys.stderr)
+        r["scale_out"] = suite.scale_out(args.select, scales[0], workers, base, budget)
+        for w, row in r["scale_out"]["by_workers"].items():  # the old RESULTS.md rows
+            r["legacy"].append((f"suite wall time -n {w}, s", f"{row['wall_s']:.1f}"))
+    r["bench_wall_s"] = round(time.monotonic() - t0, 1)
+    return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    r = measure(args)
+    figs = report.figures(r)
+    print(report.table(figs))
+    if not args.no_write:
+        path = report.write_json(r, figs)
+        report.write_readme(r, figs)
+        report.append_results(r, figs)
+        print(f"wrote {path.relative_to(ROOT)}, bench/README.md, bench/RESULTS.md", file=sys.stderr)
     return 0
 
 
