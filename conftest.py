@@ -6,9 +6,9 @@ pytest_plugins = [
     "fixtures.rig",
     "fixtures.broker",
     "fixtures.dut",
+    "fixtures.wire",
     "fixtures.modem",
     "fixtures.report",
-    "fixtures.wire",
     "fixtures.peer",
     "fixtures.tls",
 ]

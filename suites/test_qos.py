@@ -210,7 +210,9 @@ def _session_round(modem, wire, observer, tag: str, clean: int) -> None:
     client = f"dut-sess-{tag}"
     open_connect(modem, wire.dut_host, wire.port, client, account=wire.account)
     assert result(modem, f'AT+QMTSUB=0,1,"sess/{tag}",1', "+QMTSUB", 0).args == [0, 1, 0, 1]
+    first = wire.log.packets(direction="C>B", type=codec.Connect)[-1].conn
     disconnect(modem)
+    wire.log.broker_ended(first)  # the broker holds the session offline before the message comes
     observer.publish(f"sess/{tag}", b"while away", qos=1)
     open_connect(modem, wire.dut_host, wire.port, client, account=wire.account)
 

@@ -456,3 +456,18 @@ def test_rule_matching_by_packet_id_direction_and_nth() -> None:
     assert Corrupt().corrupted(puback) == b"\xf0" + puback[1:]  # reserved type 15, flags kept
     assert Corrupt(xor={-1: 0xFF}).corrupted(puback) == puback[:-1] + bytes([7 ^ 0xFF])
     assert Corrupt(data=b"\x00").corrupted(puback) == b"\x00"
+
+
+def test_the_clients_fin_goes_on_and_the_brokers_end_is_logged(proxy: FaultProxy, watcher: Observer) -> None:
+    """A client's DISCONNECT and FIN reach the broker as a FIN (a half-close), and the broker's own
+    close comes back as its EOF in the wire log: that is how a case knows the broker took the
+    DISCONNECT in before it publishes to the session that went offline (suites/test_qos.py)."""
+    with socket.create_connection((proxy.host, proxy.port), timeout=WAIT) as sock:
+        sock.sendall(codec.encode(codec.Connect("half-close", clean_session=False)))
+        conn = proxy.log.wait_for(direction=B2C, type=codec.ConnAck).conn
+        sock.sendall(codec.encode(codec.Disconnect()))
+        sock.shutdown(socket.SHUT_WR)
+        ended = proxy.log.wait_for(type="EOF", direction=B2C, conn=conn, timeout=WAIT)
+    assert "broker" in ended.note
+    client_eof = proxy.log.wait_for(type="EOF", direction=C2B, conn=conn)
+    assert client_eof.seq < ended.seq

@@ -38,6 +38,8 @@ __all__ = ["FaultProxy", "ProxyError", "RuleError"]
 log = logging.getLogger("harness.proxy")
 T = TypeVar("T")
 _FORWARD = Forward()
+# How long a broker may take to end its side after the client's FIN went on; then the proxy closes it.
+HALF_CLOSE_S = 2.0
 REFUSE_MODES = ("refuse", "close", "reset")  # no listener (connection refused) / accept+FIN / accept+RST
 
 
@@ -53,6 +55,11 @@ def _rst(writer: asyncio.StreamWriter | None) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+def _ended_by(done: set[asyncio.Task[Any]], how: str) -> bool:
+    """One of the finished pumps ended the way ``how`` says (an exception is no clean end)."""
+    return any(not t.cancelled() and t.exception() is None and t.result() == how for t in done)
 
 
 class _Conn:
@@ -266,8 +273,14 @@ class FaultProxy:
             assert up_reader is not None
             pumps = {asyncio.create_task(self._pump(conn, Direction.C2B, reader)),
                      asyncio.create_task(self._pump(conn, Direction.B2C, up_reader))}
-            _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
             if not conn.blackholed and not self._blackhole:
+                if _ended_by(done, "client-eof") and conn.upstream is not None and conn.upstream.can_write_eof():
+                    # The client's FIN goes on as a FIN and the broker ends its side in its own time, as
+                    # without a proxy: its EOF (logged) says it has taken the client's DISCONNECT in.
+                    with contextlib.suppress(ConnectionError, OSError):
+                        conn.upstream.write_eof()
+                    await asyncio.wait(pending, timeout=HALF_CLOSE_S)
                 conn.close()  # one side ended: end the other too (a blackhole keeps it open)
             await asyncio.gather(*pending, return_exceptions=True)
         finally:
@@ -290,7 +303,8 @@ class FaultProxy:
             return False
         return True
 
-    async def _pump(self, conn: _Conn, direction: Direction, reader: asyncio.StreamReader) -> None:
+    async def _pump(self, conn: _Conn, direction: Direction, reader: asyncio.StreamReader) -> str:
+        """Frame, judge, log and forward one direction until it ends; returns how ("client-eof", ...)."""
         framer = Framer()
         side = "client" if direction is Direction.C2B else "broker"
         while True:
@@ -299,14 +313,14 @@ class FaultProxy:
             except (ConnectionError, OSError) as exc:
                 if not conn.ended_by_proxy:
                     self.log.event(conn.number, "RESET", f"by the {side}: {exc}", direction)
-                return
+                return f"{side}-reset"
             if not data:
                 tail = framer.flush()
                 if tail is not None:
                     await self._handle(conn, direction, tail)
                 if not conn.ended_by_proxy:
                     self.log.event(conn.number, "EOF", f"the {side} closed", direction)
-                return
+                return f"{side}-eof"
             for frame in framer.feed(data):
                 await self._handle(conn, direction, frame)
 
