@@ -63,6 +63,11 @@ proof: venv deps
 REPORT_DIR ?= reports
 ALLURE_BIN := tools/allure/node_modules/allure-commandline/dist/bin/allure
 $(ALLURE_BIN): tools/allure/package.json tools/allure/package-lock.json
+	@missing=""; command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else echo "Allure needs$$missing: sudo apt-get install -y --no-install-recommends$$missing"; exit 2; fi
 	cd tools/allure && npm ci --no-audit --no-fund
 	@touch $(ALLURE_BIN)
 

@@ -95,6 +95,16 @@ def _current_result() -> Any:
     return None
 
 
+def _case_mask(item: Any, secrets: set[str]) -> str:
+    """MASK, told apart per case: Allure 2 keys a case's history by its parameters' text, so two
+    cases whose only difference is a masked password read alike and were merged as retries (859
+    of 860 cases shown). The case's parametrize id tells them apart, unless it holds a secret."""
+    case = str(getattr(getattr(item, "callspec", None), "id", ""))
+    if case and not any(s and s in case for s in secrets):
+        return f"{MASK} ({case})"
+    return f"{MASK} (#{item.session.items.index(item) + 1})" if item in item.session.items else MASK
+
+
 def tidy_result(item: Any) -> None:
     """After allure-pytest has filled in a case's result (its teardown hook): parameters readable
     and distinct, a history id of its own (the case's node id: one history per case, whatever
@@ -106,13 +116,14 @@ def tidy_result(item: Any) -> None:
         return
     params = item.callspec.params if hasattr(item, "callspec") else {}
     secrets = set(known_secrets())
+    mask = _case_mask(item, secrets)
     for param in result.parameters:
         if param.name in params:
             value = params[param.name]
-            param.value = MASK if shows_secret(param.name, value, secrets) else readable(value)
+            param.value = mask if shows_secret(param.name, value, secrets) else readable(value)
         elif param.value and (SECRET_NAME.search(param.name) or param.value in secrets
                               or param.value in {repr(s) for s in secrets}):
-            param.value = MASK  # allure.dynamic.parameter(): only its text is left to judge
+            param.value = mask  # allure.dynamic.parameter(): only its text is left to judge
     result.historyId = hashlib.md5(item.nodeid.encode("utf-8")).hexdigest()
     if result.description and not result.descriptionHtml:
         paragraphs = [" ".join(p.split()) for p in str(result.description).split("\n\n") if p.strip()]
