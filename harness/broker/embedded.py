@@ -105,6 +105,7 @@ class EmbeddedBroker:
         self._loop = LoopThread(_PREFIX, thread_name=f"amqtt-broker-{self.host}", error=BrokerError)
         self._broker: AmqttBroker | None = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._last_ports: tuple[int, int] | None = None  # (port, tls_port or 0) of the last good start
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -143,6 +144,7 @@ class EmbeddedBroker:
             ports = self._broker.bound_ports()
             self.port = ports["default"]
             self.tls_port = ports.get("tls")
+            self._last_ports = (self.port, self.tls_port or 0)
             return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -151,6 +153,17 @@ class EmbeddedBroker:
             self._teardown(timeout)
             self.port = self._requested_port
             self.tls_port = None
+
+    def restart(self, timeout: float = 10.0) -> EmbeddedBroker:
+        """Start a broker that died (its loop thread ended, or someone stopped it) again on the ports
+        it had, because the fault proxy and the DUT dial those (rig file ``broker.restart``); its
+        sessions are gone. BrokerError when it cannot (the port taken meanwhile)."""
+        with self._lock:
+            ports = self._last_ports
+            self._teardown(timeout)
+            if ports is not None:  # fixed from now on: a restart never moves the broker
+                self._requested_port, self._requested_tls_port = ports
+        return self.start(timeout)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -179,6 +179,7 @@ class MosquittoBroker:
         self._tmpdir: Path | None = None
         self._exit_key: int | None = None  # in the children registry while the process runs
         self._stderr: IO[bytes] | None = None
+        self._last_ports: tuple[int, int] | None = None  # (port, tls_port or 0) of the last good start
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -218,6 +219,17 @@ class MosquittoBroker:
         """SIGTERM, SIGKILL after ``timeout``; removes the config, keys' copies and log. Idempotent."""
         with self._lock:
             self._teardown(timeout)
+
+    def restart(self, timeout: float = 10.0) -> MosquittoBroker:
+        """Start a broker that died (killed, crashed) again on the ports it had, because the fault
+        proxy and the DUT dial those (rig file ``broker.restart``); its sessions are gone
+        (``persistence false``). BrokerError when it cannot: the port taken, the binary gone."""
+        with self._lock:
+            ports = self._last_ports
+            self._teardown(timeout)
+            if ports is not None:
+                self._requested = ports  # fixed from now on: a restart never moves the broker
+        return self.start(timeout)
 
     def __enter__(self) -> MosquittoBroker:
         return self.start()
@@ -276,6 +288,7 @@ class MosquittoBroker:
                 raise BrokerError(f"{_PREFIX}: exited with status {code} at start: {last}")
             if self._logged_running(log) and all(self._accepts(p) for p in ports):
                 self.version = self._logged_version(log)
+                self._last_ports = (self.port, self.tls_port or 0)
                 return True
             if time.monotonic() > deadline:
                 last = _last_line(log, err)

@@ -12,6 +12,14 @@ harness.proxy.judge before any rule acted on it).
 
 Secrets never enter the log: a CONNECT keeps its fields but its password reads ``***``, and the
 raw bytes of a CONNECT (or of a malformed frame claiming to be one) are not kept at all.
+
+Bounded (issue 19, item 4): the proxy runs for the whole session, and a DUT that floods PUBLISHes
+(or a case that sends megabytes of payload) must not grow the log, and every report built from
+it, without end. At most ``max_records`` records and ``max_bytes`` bytes of frames are kept; the
+oldest go first (a case reads only its own slice, the newest records), and what a slice lost
+shows as one line in its rendering and as ``dropped`` in its JSON, like the transcript's and the
+URC queue's limits (harness/at/transcript.py, harness/at/channel.py). Seqs count every record,
+kept or dropped, so a mark taken before a flood still means the same place after it.
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from harness.mqtt import codec
@@ -32,6 +42,8 @@ NO_DIRECTION = "--"  # printed for a connection event that concerns neither dire
 REDACTED = b"***"
 PAYLOAD_SHOWN = 32  # bytes of payload rendered before "..."
 RAW_KEPT_JSON = 256  # bytes of raw frame written to JSON before truncation
+MAX_RECORDS = 50_000  # records kept for the session; the oldest are dropped beyond this
+MAX_BYTES = 32 * 1024 * 1024  # bytes of frames (Record.size) kept; the oldest records dropped beyond this
 
 
 class WireLogTimeout(TimeoutError):
@@ -165,11 +177,17 @@ def _redact(packet: codec.Packet | None) -> codec.Packet | None:
 
 
 class WireLog:
-    """A thread-safe, append-only list of records with blocking queries for cases."""
+    """A thread-safe, append-only list of records with blocking queries for cases; bounded, the
+    oldest records dropped first (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self._records: list[Record] = []
+    def __init__(self, max_records: int = MAX_RECORDS, max_bytes: int = MAX_BYTES) -> None:
+        if max_records < 1 or max_bytes < 1:
+            raise ValueError(f"wire log: max_records and max_bytes must be >= 1, not {max_records}, {max_bytes}")
+        self.max_records, self.max_bytes = max_records, max_bytes
+        self._records: deque[Record] = deque()
         self._base = 1  # seq of the first record; clear() moves it on so seqs never repeat
+        self._bytes = 0  # sum of the kept records' sizes
+        self.dropped = 0  # records dropped by the limit since the log was made
         self._cond = threading.Condition()
 
     # -- writing (the proxy's loop thread) ---------------------------------------------------
@@ -200,17 +218,37 @@ class WireLog:
     def _add(self, conn: int, direction: Direction | None, name: str, kind: str, **fields: Any) -> int:
         with self._cond:
             seq = self._records[-1].seq + 1 if self._records else self._base
-            self._records.append(Record(seq, time.monotonic(), time.time(), conn, direction, name, kind,
-                                        **fields))
+            record = Record(seq, time.monotonic(), time.time(), conn, direction, name, kind, **fields)
+            self._records.append(record)
+            self._bytes += record.size
+            # the newest always stays, however big: the evidence of how a flood ended
+            while len(self._records) > 1 and (len(self._records) > self.max_records or self._bytes > self.max_bytes):
+                self._bytes -= self._records.popleft().size
+                self.dropped += 1
             self._cond.notify_all()
             return seq
+
+    def _kept(self, since: int) -> list[Record]:
+        """Kept records with seq >= since (seqs are consecutive: no scan of the older ones)."""
+        if not self._records:
+            return []
+        return list(islice(self._records, max(0, since - self._records[0].seq), None))
+
+    def _lost(self, since: int) -> int:
+        """Records with seq >= since that the limit dropped (those between since and the oldest kept)."""
+        first = self._records[0].seq if self._records else self.mark()
+        return max(0, first - max(since, self._base))
+
+    def _limit_note(self, lost: int) -> str:
+        return (f"… {lost} records dropped (wire log limit: {self.max_records} records or "
+                f"{self.max_bytes} bytes of frames kept, the oldest dropped first) …")
 
     # -- reading (any thread) --------------------------------------------------------------
 
     def records(self, since: int = 0) -> list[Record]:
         """Every record with seq >= ``since`` (a value from ``mark()``), oldest first."""
         with self._cond:
-            return [r for r in self._records if r.seq >= since]
+            return self._kept(since)
 
     def mark(self) -> int:
         """The seq the next record will get: pass it as ``since`` to see only what follows."""
@@ -221,6 +259,7 @@ class WireLog:
         with self._cond:
             self._base = self.mark()
             self._records.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         with self._cond:
@@ -246,7 +285,7 @@ class WireLog:
         """Block until ``count`` records match (all filters and ``predicate``); return the last one.
         Packets by default; an event when ``type`` names it (``type="EOF"``)."""
         def matching() -> list[Record]:
-            return [r for r in self._records if r.seq >= since and _is_match(r, direction, type, conn)
+            return [r for r in self._kept(since) if _is_match(r, direction, type, conn)
                     and (predicate is None or predicate(r))]
 
         with self._cond:
@@ -268,19 +307,24 @@ class WireLog:
 
     def render(self, since: int = 0) -> str:
         """A readable table: a header, then one line per record, times relative to the first."""
-        recs = self.records(since)
+        with self._cond:
+            recs, lost = self._kept(since), self._lost(since)
         if not recs:
             return "wire log: no records"
         t0 = recs[0].t
         start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(recs[0].wall))
         head = (f"wire log: {len(recs)} records from {start}Z ({Direction.C2B} client to broker, "
                 f"{Direction.B2C} broker to client)")
-        return "\n".join([head, *(r.line(t0) for r in recs)])
+        note = [self._limit_note(lost)] if lost else []
+        return "\n".join([head, *note, *(r.line(t0) for r in recs)])
 
     def to_json(self, since: int = 0) -> str:
-        recs = self.records(since)
-        return json.dumps({"t0": recs[0].t if recs else None,
-                           "records": [r.as_dict() for r in recs]}, indent=1)
+        with self._cond:
+            recs, lost = self._kept(since), self._lost(since)
+        doc: dict[str, Any] = {"t0": recs[0].t if recs else None, "records": [r.as_dict() for r in recs]}
+        if lost:
+            doc["dropped"] = {"records": lost, "note": self._limit_note(lost)}
+        return json.dumps(doc, indent=1)
 
 
 def _is_match(r: Record, direction: Direction | str | None, kind: type | str | None, conn: int | None) -> bool:

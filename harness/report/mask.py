@@ -11,9 +11,11 @@ import dataclasses
 import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
+
+from harness.report.allure_meta import shows_secret
 
 MASK = "***"
 _TEXT_SUFFIXES = {".json", ".txt", ".html", ".xml", ".log", ".properties", ".csv", ".md"}
@@ -90,3 +92,13 @@ def mask_files(root: Path, secrets: Iterable[str]) -> int:
             path.write_text(masked, encoding="utf-8", errors="surrogateescape")
             changed += 1
     return changed
+
+
+def secret_id(argname: str, value: object, secrets: Collection[str]) -> str | None:
+    """The parametrize id of a value that is a secret (by its parameter's name, or a value known
+    as one: harness/report/allure_meta.shows_secret): MASK. pytest's own id of a string is the
+    string, and the node id it makes is what every report keys on (the console's summary lines,
+    JUnit names, Allure's name and fullName, the HTML rows, record.json), so the password would be
+    there before any masking sees it; masked ids that coincide get pytest's number suffix. None:
+    pytest's own id (no secret)."""
+    return MASK if shows_secret(argname, value, secrets) else None

@@ -6,7 +6,9 @@ recovery ladder runs at once, and the next case starts from a working rig.
 Only what can be observed without changing the DUT's state more than a failed case already has:
 the emulator process (alive, not stopped), one resync (AT, OK) on the channel, and the broker
 accepting a TCP connection (a dead broker fails every later case that dials it, and no rung of
-the ladder, which only touches the DUT, brings it back: the run stops as rig broken)."""
+the ladder, which only touches the DUT, brings it back: the run stops as rig broken, unless the rig
+file's broker.restart lets the harness start it again), and the fault proxy between the DUT and
+the broker still running (a stopped proxy refuses the DUT's AT+QMTOPEN like a dead broker would)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ class RigFault:
     # why the recovery ladder cannot help ("" when it can: a hung or unreachable DUT); a dead or
     # stopped emulator process or a dead broker it cannot: its rungs reset and power the DUT only
     no_ladder: str = ""
+    # what already brought the rig back without the ladder ("" when nothing did): the broker
+    # restarted as the rig file's broker.restart says
+    repaired: str = ""
 
     @property
     def recoverable(self) -> bool:
@@ -68,3 +73,14 @@ def broker_fault(kind: str, host: str, port: int, timeout: float = 2.0) -> RigFa
     except OSError as exc:
         return RigFault(f"the broker ({kind}) at {host}:{port} does not accept connections "
                         f"({exc.strerror or exc})", "no rung restarts the broker")
+
+
+def proxy_fault(running: bool, where: str) -> RigFault | None:
+    """The fault proxy (harness/proxy) at `where` has stopped: its loop thread ended or it was
+    stopped. Asked of its state (`running`), not by dialling it: a case may have told it to refuse
+    connections, a fault the case injected, not a dead rig; and a test connection would show in
+    the wire log."""
+    if running:
+        return None
+    return RigFault(f"the fault proxy at {where} is not running (stopped, or its thread ended)",
+                    "no rung restarts the fault proxy")
