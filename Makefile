@@ -53,10 +53,12 @@ test: venv deps labgrid
 	$(BIN)/pytest tests suites -p no:cacheprovider $(PYTEST_ARGS)
 
 # The full proof: the whole suite against every faulty firmware profile (make test runs each
-# profile against the suite modules where its failures are expected), and the emulator fuzz for 300 s
-# (15 s in make test).
+# profile against the suite modules where its failures are expected), the emulator fuzz for 300 s
+# (15 s in make test), and the whole suite on the emulated NB-IoT link (--network nbiot, about 5 min;
+# its reports in $(REPORT_DIR)/proof-nbiot).
 proof: venv deps
 	BC660K_PROOF_FULL=1 $(BIN)/pytest tests/test_fault_profiles.py tests/test_emulator_fuzz.py -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest suites -p no:cacheprovider --network nbiot --report-dir $(REPORT_DIR)/proof-nbiot $(PYTEST_ARGS)
 
 # The Allure HTML of the last run (reports/allure-report/index.html, one file, offline), with the
 # nightly trend carried over. Allure is pinned in tools/allure (npm allure-commandline, Java 17).

@@ -20,7 +20,7 @@ from harness.report.attach import attach_junit, attach_text, transcript_html
 from harness.report.coverage import CoverageError, coverage_map
 from harness.report.coverage import write as write_coverage
 from harness.report.lock import Held, ReportDirBusy, hold, release
-from harness.report.mask import mask_report
+from harness.report.mask import mask_report, secret_id
 from harness.report.matrix import chapter_of, feature_of
 from harness.report.selection import describe
 from harness.report.yardstick_coverage import CitationError, cited
@@ -99,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "Rig file": str(rig.source),
         "DUT kind": rig.dut.kind,
         "Time scale": str(rig.dut.time_scale),
+        **({"Network": str(rig.dut.network)} if rig.dut.network else {}),
         "Broker": rig.broker.kind,
         "Selection": describe(list(config.args), config.rootpath, keyword=config.option.keyword,
                               markexpr=config.option.markexpr, sections=config.getoption("--section")),
@@ -187,6 +188,13 @@ def observe(item: pytest.Item, name: str, value: object) -> None:
     item.user_properties.append((f"observation.{name}", str(value)))
 
 
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A secret parameter's id reads *** (harness/report/mask.secret_id): the node id is in
+    every report, and pytest would have put the password in it."""
+    rig = config.stash.get(RIG_KEY, None)
+    return secret_id(argname, val, {*known_secrets(), *(rig.secrets() if rig is not None else ())})
+
+
 def _in_sections(sections: list[str], wanted: list[str]) -> bool:
     return any(sec == w or sec.startswith(w + ".") for sec in sections for w in wanted)
 
@@ -255,7 +263,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lg = rig.labgrid
         where = f"labgrid place {lg.place or lg.reserve} at {lg.coordinator}"
     else:
-        where = f"emulator ({dut.transport}, {dut.firmware})"
+        where = f"emulator ({dut.transport}, {dut.firmware}, network {dut.network})"
     return [f"rig: {rig.source} | DUT: {where} | time scale {rig.dut.time_scale} | broker: {rig.broker.kind}"]
 
 

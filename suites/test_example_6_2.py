@@ -18,8 +18,9 @@ CERT_OF = {"cacert": "ca", "clientcert": "client_cert", "clientkey": "client_key
 
 
 def awake(modem) -> None:
-    """After AT+QSCLK=1 a host sends AT before each command (DESIGN.md "Module facts")."""
-    assert modem.resync(attempts=2), "the module did not answer AT after AT+QSCLK=1"
+    """After AT+QSCLK=1 a host wakes the module before each command (DESIGN.md "Module facts"):
+    `AT` until one is answered, the first possibly lost (obs. fact 14)."""
+    assert modem.wake(), "the module did not answer AT after AT+QSCLK=1"
 
 
 def expect_urc(modem, command: str, expected: str) -> None:

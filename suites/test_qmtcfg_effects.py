@@ -114,7 +114,8 @@ def test_item_changed_while_open_is_observed(modem, peer, observe, item):
 @pytest.mark.covers("3.3.1/note/3", "3.3.1/timeout/pkt_timeout")
 def test_shortest_pkt_timeout_does_not_cut_a_full_publish(modem, wire):
     """NOTE 3: "Care must be taken to ensure message delivery does not time out while it is still
-    being sent." With <pkt_timeout> at its minimum (1 s) and a broker that answers at once, the
+    being sent." With <pkt_timeout> at its minimum (1 s; on a slow uplink the least that covers its
+    round trip, harness.rig.uplink) and a broker that answers at once, the
     largest data-mode message (1460 bytes, 3.3.8) at QoS 1 completes: +QMTPUB result 0, one
     PUBLISH on the wire, no retransmission."""
     fast_timeout(modem)

@@ -164,6 +164,23 @@ def test_credentials_presence_in_connect(modem, peer, user, password):
     conn.assert_conformant()
 
 
+@pytest.mark.covers("3.3.4/QMTCONN/write", "3.3.4/QMTCONN/pass_word")
+def test_explicit_empty_password_is_sent(modem, peer):
+    """<pass_word> "String type with double quotes ... Maximum length: 256 bytes" sets no minimum: `""` is a
+    password of 0 bytes, which CONNECT carries (password flag set, [MQTT-3.1.2-21]). A real A05 refuses
+    it with +CME ERROR: Incorrect parameters (observations fact 37), not a chapter 4 code either."""
+    conn = open_peer(modem, peer)
+    line = conn_line(0, "dut-empty-password", "u", "")
+    resp = modem.command(line)
+    assert resp.ok, ('3.3.4: <pass_word> is a "String type with double quotes ... Maximum length: 256 bytes", '
+                     f'no minimum, so "" is a password and {line} answers OK, then +QMTCONN: 0,0,0; the module '
+                     f"answered {resp.final!r}")
+    connect = conn.handshake(timeout=urc_deadline(modem, line))
+    assert (connect.username, connect.password) == ("u", b""), "CONNECT must carry the empty password as given"
+    assert conn_urc(modem, line, 0).args == [0, 0, 0]
+    conn.assert_conformant()
+
+
 @pytest.mark.covers("unclear/quoted_strings", "3.3.4/QMTCONN/clientID")
 @pytest.mark.parametrize("line", ['AT+QMTCONN=0,""', "AT+QMTCONN=0,unquoted"], ids=["empty", "unquoted"])
 def test_client_id_edge_forms_are_observed(modem, peer, observe, line):

@@ -7,6 +7,7 @@ import pytest
 
 from harness.at.flows import for_id, is_error, open_connect, result, urc_deadline
 from harness.mqtt import codec
+from harness.rig import uplink
 from harness.spec.commands import QMTDISC
 from harness.spec.plain import qmtstat, reading
 from harness.spec.timing import GRACE_S, deadline_s
@@ -209,8 +210,9 @@ def test_link_silent_pingresp_lost(modem, peer, observe):
     keeps the socket but answers nothing; after the keep-alive the DUT pings, gets no PINGRESP within
     <pkt_timeout>, and reports the link (code observed against 2)."""
     assert modem.command('AT+QMTCFG="keepalive",0,1').ok
-    assert modem.command('AT+QMTCFG="timeout",0,1,0,0').ok
-    modem.pkt_timeout, modem.retry_times = 1, 0
+    pkt = uplink.current().pkt_timeout(1)  # 1 s, or just above a slow uplink's round trip (CONNACK must come)
+    assert modem.command(f'AT+QMTCFG="timeout",0,{pkt},0,0').ok
+    modem.pkt_timeout, modem.retry_times = pkt, 0
     conn = connect_peer(modem, peer)
     conn.blackhole()
     keepalive = 1 * modem.time_scale

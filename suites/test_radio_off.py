@@ -16,6 +16,7 @@ import pytest
 from harness.at import ATTimeout
 from harness.at.flows import for_id, result, urc_deadline
 from harness.mqtt import codec
+from harness.rig import uplink
 from harness.spec.plain import qmtstat, reading
 
 pytestmark = pytest.mark.spec("5.1")
@@ -37,10 +38,12 @@ def _expect_ok(modem, line: str) -> None:
 
 
 def _open(modem, peer, keepalive: int = 0):
-    """Open connect ID 0 on the scripted peer, T1 = 1 s without retries; the peer's connection."""
-    _expect_ok(modem, f'AT+QMTCFG="timeout",0,{PKT_TIMEOUT},0,0')
+    """Open connect ID 0 on the scripted peer, T1 = 1 s without retries (longer than the uplink's
+    round trip on a slow link, harness.rig.uplink, so CONNACK can come back); the peer's connection."""
+    pkt = uplink.current().pkt_timeout(PKT_TIMEOUT)
+    _expect_ok(modem, f'AT+QMTCFG="timeout",0,{pkt},0,0')
     _expect_ok(modem, f'AT+QMTCFG="keepalive",0,{keepalive}')
-    modem.pkt_timeout, modem.retry_times = PKT_TIMEOUT, 0
+    modem.pkt_timeout, modem.retry_times = pkt, 0
     assert result(modem, f'AT+QMTOPEN=0,"{peer.dut_host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
     return peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
 
@@ -76,7 +79,7 @@ def test_connect_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off
     observe("AT+QMTCONN with the radio off (expected +QMTCONN: 0,2)", outcome,
             plain=reading("3.3.4/QMTCONN/result/2", "+QMTCONN: 0,2"))
     assert not (outcome or "").startswith("+QMTCONN: 0,0"), f"{outcome}: connected with the radio off"
-    conn.expect_nothing(PKT_TIMEOUT * modem.time_scale)
+    conn.expect_nothing(modem.pkt_timeout * modem.time_scale)
     observe("+QMTSTAT (expected +QMTSTAT: 0,3)", _stat(modem, urc_deadline(modem, line)), plain=qmtstat(3, cid=0))
 
 
@@ -86,7 +89,7 @@ def test_pingreq_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off
     _connect(modem, conn, "dut-radio-ping")
     radio_off()
     # Figure 1 T2: a PINGREQ falls due after keep-alive seconds; T1 later the module knows it got nowhere.
-    window = (KEEPALIVE + PKT_TIMEOUT) * modem.time_scale * 2
+    window = (KEEPALIVE + modem.pkt_timeout) * modem.time_scale * 2
     stat = _stat(modem, window + urc_deadline(modem, "AT+QMTCONN"))
     observe("+QMTSTAT (expected +QMTSTAT: 0,2)", stat, plain=qmtstat(2, cid=0))
     assert conn.received(codec.PingReq) == [], "PINGREQ reached the server with the radio off"
@@ -104,5 +107,5 @@ def test_publish_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off
     observe(f"AT+QMTPUB QoS {qos} with the radio off (expected +QMTPUB: 0,{msg_id},2)", outcome,
             plain=reading("3.3.8/QMTPUB/result/2", f"+QMTPUB: 0,{msg_id},2"))
     assert outcome != f"+QMTPUB: 0,{msg_id},0", f"{outcome}: published with the radio off"
-    conn.expect_nothing(PKT_TIMEOUT * modem.time_scale)
+    conn.expect_nothing(modem.pkt_timeout * modem.time_scale)
     observe("+QMTSTAT (expected +QMTSTAT: 0,7)", _stat(modem, urc_deadline(modem, line)), plain=qmtstat(7, cid=0))

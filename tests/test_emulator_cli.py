@@ -176,7 +176,7 @@ def test_two_emulators_side_by_side(tmp_path: Path) -> None:
     (["--time-scale", "nan"], "positive"),
     (["--baud", "fast"], "baud"),
     (["--imei", "123456789012345"], "check digit"),
-    (["--firmware", "nope"], "known: conformant, keepalive-off-by-one"),
+    (["--firmware", "nope"], "known: conformant, connack-bad-flags-accepted, "),
     (["--pty", "--tcp", "127.0.0.1:0"], "not allowed"),
     (["--bogus"], "unrecognized"),
 ])

@@ -223,11 +223,159 @@ def test_qmtstat_peer_close_7(at: ATChannel, peer: ScriptedPeer, firmware: str) 
     assert at.wait_urc("+QMTSTAT", URC_WAIT).args == [0, 7 if firmware != OK else 1]
 
 
+# --- issue 15: the MQTT 3.1.1 client duties of the yardsticks (suites/test_yardstick_gaps.py,
+# suites/test_retransmission.py) --------------------------------------------------------------------
+
+
+@pair("connack-bad-flags-accepted")
+def test_connack_bad_flags_accepted(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-2.2.2-2]: a CONNACK with fixed-header flags 1111 makes the client close the link (then
+    +QMTSTAT, chapter 5); the fault takes it for a CONNACK 0 and stays connected."""
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    conn = peer.accept(OPEN_WAIT)
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    ok(at, 'AT+QMTCONN=0,"profile"')
+    conn.expect(codec.Connect)
+    conn.send_raw(bytes([0x2F, 0x02, 0x00, 0x00]))
+    if firmware == OK:
+        conn.wait_closed()
+        assert at.wait_urc("+QMTSTAT", URC_WAIT).args == [0, 4]
+    else:
+        assert at.wait_urc("+QMTCONN", URC_WAIT).args == [0, 0, 0]
+        assert conn.state == "connection open"
+
+
+@pair("puback-on-qos0")
+def test_puback_on_qos0(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-3.3.4-1]: nothing answers a QoS 0 PUBLISH; the fault sends PUBACK (packet id 0)."""
+    conn = connect(at, peer)
+    conn.send(codec.Publish("prof/q0", b"x", 0, False, False, None))
+    assert at.wait_urc("+QMTRECV", URC_WAIT).args[:3] == [0, 0, "prof/q0"]
+    conn.send(codec.Publish("prof/q1", b"y", 1, False, False, 5))
+    first = conn.expect(codec.PubAck)
+    assert first.packet_id == (0 if firmware != OK else 5)
+
+
+@pair("connect-will-after-credentials")
+def test_connect_will_after_credentials(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-3.1.3-1]: client id, will topic, will message, user name, password; the fault puts the
+    credentials where the will belongs (the flags stay right)."""
+    ok(at, 'AT+QMTCFG="will",0,1,0,0,"prof/will","bye"')
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    conn = peer.accept(OPEN_WAIT)
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    ok(at, 'AT+QMTCONN=0,"profile","user","pw"')
+    c = conn.handshake()
+    want = ("prof/will", b"bye", "user", b"pw") if firmware == OK else ("user", b"pw", "prof/will", b"bye")
+    assert (c.will_topic, c.will_payload, c.username, c.password) == want
+    assert c.will_flag and c.username is not None and c.password is not None
+
+
+@pair("empty-client-id-clean-0")
+def test_empty_client_id_clean_0(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-3.1.3-7]: a zero-byte client id needs CleanSession 1; with "session" 0 the conformant
+    firmware refuses AT+QMTCONN=0,"" (8507), the fault sends CONNECT with CleanSession 0."""
+    ok(at, 'AT+QMTCFG="session",0,0')
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    conn = peer.accept(OPEN_WAIT)
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    r = at.command('AT+QMTCONN=0,""')
+    if firmware == OK:
+        assert r.cme_error == 8507
+    else:
+        assert r.ok
+        c = conn.expect(codec.Connect)
+        assert (c.client_id, c.clean_session) == ("", False)
+
+
+def _cut_qos1_flow(at: ATChannel, peer: ScriptedPeer, clean_after: int) -> Connection:
+    """QoS 1 PUBLISH on a CleanSession 0 connection, the link reset before PUBACK; then "session"
+    `clean_after` and a reconnect that the peer accepts with session present."""
+    ok(at, 'AT+QMTCFG="session",0,0')
+    conn = connect(at, peer)
+    ok(at, 'AT+QMTPUB=0,9,1,0,"prof/rd",2,"hi"')
+    conn.expect(Match(codec.Publish, packet_id=9, dup=False))
+    conn.reset()
+    assert at.wait_urc("+QMTSTAT", URC_WAIT).args[0] == 0
+    ok(at, f'AT+QMTCFG="session",0,{clean_after}')
+    ok(at, f'AT+QMTOPEN=0,"127.0.0.1",{peer.port}')
+    again = peer.accept(OPEN_WAIT)
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    ok(at, 'AT+QMTCONN=0,"profile"')
+    again.handshake(session_present=not clean_after)
+    assert at.wait_urc("+QMTCONN", URC_WAIT).args == [0, 0, 0]
+    return again
+
+
+@pair("no-redelivery-on-reconnect")
+def test_no_redelivery_on_reconnect(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-4.4.0-1]: reconnected with CleanSession 0, the unacknowledged PUBLISH goes out again
+    (DUP=1, same id) before the next command's; the fault keeps no session state."""
+    conn = _cut_qos1_flow(at, peer, 0)
+    ok(at, 'AT+QMTPUB=0,0,0,0,"prof/next",1,"n"')
+    nxt = conn.expect(codec.Publish)
+    want = ("prof/rd", 9, True) if firmware == OK else ("prof/next", None, False)
+    assert (nxt.topic, nxt.packet_id, nxt.dup) == want
+
+
+@pair("session-kept-on-clean")
+def test_session_kept_on_clean(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-3.1.2-6]: reconnected with CleanSession 1, nothing of the old session goes out; the fault
+    re-sends its unacknowledged PUBLISH."""
+    conn = _cut_qos1_flow(at, peer, 1)
+    ok(at, 'AT+QMTPUB=0,0,0,0,"prof/next",1,"n"')
+    assert conn.expect(codec.Publish).topic == ("prof/next" if firmware == OK else "prof/rd")
+
+
+@pair("inflight-msgid-reused")
+def test_inflight_msgid_reused(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-2.3.1-2] / 3.3.8: a <msgID> still in flight is refused (8507); the fault sends a new
+    PUBLISH with the same packet id while the first is unacknowledged."""
+    conn = connect(at, peer)
+    ok(at, 'AT+QMTPUB=0,3,1,0,"prof/a",1,"a"')
+    conn.expect(Match(codec.Publish, packet_id=3))
+    r = at.command('AT+QMTPUB=0,3,1,0,"prof/b",1,"b"')
+    if firmware == OK:
+        assert r.cme_error == 8507
+    else:
+        assert r.ok
+        assert conn.expect(Match(codec.Publish, packet_id=3)).topic == "prof/b"
+
+
+@pair("pubrel-dup-on-retransmit")
+def test_pubrel_dup_on_retransmit(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """Figure 1 Excep2 / [MQTT-3.6.1-1]: a re-sent PUBREL is the same packet, flags 0010; the fault
+    sets the DUP bit on the resend (1010)."""
+    ok(at, 'AT+QMTCFG="timeout",0,1,1,0')  # T1 = 1 module s, 1 retry
+    conn = connect(at, peer)
+    ok(at, 'AT+QMTPUB=0,8,2,0,"prof/rel",1,"r"')
+    conn.expect(Match(codec.Publish, packet_id=8))
+    conn.send(codec.PubRec(8))
+    rels = [conn.expect(Match(codec.PubRel, packet_id=8)) for _ in range(2)]
+    assert [r.flags for r in rels] == [0b0010, 0b0010 if firmware == OK else 0b1010]
+
+
+@pair("pub-wildcard-topic-sent")
+def test_pub_wildcard_topic_sent(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-3.3.2-2]: no wildcard in a PUBLISH topic name; AT+QMTPUB with one is refused (8505, DECIDED),
+    the fault publishes it."""
+    conn = connect(at, peer)
+    r = at.command('AT+QMTPUB=0,0,0,0,"prof/+/x",1,"w"')
+    if firmware == OK:
+        assert r.cme_error == 8505
+    else:
+        assert r.ok
+        assert conn.expect(codec.Publish).topic == "prof/+/x"
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 COVERED = {"no-dup-on-retransmit", "missing-timeout-notice", "wrong-error-code", "pkt-timeout-max-61",
            "qmtrecv-no-len", "no-truncate-1460", "open-occupied-ok", "sub-no-granted-qos",
-           "wrong-keepalive-default", "keepalive-off-by-one", "qmtstat-peer-close-7"}
+           "wrong-keepalive-default", "keepalive-off-by-one", "qmtstat-peer-close-7",
+           "connack-bad-flags-accepted", "puback-on-qos0", "connect-will-after-credentials",
+           "empty-client-id-clean-0", "no-redelivery-on-reconnect", "session-kept-on-clean",
+           "inflight-msgid-reused", "pubrel-dup-on-retransmit", "pub-wildcard-topic-sent"}
 
 
 def test_every_faulty_profile_has_a_fault_test_here() -> None:

@@ -114,9 +114,10 @@ def test_a_tls_client_at_a_plain_listener_is_named_not_judged(proxy: FaultProxy)
     a correct TLS handshake, not a malformed CONNECT, so it is named and breaks no MQTT statement."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection((proxy.host, proxy.port), timeout=1) as sock:
-        with pytest.raises((ssl.SSLError, OSError)):  # the broker never answers a ClientHello
-            context.wrap_socket(sock, server_hostname="broker.invalid")
+    # the broker never answers a ClientHello
+    with socket.create_connection((proxy.host, proxy.port), timeout=1) as sock, \
+            pytest.raises((ssl.SSLError, OSError)):
+        context.wrap_socket(sock, server_hostname="broker.invalid")
     event = proxy.log.wait_for(type="NOT-MQTT")
     assert "TLS handshake" in event.note
     assert proxy.log.violations() == [], [r.line(r.t) for r in proxy.log.violations()]
@@ -143,6 +144,16 @@ def test_broker_packets_are_judged_alone_and_mqtt31_dup_flags_are_allowed() -> N
     judge311 = WireJudge()
     judge311.received(C2B, Frame(b"", codec.Connect("new")))
     assert judge311.received(C2B, Frame(b"", codec.Subscribe(4, [("a", 1)], flags=0b1010)))
+
+
+def test_a_pubrel_resent_on_a_resumed_session_is_not_out_of_turn() -> None:
+    """[MQTT-4.4.0-1]: reconnected with CleanSession 0 the client re-sends the PUBREL whose PUBREC came on
+    the earlier connection; with CleanSession 1 a PUBREL without PUBREC is still [MQTT-4.3.3-1]."""
+    resumed, fresh = WireJudge(), WireJudge()
+    resumed.received(C2B, Frame(b"", codec.Connect("dut", clean_session=False)))
+    assert resumed.received(C2B, Frame(b"", codec.PubRel(9))) == ()
+    fresh.received(C2B, Frame(b"", codec.Connect("dut", clean_session=True)))
+    assert fresh.received(C2B, Frame(b"", codec.PubRel(9)))[0].startswith("[MQTT-4.3.3-1]")
 
 
 # --- a case fails because of it: a real pytest run of cases that use the `wire` fixture -----------

@@ -134,7 +134,7 @@ def test_registered_relay_kind_is_accepted(rig_dir: Path) -> None:
                        "did you mean 'dut'?"),
         ("source: x\n", "source: unknown key (expected one of: dut, duts, relay, broker, report, labgrid)"),
         ("dut: {prot: 1}\n", "dut.prot: unknown key (expected one of: kind, port, baud, transport, "
-                             "firmware, time_scale); did you mean 'port'?"),
+                             "firmware, time_scale, network); did you mean 'port'?"),
         ("relay: {chanels: {}}\n", "relay.chanels: unknown key (expected one of: kind, channels, device, "
                                    "serial, lines, active_low, commands, reset_pulse_s, power_off_s, boot_s, "
                                    "timeout_s); did you mean 'channels'?"),
@@ -277,7 +277,7 @@ def test_overrides_convert_strings_and_win_over_the_file() -> None:
         ({"dut.kind": "serial", "dut.port": "/dev/ttyUSB0", "dut.firmware": "a05"},
          "--firmware: applies to dut.kind emulator only"),
         ({"dut.prot": "x"}, "override dut.prot: unknown key (expected one of: kind, port, baud, transport, "
-                            "firmware, time_scale); did you mean 'port'?"),
+                            "firmware, time_scale, network); did you mean 'port'?"),
         ({"dut..kind": "x"}, "override 'dut..kind': not a dotted key"),
     ],
 )

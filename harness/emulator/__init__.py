@@ -8,8 +8,11 @@ The rooms, each importing only the ones above it:
     errors.py      every +CME ERROR code with its AT+CMEE=2 text (27.007, note chapter 4), once
     profiles.py    firmware profiles: the conformant one and the deliberately faulty ones (data)
     mqtt_types.py  values the MQTT engine and the handlers exchange (results, +QMTSTAT codes)
+    network.py     the uplink as data (--network): latency, jitter, bandwidth, loss; networks/*.toml
+    bearer.py      the byte pipe under a connection: straight through, or shaped by network.py
     mqtt_client.py the MQTT client engine, one per connect ID (no AT text)
     state.py       ModuleState, typed per area; SAVED (what a reset keeps); power-on/off hooks
+    profile_file.py a firmware profile as a file a lab writes (TOML/JSON, validated); firmware/*.toml
     api.py         the handler contract: Arg, Command, Context, the (command, form) registry
     general_values.py the emulated SIM, cell and network: IMEI, IMSI, ICCID, cell, signal, ... in one place
     general.py     AT, ATE, ATI, CGMR/CGMM/CGMI/CGSN, CIMI, QCCID, CMEE, QSCLK, the radio (CFUN, CEREG,
@@ -44,5 +47,7 @@ Where things go:
   be released at power-off (a socket): a function decorated with `@state.on_power_off`.
 - A firmware profile: one entry in profiles.PROFILES (a faulty one: `_fault(...)`, a switch read
   with `ctx.module.profile.has("<name>")` in exactly one place, which its `where` names); what
-  the suite must fail for it goes into tests/fault_expectations.py.
+  the suite must fail for it goes into tests/fault_expectations.py. A firmware seen in the wild
+  (several deviations, each citing its observations fact) is a file in firmware/ (profile_file.py),
+  its switches in profiles.OBSERVED_SWITCHES.
 """

@@ -16,8 +16,12 @@ import stat
 import sys
 from typing import NoReturn
 
-from harness.emulator import profiles
+from harness.emulator import profile_file, profiles
 from harness.emulator.general import DEFAULT_IMEI, luhn_ok
+from harness.emulator.network import DEFAULT_NETWORK, NetworkFileError, NetworkProfile
+from harness.emulator.network import get as get_network
+from harness.emulator.network import known as known_networks
+from harness.emulator.network import use as use_network
 from harness.emulator.server import Options, serve
 
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with the terminating NUL
@@ -26,7 +30,7 @@ EPILOG = """\
 Without --pty or --tcp the emulator opens a pty (a module on the desk): open the printed
 /dev/pts/N with any terminal or pyserial. --tcp serves one host connection at a time on
 loopback; the module (its settings and connections) survives a host reconnect.
-Firmware profiles: {profiles}"""
+Firmware profiles: {profiles}; or the path of a profile file (TOML/JSON, harness/emulator/profile_file.py)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,6 +77,14 @@ def _control(text: str) -> str:
     return text
 
 
+def _network(text: str) -> NetworkProfile:
+    """A shipped network profile by name or a lab's profile file, checked before anything starts."""
+    try:
+        return get_network(text)
+    except NetworkFileError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -95,8 +107,13 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --tcp HOST")
     p.add_argument("--time-scale", type=_scale, default=1.0, metavar="F",
                    help="one module second lasts F real seconds (default 1.0)")
-    p.add_argument("--firmware", default=profiles.DEFAULT_FIRMWARE, metavar="NAME",
-                   help=f"firmware profile (default {profiles.DEFAULT_FIRMWARE})")
+    p.add_argument("--network", type=_network, default=DEFAULT_NETWORK, metavar="NAME|FILE",
+                   help=f"the uplink to the broker: {'|'.join(known_networks())} (default {DEFAULT_NETWORK}) "
+                        "or a profile file (TOML, see harness/emulator/networks/): latency, jitter, "
+                        "bandwidth, loss on the scaled clock")
+    p.add_argument("--firmware", default=profiles.DEFAULT_FIRMWARE, metavar="NAME|PATH",
+                   help=f"firmware profile: a name (default {profiles.DEFAULT_FIRMWARE}) or a profile "
+                        "file a lab wrote (.toml or .json, see harness/emulator/profile_file.py)")
     p.add_argument("--baud", type=_baud, default=115200, metavar="N", help="UART rate (default 115200)")
     p.add_argument("--pace", action="store_true", help="send output no faster than --baud allows")
     p.add_argument("--imei", type=_imei, default=DEFAULT_IMEI, help="IMEI for AT+CGSN")
@@ -104,8 +121,12 @@ def parse(argv: list[str] | None = None) -> Options:
                    help="also serve the power/reset control socket (a Unix socket) at PATH")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
     a = p.parse_args(argv)
-    if a.firmware not in profiles.PROFILES:
-        p.error(f"unknown firmware {a.firmware!r}; known: {', '.join(profiles.known())}")
+    try:
+        profile_file.resolve(a.firmware)  # a profile file is validated here: its mistake is one line, exit 2
+    except KeyError as exc:
+        p.error(exc.args[0])
+    except ValueError as exc:  # profile_file.ProfileFileError: "<file>: <key>: <problem>"
+        p.error(str(exc))
     host, port = a.tcp if a.tcp else ("", 0)
     if a.tcp and not a.allow_remote and not _loopback(host):
         p.error(f"--tcp {host} is not a loopback address (add --allow-remote to serve it)")
@@ -114,6 +135,9 @@ def parse(argv: list[str] | None = None) -> Options:
     when = "+%(relativeCreated).0fms " if a.verbose else ""
     fmt = f"emulator {when}%(levelname)s: %(message)s"
     logging.basicConfig(level=level, stream=sys.stderr, format=fmt)
+    # the bearer is the process's, not the module's: it stays across AT+QRST and power cycles
+    use_network(a.network, a.time_scale)
+    logging.getLogger("harness.emulator").info("network %s", a.network.describe())
     return Options(pty=a.tcp is None, link=a.pty or None, host=host, port=port,
                    time_scale=a.time_scale, firmware=a.firmware, baud=a.baud, pace=a.pace, imei=a.imei,
                    control=a.control)

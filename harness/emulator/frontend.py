@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from harness.emulator import profiles, state
+from harness.emulator import profile_file, profiles, state
 from harness.emulator.api import Arg, Command, decode, encode, handler_for
 from harness.emulator.errors import TEXT, Refused
 from harness.emulator.state import ModuleState
@@ -113,7 +113,7 @@ class ATEngine:
     def __init__(self, *, time_scale: float = 1.0, firmware: str = profiles.DEFAULT_FIRMWARE,
                  imei: str = "") -> None:
         self.time_scale = time_scale
-        self.profile = profiles.get(firmware)
+        self.profile = profile_file.resolve(firmware)  # a name or a profile file (--firmware PATH)
         self.imei = imei
         self.module: ModuleState = state.power_on(self.profile, time_scale, imei)
         self._buf = bytearray()
@@ -181,7 +181,8 @@ class ATEngine:
         if cme is None or mode == 0:
             self._final("ERROR")
         elif mode == 2 and cme in TEXT:
-            self._final(f"+CME ERROR: {TEXT[cme]}")
+            # a firmware profile may print a code's text its own way (observed-a05: fact 13)
+            self._final(f"+CME ERROR: {self.module.profile.cme_text.get(cme, TEXT[cme])}")
         else:
             self._final(f"+CME ERROR: {int(cme)}")
 

@@ -50,11 +50,12 @@ class EmulatorProcess:
     def start(cls, *, transport: str = "tcp", time_scale: float = 1.0, firmware: str = "conformant",
               baud: int = 115200, timeout: float = 15.0, extra: list[str] | None = None,
               log_path: Path | None = None, control: bool = False,
-              control_path: Path | None = None) -> EmulatorProcess:
+              control_path: Path | None = None, network: str = "ideal") -> EmulatorProcess:
         """`log_path` receives the emulator's stderr (a file, so a chatty emulator never blocks
         on a full pipe); by default a temporary file. `control` (or a `control_path`) also opens
-        the power/reset control socket, by default in a fresh temporary directory. Call it from a
-        long-lived thread (the module docstring says why)."""
+        the power/reset control socket, by default in a fresh temporary directory. `network` is
+        the uplink's profile (a name or a file, --network). Call it from a long-lived thread (the
+        module docstring says why)."""
         where = ["--tcp", "127.0.0.1:0"] if transport == "tcp" else ["--pty"]
         own_log = log_path is None
         children.sweep_stale(DIR_PREFIX)  # the directories of SIGKILLed harnesses
@@ -65,7 +66,7 @@ class EmulatorProcess:
         if control_path is not None:
             where += ["--control", str(control_path)]
         args = [sys.executable, "-m", "harness.emulator", *where, "--time-scale", repr(time_scale),
-                "--firmware", firmware, "--baud", str(baud), *(extra or [])]
+                "--firmware", firmware, "--baud", str(baud), "--network", network, *(extra or [])]
         if log_path is None:
             assert own_dir is not None
             log_path = own_dir / "emulator.log"

@@ -6,6 +6,13 @@ T1 = <pkt_timeout> with <retry_times> retransmissions ("Excep2: resend packets u
 retry times is reached"), T2 = keep-alive ("In the absence of a data-related message during
 the T2 time period, the client will send a pingreq packet"). Timer values arrive in real
 seconds (already scaled by the module's time scale).
+
+URC order (issue 13 item 4): the reader hands an awaited reply (CONNACK, SUBACK, PUBACK...) to
+the command's task through a `_Reply` and waits until that task has taken it before it looks at
+the next packet, so the command's result URC (emitted by the AT side in the same step as the
+engine call returns) comes before whatever the packets behind it cause: a `+QMTRECV`, or the
+`+QMTSTAT` of the FIN that followed a refused CONNACK. Without the hand-off, resolving a future
+only schedules the waiter, and the reader, still running, reported the later packets first.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from harness.emulator.bearer import Bearer, bearer_for
 from harness.emulator.mqtt_types import (
+    ClientFaults,
     ConnectParams,
     ConnState,
     Delivered,
@@ -39,6 +48,16 @@ from harness.mqtt.codec import Packet
 log = logging.getLogger(__name__)
 
 
+class _Reply:
+    """One acknowledgement a command waits for, and the hand-off back to the reader: the reader
+    resolves `packet`, then waits for `taken`, which the waiting task sets when it has the
+    packet (or gave up), before dispatching anything that arrived behind it."""
+
+    def __init__(self) -> None:
+        self.packet: asyncio.Future[Packet] = asyncio.get_running_loop().create_future()
+        self.taken = asyncio.Event()
+
+
 class MqttClient:
     """One connect ID's MQTT client. `run()` owns the connection's lifetime: the caller
     spawns it right after a successful `open()` (the emulator through ctx.spawn, so power-off
@@ -46,18 +65,26 @@ class MqttClient:
 
     def __init__(self, connect_id: int, retry_policy: Callable[[], Retry],
                  on_event: Callable[[Event], None], *, dup_on_retransmit: bool = True,
-                 uplink: Callable[[], bool] = lambda: True) -> None:
+                 uplink: Callable[[], bool] = lambda: True, faults: ClientFaults | None = None,
+                 session: dict[int, Packet] | None = None) -> None:
         self.connect_id = connect_id
+        self._faults = faults or ClientFaults()
+        # The client's session state ([MQTT-3.1.2-4]): the unacknowledged PUBLISH (as it is
+        # re-sent, DUP=1) or PUBREL of each packet id, in order of first sending. It belongs to
+        # the connect ID, not to this connection, so a reconnect with CleanSession 0 re-sends it
+        # ([MQTT-4.4.0-1]); None: a faulty firmware that keeps none.
+        self._session = session
+        self._resend: list[Packet] = []
         self._uplink = uplink  # False while the radio is off: sends fail as with no bearer
         self._dup_on_retransmit = dup_on_retransmit  # False only for a faulty firmware profile
         self._policy = retry_policy
         self._on_event = on_event
         self.state = ConnState.INITIALIZING
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._bearer: Bearer | None = None  # the connection under --network (bearer.py)
         self._decoder = codec.Decoder()
-        self._pending: dict[tuple[type, int], asyncio.Future[Packet]] = {}
-        self._connack: asyncio.Future[codec.ConnAck] | None = None
+        self._pending: dict[tuple[type, int], _Reply] = {}
+        self._connack: _Reply | None = None
+        self._handoff: asyncio.Event | None = None  # set by the task a reply went to
         self._pong: asyncio.Future[None] | None = None
         self._inbound_qos2: set[int] = set()  # PUBREC sent, PUBREL not yet seen
         self._last_sent = 0.0
@@ -96,12 +123,20 @@ class MqttClient:
             if left <= 0:
                 break
             try:
-                self._reader, self._writer = await asyncio.wait_for(
+                reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(addr[0], addr[1], family=family, **tls), left)
-                self._last_sent = loop.time()
-                return OpenResult.OK
             except (OSError, TimeoutError) as exc:
                 log.info("connect %d: %s:%s failed: %s", self.connect_id, addr[0], addr[1], exc)
+                continue
+            self._bearer = bearer = bearer_for(reader, writer)
+            if (rtt := bearer.connect_delay()) > 0:
+                # the handshake's round trip on the radio link, within the same 3.3.2 budget
+                await asyncio.sleep(min(rtt, max(deadline - loop.time(), 0.0)))
+                if loop.time() >= deadline:
+                    self._abort_transport()
+                    return OpenResult.FAILED
+            self._last_sent = loop.time()
+            return OpenResult.OK
         return OpenResult.FAILED
 
     async def run(self) -> None:
@@ -110,6 +145,10 @@ class MqttClient:
         pinger = asyncio.create_task(self._keepalive_loop())
         try:
             await self._read_loop()
+        except asyncio.CancelledError:
+            if self._bearer is not None:
+                self._bearer.abort()  # power-off or reset: nothing more leaves the module
+            raise
         finally:
             pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,6 +162,7 @@ class MqttClient:
         `run()` then returns normally (its reader sees the end of the stream)."""
         self._closed = self._down = True
         self._fail_pending()
+        bearer = self._bearer
         self._abort_transport()
         task = self._run_task
         if task is not None and task is not asyncio.current_task() and not task.done():
@@ -130,6 +170,8 @@ class MqttClient:
                 await asyncio.wait_for(asyncio.shield(task), 2.0)
             except TimeoutError:
                 task.cancel()
+        if bearer is not None:
+            await bearer.closed()  # on a slow link the result waits for the DISCONNECT and FIN to land
 
     # --- MQTT flows (3.3.4 - 3.3.8) ---------------------------------------------------
 
@@ -137,8 +179,7 @@ class MqttClient:
         """CONNECT and wait for CONNACK. Figure 1 "Excep1: disconnect the TCP connection":
         CONNECT is never resent on the same connection ([MQTT-3.1.0-2]); the CONNACK wait
         is the whole response time of 3.3.4, <pkt_timeout> x (<retry_times> + 1)."""
-        loop = asyncio.get_running_loop()
-        self._connack = loop.create_future()
+        self._connack = reply = _Reply()
         self.state = ConnState.CONNECTING
         pkt = codec.Connect(
             p.client_id, clean_session=p.clean_session, keepalive=p.keepalive,
@@ -149,17 +190,40 @@ class MqttClient:
             will_retain=p.will_retain and p.will_topic is not None,
             protocol_name="MQTT" if p.version == 1 else "MQIsdp",
             protocol_level=4 if p.version == 1 else 3)
+        if (self._faults.credentials_before_will and pkt.will_flag and pkt.username is not None
+                and pkt.password is not None):
+            # a faulty firmware: same flags, but the payload carries user name and password where
+            # will topic and will message belong, and the will after them
+            pkt = replace(pkt, will_topic=pkt.username, will_payload=pkt.password,
+                          username=pkt.will_topic, password=pkt.will_payload)
+        # What goes out again after CONNACK: the session's unacknowledged packets with CleanSession 0
+        self._resend = list(self._session.values()) if self._session and not p.clean_session else []
+        if p.clean_session and self._session is not None:
+            # [MQTT-3.1.2-6] CleanSession 1: the previous session is discarded, and this one's state
+            # is never reused by a later session [MQTT-3.1.2-7]: it lives with this connection only
+            if self._faults.session_kept_on_clean:
+                self._resend = list(self._session.values())  # a faulty firmware re-sends it anyway
+            else:
+                self._session.clear()
+            self._session = {}
         policy = self._policy()
+        try:
+            return await self._connect(pkt, reply, policy.timeout_s * (policy.retries + 1), p)
+        finally:
+            reply.taken.set()  # the caller reports the result before this step ends
+
+    async def _connect(self, pkt: codec.Connect, reply: _Reply, wait_s: float,
+                       p: ConnectParams) -> Outcome:
         if not await self._send_or_lose(pkt, StatCode.CONNECT_FAILED):
             return Outcome(SendResult.FAILED)
         try:
-            ack = await asyncio.wait_for(asyncio.shield(self._connack),
-                                         policy.timeout_s * (policy.retries + 1))
+            ack = await asyncio.wait_for(asyncio.shield(reply.packet), wait_s)
         except TimeoutError:
             self._lose_after_result(StatCode.CONNACK_FAILED)
             return Outcome(SendResult.FAILED)
         except LinkDown:
             return Outcome(SendResult.FAILED)
+        assert isinstance(ack, codec.ConnAck)
         if ack.return_code != 0:
             # DECIDED: a refused CONNACK is "Receiving CONNACK packet ... failed" (Table 4
             # code 4, whose advice is to check user name/password and client ID); the
@@ -167,8 +231,13 @@ class MqttClient:
             self._lose_after_result(StatCode.CONNACK_FAILED)
             return Outcome(SendResult.ACKED, (ack.return_code,))
         self.state = ConnState.CONNECTED
+        # [MQTT-4.4.0-1] re-send every unacknowledged PUBLISH and PUBREL with its original packet
+        # id, PUBLISH in the order first sent ([MQTT-4.6.0-1]) and with DUP=1 ([MQTT-3.3.1-1])
+        for again in self._resend:
+            if not await self._send_or_lose(again, StatCode.LINK_DEAD):
+                break
         self._keepalive_s = p.keepalive_s if p.keepalive else 0.0
-        self._ping_timeout_s = policy.timeout_s
+        self._ping_timeout_s = self._policy().timeout_s
         self._keepalive_wake.set()
         return Outcome(SendResult.ACKED, (0,))
 
@@ -198,13 +267,20 @@ class MqttClient:
             ok = await self._send_or_lose(pkt, StatCode.LINK_DEAD)
             return Outcome(SendResult.ACKED if ok else SendResult.FAILED)
         dup = replace(pkt, dup=self._dup_on_retransmit)
+        session = self._session if self._session is not None else {}
+        session.pop(packet_id, None)  # a new message with this id: it goes to the end of the order
+        session[packet_id] = dup  # kept until acknowledged, also across a lost link
         ack_type = codec.PubAck if qos == 1 else codec.PubRec
         if await self._exchange(pkt, ack_type, lambda: dup, on_retry) is None:
             return Outcome(SendResult.FAILED)
         if qos == 2:
             rel = codec.PubRel(packet_id)  # resent as is: PUBREL has no DUP flag
-            if await self._exchange(rel, codec.PubComp, lambda: rel, on_retry) is None:
+            # (a faulty firmware sets DUP on it anyway: fixed-header flags 1010)
+            again = replace(rel, flags=0b1010) if self._faults.dup_on_pubrel else rel
+            session[packet_id] = again
+            if await self._exchange(rel, codec.PubComp, lambda: again, on_retry) is None:
                 return Outcome(SendResult.FAILED)
+        session.pop(packet_id, None)
         return Outcome(SendResult.ACKED)
 
     async def disconnect(self) -> None:
@@ -222,8 +298,8 @@ class MqttClient:
         ran out; then the module gives up on the link (Table 4 code 6, after the result)."""
         pid = getattr(first, "packet_id", 0) or 0
         key = (ack_type, pid)
-        fut: asyncio.Future[Packet] = asyncio.get_running_loop().create_future()
-        self._pending[key] = fut
+        reply = _Reply()
+        self._pending[key] = reply
         policy = self._policy()
         try:
             for attempt in range(policy.retries + 1):
@@ -233,7 +309,7 @@ class MqttClient:
                 if attempt and on_retry is not None:
                     on_retry(attempt)
                 try:
-                    return await asyncio.wait_for(asyncio.shield(fut), policy.timeout_s)
+                    return await asyncio.wait_for(asyncio.shield(reply.packet), policy.timeout_s)
                 except TimeoutError:
                     continue
             self._lose_after_result(StatCode.SEND_FAILURES)
@@ -241,11 +317,12 @@ class MqttClient:
         except LinkDown:
             return None
         finally:
-            if self._pending.get(key) is fut:
+            if self._pending.get(key) is reply:
                 del self._pending[key]
+            reply.taken.set()  # the caller reports the result before this step ends
 
     async def _send(self, pkt: Packet) -> None:
-        if self._down or self._writer is None:
+        if self._down or self._bearer is None:
             raise LinkDown("connection is closed")
         if not self._uplink():
             # DECIDED: with no radio bearer the module's IP stack refuses the send at once (a
@@ -253,8 +330,8 @@ class MqttClient:
             # as the server cannot hear of it. Only the uplink is modelled: what the server
             # already sent still arrives, as a loopback link cannot lose part of a TCP stream.
             raise OSError(errno.ENETDOWN, "no radio bearer (AT+CFUN=0 or AT+CGATT=0)")
-        self._writer.write(codec.encode(pkt))
-        await self._writer.drain()
+        self._bearer.write(codec.encode(pkt))
+        await self._bearer.drain()
         self._last_sent = asyncio.get_running_loop().time()
 
     async def _send_or_lose(self, pkt: Packet, code: StatCode) -> bool:
@@ -285,25 +362,23 @@ class MqttClient:
         self._on_event(LinkLost(code))
 
     def _fail_pending(self) -> None:
-        futs = [*self._pending.values(), self._connack, self._pong]
+        replies = [*self._pending.values(), self._connack]
+        futs = [r.packet for r in replies if r is not None] + [self._pong]
         for fut in futs:
             if fut is not None and not fut.done():
                 fut.set_exception(LinkDown())
                 fut.exception()  # retrieved: nobody may be waiting any more
 
     def _abort_transport(self) -> None:
-        if self._writer is not None:
-            self._writer.close()  # transport.close(): also fine when the peer is gone
-            self._writer = None
+        if self._bearer is not None:
+            self._bearer.close()  # stop reading; the FIN follows what is still on its way
+            self._bearer = None
 
     async def _read_loop(self) -> None:
-        assert self._reader is not None
-        reader = self._reader
+        assert self._bearer is not None
+        bearer = self._bearer
         while True:
-            try:
-                data = await reader.read(65536)
-            except OSError:
-                data = b""
+            data = await bearer.read()
             if not data:
                 if not self._down:
                     # DECIDED: a close while waiting for CONNACK is "Receiving CONNACK ...
@@ -320,12 +395,31 @@ class MqttClient:
                 self._lose(StatCode.LINK_DEAD)
                 return
             for pkt in packets:
+                if not self._faults.lax_fixed_header and _invalid_flags(pkt):
+                    # [MQTT-2.2.2-2] "If invalid flags are received, the receiver MUST close the
+                    # Network Connection" (a PUBLISH with QoS 3 too, [MQTT-3.3.1-4]). DECIDED: while
+                    # waiting for CONNACK that is Table 4 code 4, else 7 as for a malformed packet.
+                    log.info("connect %d: invalid fixed-header flags from server: %s", self.connect_id, pkt)
+                    waiting = self.state is ConnState.CONNECTING
+                    self._lose(StatCode.CONNACK_FAILED if waiting else StatCode.LINK_DEAD)
+                    return
                 await self._dispatch(pkt)
+                handoff, self._handoff = self._handoff, None
+                if handoff is not None:
+                    await handoff.wait()  # the command's result URC goes out first
+
+    def _hand_over(self, reply: _Reply | None, pkt: Packet) -> bool:
+        """Give `pkt` to the task waiting on `reply`; the reader then waits for it (see the
+        module docstring). False when nobody waits any more (late or duplicate ack)."""
+        if reply is None or reply.packet.done():
+            return False
+        reply.packet.set_result(pkt)
+        self._handoff = reply.taken
+        return True
 
     async def _dispatch(self, pkt: Packet) -> None:
         if isinstance(pkt, codec.ConnAck):
-            if self._connack is not None and not self._connack.done():
-                self._connack.set_result(pkt)
+            self._hand_over(self._connack, pkt)
         elif isinstance(pkt, codec.PingResp):
             if self._pong is not None and not self._pong.done():
                 self._pong.set_result(None)
@@ -338,13 +432,25 @@ class MqttClient:
             await self._send_quietly(codec.PubComp(pkt.packet_id))
         elif isinstance(pkt, codec.PubAck | codec.PubRec | codec.PubComp | codec.SubAck
                         | codec.UnsubAck):
-            fut = self._pending.get((type(pkt), pkt.packet_id))
-            if fut is not None and not fut.done():
-                fut.set_result(pkt)
-            else:
-                log.info("connect %d: unexpected %s", self.connect_id, pkt)
+            if not self._hand_over(self._pending.get((type(pkt), pkt.packet_id)), pkt):
+                await self._session_ack(pkt)
         else:
             log.info("connect %d: ignoring %s from server", self.connect_id, type(pkt).__name__)
+
+    async def _session_ack(self, pkt: Packet) -> None:
+        """An acknowledgement nobody waits for: the answer to a packet re-sent from the session
+        after a reconnect ([MQTT-4.4.0-1]) goes on with that flow; anything else is logged."""
+        pid = getattr(pkt, "packet_id", 0)
+        session = self._session if self._session is not None else {}
+        held = session.get(pid)
+        if isinstance(pkt, codec.PubRec) and isinstance(held, codec.Publish):
+            session[pid] = codec.PubRel(pid)
+            await self._send_quietly(codec.PubRel(pid))
+        elif ((isinstance(pkt, codec.PubAck) and isinstance(held, codec.Publish))
+              or (isinstance(pkt, codec.PubComp) and isinstance(held, codec.PubRel))):
+            del session[pid]
+        else:
+            log.info("connect %d: unexpected %s", self.connect_id, pkt)
 
     async def _inbound_publish(self, pkt: codec.Publish) -> None:
         """QoS 0 deliver; QoS 1 PUBACK then deliver; QoS 2 deliver on PUBLISH and remember
@@ -352,7 +458,7 @@ class MqttClient:
         id still held is answered with PUBREC again but not delivered, so the host sees
         +QMTRECV exactly once."""
         pid = pkt.packet_id or 0
-        if pkt.qos == 1:
+        if pkt.qos == 1 or (pkt.qos == 0 and self._faults.puback_on_qos0):
             await self._send_quietly(codec.PubAck(pid))
         elif pkt.qos == 2:
             seen = pid in self._inbound_qos2
@@ -389,3 +495,11 @@ class MqttClient:
                 return
             except LinkDown:
                 return
+
+
+def _invalid_flags(pkt: Packet) -> bool:
+    """Fixed-header flags other than MQTT 3.1.1 Table 2.2 gives ([MQTT-2.2.2-2]); PUBLISH: QoS 3."""
+    if isinstance(pkt, codec.Publish):
+        return pkt.qos == 3
+    flags = getattr(pkt, "flags", None)
+    return flags is not None and flags != codec.STANDARD_FLAGS.get(type(pkt), 0)

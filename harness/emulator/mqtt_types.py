@@ -56,6 +56,18 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class ClientFaults:
+    """Faults of a deliberately faulty firmware inside the MQTT engine (profiles.py); each is read
+    from its profile switch in qmt_conn._new_link. All False: the conformant client."""
+
+    lax_fixed_header: bool = False  # accepts packets with invalid fixed-header flags ([MQTT-2.2.2-2])
+    puback_on_qos0: bool = False  # answers a QoS 0 PUBLISH with PUBACK ([MQTT-3.3.4-1])
+    credentials_before_will: bool = False  # CONNECT payload: user name, password before the will ([MQTT-3.1.3-1])
+    session_kept_on_clean: bool = False  # CleanSession 1 keeps and re-sends the old session ([MQTT-3.1.2-6])
+    dup_on_pubrel: bool = False  # a re-sent PUBREL with DUP set, flags 1010 ([MQTT-3.6.1-1])
+
+
+@dataclass(frozen=True)
 class Outcome:
     result: SendResult
     values: tuple[int, ...] = ()  # SUBACK granted QoS; CONNACK return code

@@ -13,12 +13,19 @@ A switch is named after its profile and is checked in exactly one place of the e
 the standard library (harness/rig/schema.py reads the names). A faulty firmware reports
 its own revision (`..._F<TAG>`; still `BC660KGL\\w+`, the shape a real revision has) so
 reports and the conformance matrix tell the firmware apart.
+
+A firmware met in the wild differs in several ways at once, each with its own evidence, so it is
+a file instead (profile_file.py reads TOML/JSON; `firmware/<name>.toml` ship with the emulator,
+`--firmware PATH` loads a lab's): it combines the switches below (`switches()`: the faults' and
+OBSERVED_SWITCHES), bounds, defaults and AT+CMEE=2 texts, each deviation citing its source.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 DEFAULT_FIRMWARE = "conformant"
@@ -39,6 +46,12 @@ class Profile:
     mqtt_defaults: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     # Free-form behaviour switches for handlers (e.g. the MQTT side): `profile.has("name")`.
     switches: frozenset[str] = frozenset()
+    # AT+CMEE=2 texts this firmware prints differently from errors.TEXT (code -> text), read in
+    # frontend.ATEngine.error only.
+    cme_text: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    # What a profile file cites for each deviation (switch or "cme_text <code>" -> observations fact).
+    facts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    source: str = ""  # the profile file it was loaded from ("" for a built-in profile)
 
     def has(self, switch: str) -> bool:
         return switch in self.switches
@@ -92,21 +105,78 @@ PROFILES: dict[str, Profile] = {
         _fault("qmtstat-peer-close-7", "STAT7", "5.1 Table 4 <err_code> 1",
                "the peer closing or resetting the link is reported +QMTSTAT: <id>,7 instead of 1",
                "qmt_common.on_link_event"),
+        # Issue 15: MQTT 3.1.1 duties of the client that the yardsticks check (harness/spec/yardsticks.py)
+        _fault("connack-bad-flags-accepted", "BADFLAGS", "chapter 5; MQTT-2.2.2-2",
+               "a CONNACK with fixed-header flags 1111 is taken as a valid CONNACK, the link kept",
+               "qmt_conn._new_link"),
+        _fault("puback-on-qos0", "ACKQ0", "5.2; MQTT-3.3.4-1",
+               "a QoS 0 PUBLISH from the server is answered with a PUBACK (packet id 0)", "qmt_conn._new_link"),
+        _fault("connect-will-after-credentials", "WILLLAST", "3.3.1 \"will\"; 3.3.4; MQTT-3.1.3-1",
+               "CONNECT payload: user name and password before the will topic and will message",
+               "qmt_conn._new_link"),
+        _fault("empty-client-id-clean-0", "EMPTYID", "3.3.4 <clientID>; 3.3.1 \"session\"; MQTT-3.1.3-7",
+               "AT+QMTCONN with an empty <clientID> and \"session\" 0 sends CONNECT with CleanSession 0",
+               "qmt_conn.qmtconn"),
+        _fault("no-redelivery-on-reconnect", "NOREDLV", "3.3.1 \"session\" 0; MQTT-4.4.0-1",
+               "no session state across connections: an unacknowledged PUBLISH/PUBREL is not re-sent "
+               "after reconnecting with CleanSession 0", "qmt_conn._new_link"),
+        _fault("inflight-msgid-reused", "REUSEID", "3.3.6 NOTE; 3.3.8 <msgID>; MQTT-2.3.1-2",
+               "a <msgID> still in flight is accepted again and a new packet goes out with its packet id",
+               "qmt_pub._claim"),
+        _fault("pubrel-dup-on-retransmit", "RELDUP", "Figure 1 Excep2; MQTT-3.6.1-1",
+               "a re-sent PUBREL carries the DUP bit (fixed-header flags 1010 instead of 0010)",
+               "qmt_conn._new_link"),
+        _fault("pub-wildcard-topic-sent", "PUBWILD", "3.3.8 <topic>; MQTT-3.3.2-2",
+               "AT+QMTPUB with '+' or '#' in <topic> publishes a PUBLISH whose topic name holds the wildcard",
+               "qmt_pub.qmtpub"),
+        _fault("session-kept-on-clean", "KEEPSESS", "3.3.1 \"session\" 1; MQTT-3.1.2-6",
+               "a reconnect with CleanSession 1 still re-sends the previous session's unacknowledged "
+               "PUBLISH/PUBREL", "qmt_conn._new_link"),
     )
 }
 
 
+# Switches only a profile file sets (a firmware observed in the wild, not a single fault): name ->
+# the one place the emulator reads it. Each is cited by its file (observations fact numbers).
+OBSERVED_SWITCHES: Mapping[str, str] = MappingProxyType({
+    "open-occupied-cme": "qmt_conn.qmtopen",  # AT+QMTOPEN on an open ID: +CME ERROR 3 at once
+    "close-not-open-error": "qmt_conn.qmtclose",  # AT+QMTCLOSE with nothing open: plain ERROR
+    "conn-empty-password-refused": "qmt_conn.qmtconn",  # an explicit "" password: +CME ERROR 50
+    "idle-open-close-7": "qmt_common.on_link_event",  # peer closes before CONNECT: +QMTSTAT 7
+})
+# The firmware profiles shipped as files (profile_file.py reads them): `<name>.toml`.
+SHIPPED_DIR = Path(__file__).with_name("firmware")
+_NAME = re.compile(r"[a-z0-9_-]+")
+
+
+def switches() -> dict[str, str]:
+    """Every switch a profile may set -> the one place the emulator reads it (the faulty
+    profiles' switches and OBSERVED_SWITCHES): what a profile file is validated against."""
+    return {**{s: p.where for p in PROFILES.values() for s in p.switches}, **OBSERVED_SWITCHES}
+
+
+def shipped() -> dict[str, Path]:
+    """The profile files that come with the emulator, by name (the file's stem)."""
+    return {f.stem: f for f in sorted(SHIPPED_DIR.glob("*.toml"))}
+
+
+def is_name(firmware: str) -> bool:
+    """A profile name (a-z, 0-9, _ and -); anything else given as --firmware is a file path."""
+    return _NAME.fullmatch(firmware) is not None
+
+
 def known() -> list[str]:
-    return sorted(PROFILES)
+    return sorted({*PROFILES, *shipped()})
 
 
 def faulty() -> list[Profile]:
     """Every deliberately faulty firmware, sorted by name (for the suite-vs-profile proof)."""
-    return [PROFILES[n] for n in known() if PROFILES[n].faulty]
+    return [PROFILES[n] for n in sorted(PROFILES) if PROFILES[n].faulty]
 
 
 def get(name: str) -> Profile:
-    """The profile called `name`; KeyError names the known ones in one line."""
+    """The built-in profile called `name`; KeyError names the known ones in one line. A profile
+    file (shipped or a path) is read by profile_file.resolve, which takes any --firmware value."""
     try:
         return PROFILES[name]
     except KeyError:

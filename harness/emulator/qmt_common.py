@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from harness.emulator.api import Arg, Command, Context, decode, handles
 from harness.emulator.errors import Cme, Refused, need
-from harness.emulator.mqtt_types import Delivered, Event, LinkLost, Retry, StatCode
+from harness.emulator.mqtt_types import ConnState, Delivered, Event, LinkLost, Retry, StatCode
 from harness.emulator.state import Link, ModuleState, MqttConfig
 
 INVALID_PARAMETER = Cme.MQTT_INVALID_PARAMETER
@@ -84,4 +84,9 @@ def on_link_event(ctx: Context, module: ModuleState, link: Link, event: Event) -
         code = event.code
         if code is StatCode.PEER_CLOSED and module.profile.has("qmtstat-peer-close-7"):
             code = StatCode.LINK_DEAD  # a faulty firmware: the peer's close reported as "link not alive"
+        elif (code is StatCode.PEER_CLOSED and link.client.state is ConnState.INITIALIZING
+              and module.profile.has("idle-open-close-7")):
+            # observed-a05 (observations facts 33, 53): the broker dropping a link opened but never
+            # sent CONNECT is reported +QMTSTAT: <id>,7, not 1.
+            code = StatCode.LINK_DEAD
         ctx.urc(f"+QMTSTAT: {link.connect_id},{int(code)}")

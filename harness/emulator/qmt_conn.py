@@ -25,6 +25,7 @@ from harness.emulator.api import Command, Context, answer, handles
 from harness.emulator.errors import Cme, Refused
 from harness.emulator.mqtt_client import MqttClient
 from harness.emulator.mqtt_types import (
+    ClientFaults,
     ConnectParams,
     ConnState,
     Event,
@@ -69,6 +70,10 @@ async def qmtopen(ctx: Context, cmd: Command) -> None:
     cid = int_arg(cmd.args[0], CONNECT_IDS)
     host = str_arg(cmd.args[1], 0, HOST_MAX)
     port = int_arg(cmd.args[2], range(1, 65536))
+    if cid in module.links.by_id and module.profile.has("open-occupied-cme"):
+        # observed-a05 (observations fact 32): a session left open makes AT+QMTOPEN fail at once
+        # with "+CME ERROR: operation not allowed", no +QMTOPEN: <id>,2.
+        raise Refused(Cme.OPERATION_NOT_ALLOWED)
     ctx.ok()
     if cid in module.links.by_id:
         # 3.3.2 <result> 2 "The MQTT socket is occupied" (opening or open)
@@ -102,7 +107,17 @@ def _new_link(ctx: Context, module: ModuleState, cid: int, host: str, port: int)
 
     # Figure 1 Excep2 / [MQTT-3.3.1-1]: a resent PUBLISH carries DUP=1 (not on "no-dup-on-retransmit")
     dup = not module.profile.has("no-dup-on-retransmit")
-    client = MqttClient(cid, retry_policy(module, cid), on_event, dup_on_retransmit=dup, uplink=radio_up)
+    faults = ClientFaults(
+        lax_fixed_header=module.profile.has("connack-bad-flags-accepted"),
+        puback_on_qos0=module.profile.has("puback-on-qos0"),
+        credentials_before_will=module.profile.has("connect-will-after-credentials"),
+        session_kept_on_clean=module.profile.has("session-kept-on-clean"),
+        dup_on_pubrel=module.profile.has("pubrel-dup-on-retransmit"))
+    # [MQTT-4.4.0-1]: the session state of the connect ID, kept across its connections (none kept
+    # on "no-redelivery-on-reconnect")
+    session = None if module.profile.has("no-redelivery-on-reconnect") else module.links.sessions.setdefault(cid, {})
+    client = MqttClient(cid, retry_policy(module, cid), on_event, dup_on_retransmit=dup, uplink=radio_up,
+                        faults=faults, session=session)
     link = Link(cid, host, port, client)
     return link
 
@@ -148,6 +163,8 @@ async def qmtclose(ctx: Context, cmd: Command) -> None:
     cid = _one_connect_id(cmd)
     links = ctx.module.links
     link = links.by_id.get(cid)
+    if (link is None or not link.opened) and ctx.module.profile.has("close-not-open-error"):
+        raise Refused()  # observed-a05 (observations fact 32): nothing open answers plain ERROR
     ctx.ok()
     if link is None or not link.opened:
         # DECIDED: closing an ID that is not open answers OK then <result> -1 "Failed to
@@ -184,6 +201,14 @@ async def qmtconn(ctx: Context, cmd: Command) -> None:
     client_id = str_arg(args[1], 0, 128)  # 3.3.4 <clientID> "Maximum length: 128 bytes"
     user = str_arg(args[2], 0, 256) if len(args) > 2 else None  # <user_name> max 256 bytes
     password = str_arg(args[3], 0, 256) if len(args) > 3 else None  # <pass_word> max 256
+    if password == "" and module.profile.has("conn-empty-password-refused"):
+        # observed-a05 (observations fact 37): an explicit "" password is refused at once with
+        # "+CME ERROR: Incorrect parameters"; leaving the field out works.
+        raise Refused(Cme.INCORRECT_PARAMETERS)
+    if client_id == "" and module.mqtt[cid].clean_session == 0 and not module.profile.has("empty-client-id-clean-0"):
+        # [MQTT-3.1.3-7] a zero-byte client identifier needs CleanSession 1. DECIDED: with
+        # AT+QMTCFG="session" 0 it is refused (8507) rather than sent with the session changed.
+        raise Refused(INVALID_PARAMETER)
     link = module.links.by_id.get(cid)
     if link is None or not link.opened or link.client.state is not ConnState.INITIALIZING:
         # DECIDED: not open, or CONNECT already sent on this connection ([MQTT-3.1.0-2]

@@ -54,7 +54,7 @@ def _claim(ctx: Context, cid: int, msg_id: int) -> Link:
     link = ctx.module.links.connected(cid)
     if link is None:
         raise Refused(Cme.MQTT_LINK_LAYER_ERROR)
-    if msg_id and msg_id in link.in_flight:
+    if msg_id and msg_id in link.in_flight and not ctx.module.profile.has("inflight-msgid-reused"):
         raise Refused(INVALID_PARAMETER)
     return link
 
@@ -181,6 +181,10 @@ async def qmtpub(ctx: Context, cmd: Command) -> None:
     cfg = module.mqtt[cid]
     hex_mode = cfg.send_format == 1
     msg_id, qos, retain, topic, length = _pub_args(args, hex_mode)
+    if ("+" in topic or "#" in topic) and not module.profile.has("pub-wildcard-topic-sent"):
+        # [MQTT-3.3.2-2] a topic name holds no wildcard. DECIDED: chapter 4 8505 "MQTT illegal
+        # character" before anything is sent (the note says nothing of wildcards in <topic>).
+        raise Refused(Cme.MQTT_ILLEGAL_CHARACTER)
     inline = _inline_message(cmd) if len(args) > 6 else None
     if len(args) > 6 and inline is None:
         raise Refused(INVALID_PARAMETER)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from harness.emulator.mqtt_client import MqttClient
 from harness.emulator.mqtt_types import ConnState
 from harness.emulator.profiles import DEFAULT_FIRMWARE, Profile, get
+from harness.mqtt.codec import Packet
 
 log = logging.getLogger("harness.emulator")
 
@@ -146,6 +147,9 @@ class Links:
     """The connect IDs with a network connection, opening or open."""
 
     by_id: dict[int, Link] = field(default_factory=dict)
+    # Per connect ID, the MQTT client's session state that outlives one connection (MqttClient
+    # `session`: unacknowledged PUBLISH/PUBREL by packet id); gone with a reset, like the rest.
+    sessions: dict[int, dict[int, Packet]] = field(default_factory=dict)
 
     def opened(self) -> list[Link]:
         """The open connections in connect ID order (the read forms of 3.3.2 / 3.3.4)."""

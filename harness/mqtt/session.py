@@ -27,6 +27,9 @@ class SessionRules:
         self.inflight: dict[int, Packet] = {}  # client-originated, awaiting our final ack
         self.pubrec_sent: set[int] = set()  # QoS 2 from the client: we sent PUBREC
         self.released: set[int] = set()  # client sent PUBREL, awaiting our PUBCOMP
+        # CleanSession 0: the session may go on from an earlier connection, whose PUBREC this one
+        # never saw, so a PUBREL re-sent for it is right ([MQTT-4.4.0-1]), not a PUBREL out of turn
+        self.resumed = False
 
     def inbound(self, p: Packet) -> list[str]:
         out = list(codec.validate(p))
@@ -36,6 +39,7 @@ class SessionRules:
             if self.seen_connect:
                 out.append("[MQTT-3.1.0-2] a second CONNECT on one network connection")
             self.seen_connect = True
+            self.resumed = not p.clean_session
             return out
         if not self.seen_connect:
             out.append(f"[MQTT-3.1.0-1] first packet must be CONNECT, got {type(p).__name__.upper()}")
@@ -49,7 +53,7 @@ class SessionRules:
                 out.append(f"[MQTT-2.3.1-2] packet id {p.packet_id} reused while still unacknowledged")
             self.inflight[p.packet_id] = p
         elif isinstance(p, codec.PubRel):
-            if p.packet_id not in self.pubrec_sent and p.packet_id not in self.released:
+            if p.packet_id not in self.pubrec_sent and p.packet_id not in self.released and not self.resumed:
                 out.append(f"[MQTT-4.3.3-1] PUBREL for packet id {p.packet_id}, which got no PUBREC")
             self.released.add(p.packet_id)
         return out

@@ -32,8 +32,11 @@ RIG_OPTIONS: tuple[RigOption, ...] = (
               lambda v: {"dut.time_scale": v}, ("dut.time_scale",)),
     RigOption("--broker", "KIND", "amqtt or mosquitto (overrides broker.kind)",
               lambda v: {"broker.kind": v}, ("broker.kind",)),
-    RigOption("--firmware", "NAME", "emulator firmware profile (overrides dut.firmware)",
+    RigOption("--firmware", "NAME|PATH", "emulator firmware profile: a name or a profile file "
+              "(.toml/.json) (overrides dut.firmware)",
               lambda v: {"dut.firmware": v}, ("dut.firmware",)),
+    RigOption("--network", "NAME|FILE", "emulator uplink: ideal, nbiot, nbiot-poor or a profile file "
+              "(overrides dut.network)", lambda v: {"dut.network": v}, ("dut.network",)),
     RigOption("--report-dir", "DIR", "write every report under DIR (overrides report.dir, .html, .allure and .junit)",
               _report_dir, ("report.dir", "report.html", "report.allure", "report.junit")),
 )

@@ -27,7 +27,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
-from harness.emulator.profiles import known as known_firmware  # a names list: stdlib-only imports
+from harness.emulator.profiles import is_name as is_firmware_name  # stdlib-only imports
+from harness.emulator.profiles import known as known_firmware
 from harness.rig.fields import (  # re-exported: the schema's public names live here
     SECRET,
     EnvPath,
@@ -50,6 +51,41 @@ __all__ = [
 ]
 
 # -- dut ------------------------------------------------------------------------------
+
+
+def _firmware(value: str) -> str:
+    """A known profile name as it is; a profile file loaded now (its mistake is this key's one-line
+    error, before any emulator starts) and made absolute, since the emulator runs in the project root."""
+    if is_firmware_name(value):
+        if value not in (names := known_firmware()):
+            raise _fail("firmware", "unknown firmware profile {got} (known: {known})",
+                        got=repr(value), known=", ".join(names))
+        return value
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise _fail("firmware", "expected a profile name of a-z, 0-9, _ and -, or the path of a profile file; "
+                    "got {got}, and no such file (known names: {known})", got=repr(value),
+                    known=", ".join(known_firmware()))
+    from harness.emulator.profile_file import resolve  # late: the rig loader stays light without a file
+
+    try:
+        resolve(str(path))
+    except ValueError as exc:  # profile_file.ProfileFileError names the file and its key
+        raise _fail("firmware", "{problem}", problem=str(exc)) from None
+    return str(path)
+
+
+def _network(value: str) -> str:
+    """The emulator's uplink profile (--network): a shipped name as it is, a lab's profile file
+    loaded now (its mistake is this key's one-line error) and made absolute, as for firmware."""
+    from harness.emulator import network  # stdlib only
+
+    try:
+        network.get(value)
+    except network.NetworkFileError as exc:
+        raise _fail("network", "{problem}", problem=str(exc)) from None
+    return value if network.is_name(value) and value in network.known() else str(Path(value).expanduser().resolve())
+
 
 STANDARD_BAUDS = (4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 PYSERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
@@ -88,9 +124,10 @@ class DutConfig(_Section):
     )
     firmware: EnvStr | None = _field(
         None,
-        "emulator only: the firmware profile the emulator plays (default conformant).",
-        "a profile name of a-z, 0-9, _ and -",
-        pattern=r"^[a-z0-9_-]+$",
+        "emulator only: the firmware profile the emulator plays (default conformant): a name, or the path "
+        "of a profile file a lab wrote (.toml or .json, harness/emulator/profile_file.py; a relative path "
+        "is taken from the working directory).",
+        "a profile name of a-z, 0-9, _ and -, or a profile file's path",
     )
     time_scale: Annotated[float, BeforeValidator(_not_bool)] = _field(
         1.0,
@@ -100,6 +137,13 @@ class DutConfig(_Section):
         "a number > 0 and <= 1",
         gt=0,
         le=1,
+    )
+    network: EnvStr | None = _field(
+        None,
+        "emulator only: the emulator's uplink to the broker (default ideal): nbiot or nbiot-poor (an NB-IoT "
+        "bearer's latency, jitter, bandwidth and loss on the scaled clock), or the path of a profile file "
+        "(TOML, harness/emulator/networks/).",
+        "ideal, nbiot, nbiot-poor or a profile file's path",
     )
 
     @model_validator(mode="after")
@@ -113,17 +157,15 @@ class DutConfig(_Section):
             self._labgrid_rules(info)
         else:
             self.transport = self.transport or "tcp"
-            self.firmware = self.firmware or "conformant"
-            if self.firmware not in (names := known_firmware()):
-                raise _fail("firmware", "unknown firmware profile {got} (known: {known})",
-                            got=repr(self.firmware), known=", ".join(names))
+            self.firmware = _firmware(self.firmware or "conformant")
+            self.network = _network(self.network or "ideal")
             self._emulator_port_rules()
         return self
 
     def _serial_rules(self, info: ValidationInfo) -> None:
         if not self.port:
             raise _fail("port", "required when dut.kind is serial", because="kind")
-        for key in ("transport", "firmware"):
+        for key in ("transport", "firmware", "network"):
             if getattr(self, key) is not None:
                 raise _fail(key, "applies to dut.kind emulator only; remove it for dut.kind serial")
         ctx = info.context if isinstance(info.context, Mapping) else {}
@@ -152,7 +194,7 @@ class DutConfig(_Section):
         if self.port is not None:
             raise _fail("port", "a labgrid place's port comes from its NetworkSerialPort; remove dut.port "
                         "(or the labgrid section, to name a port yourself)")
-        for key in ("transport", "firmware"):
+        for key in ("transport", "firmware", "network"):
             if getattr(self, key) is not None:
                 raise _fail(key, "applies to dut.kind emulator only; remove it for a labgrid place")
         ctx = info.context if isinstance(info.context, Mapping) else {}
@@ -272,6 +314,12 @@ class BrokerConfig(_Section):
         None, "MQTT user name the broker requires; null: anonymous."
     )
     password: Secret = _field(None, "SECRET: written as ${VAR}; the value comes from the environment.")
+    restart: bool = _field(
+        False,
+        "When the broker dies mid-run: true restarts it on the same host and port (once per death; the "
+        "case that saw the death is an error 'rig fault' and the run goes on); false stops the run as "
+        "rig broken (exit 3). A broker that cannot be restarted stops the run either way.",
+    )
 
     @model_validator(mode="after")
     def _addresses(self) -> BrokerConfig:

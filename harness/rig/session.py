@@ -79,7 +79,7 @@ def start_emulator(rig: RigConfig, log_dir: Path | None = None) -> EmulatorProce
         return EmulatorProcess.start(transport=rig.dut.transport or "tcp", time_scale=rig.dut.time_scale,
                                      firmware=rig.dut.firmware or "conformant", baud=rig.dut.baud,
                                      log_path=log_dir / "emulator.log" if log_dir else None,
-                                     control=uses_emulator_control(rig))
+                                     control=uses_emulator_control(rig), network=rig.dut.network or "ideal")
     except LaunchError as exc:
         raise RigFault(f"emulator: {exc}", RIG_BROKEN) from None
 

@@ -111,20 +111,26 @@ YARDSTICKS: tuple[Yardstick, ...] = (
     _tp("CONNECT_09", "user name and password: both flags 1, both fields present",
         "3.1.2-21", f"{_CREDS}[user_and_password] {_CREDS}[password_256]"),
     _tp("CONNECT_10", "payload order client id, will topic, will message, user name, password (all five)",
-        "3.1.3-1", note="no case sends all five at once: the will cases have no credentials, the credential "
-        "cases no will, so the order of the will fields against the user name is unchecked"),
+        "3.1.3-1", "test_yardstick_gaps.py::test_connect_payload_has_all_five_fields_in_order",
+        note="a will and AT+QMTCONN with user name and password: each field decodes as configured and "
+        "their bytes stand in the order of [MQTT-3.1.3-1]"),
     _tp("CONNECT_11", "the client identifier is well-formed UTF-8", "3.1.3-4 1.5.3-1",
         "test_qmtconn.py::test_client_id_up_to_128_bytes_is_sent_as_given", note=_PEER),
     _tp("CONNECT_12", "a zero-byte client identifier comes with CleanSession 1", "3.1.3-7",
-        note="AT+QMTCONN=0,\"\" is only observed (test_client_id_edge_forms_are_observed[empty]) with the known "
-        "state's clean session 1; no case sets clean session 0 with an empty <clientID>"),
+        "test_yardstick_gaps.py::test_zero_byte_client_id_with_session_0 "
+        "test_qmtconn.py::test_client_id_edge_forms_are_observed[empty]",
+        note=f"AT+QMTCONN=0,\"\" with \"session\" 0: refusing it or sending CleanSession 1 is the module's "
+        f"choice (observed), CleanSession 0 with a zero-byte id a violation ({_PEER}); a server's CONNACK 2 "
+        "to it is reported as <ret_code> 2"),
     _tp("CONNECT_13", "the will topic is well-formed UTF-8", "3.1.3-10",
         "test_qmtcfg_will.py::test_will_reaches_the_connect_packet "
         "test_qmtcfg_will.py::test_longest_will_crosses_the_wire_whole", note=_JUDGE),
     _tp("CONNECT_14", "the user name is well-formed UTF-8", "3.1.3-11",
         f"{_CREDS}[user_only] {_CREDS}[user_256]", note=_PEER),
     _tp("CONNACK_01", "a CONNACK with invalid fixed-header flags (1111) makes the client close the link",
-        "2.2.2-1 2.2.2-2 4.8.0-1", note="no case sends a malformed CONNACK (the scripted peer's send_raw can)"),
+        "2.2.2-1 2.2.2-2 4.8.0-1", "test_yardstick_gaps.py::test_connack_with_invalid_flags_closes_the_link",
+        note="the scripted peer answers CONNECT with flags 1111: the module closes before its CONNACK wait "
+        "ends, is never connected and reports +QMTSTAT (chapter 5); the code and the +QMTCONN result observed"),
     _tp("PUBLISH_01", "a QoS 0 PUBLISH has DUP 0", "3.3.1-2",
         "test_qos.py::test_qos0_is_a_lone_publish test_qos.py::test_wire_sequence_against_the_broker[0]"),
     _tp("PUBLISH_02", "a new QoS 1 PUBLISH has DUP 0", "3.3.1-1",
@@ -138,10 +144,14 @@ YARDSTICKS: tuple[Yardstick, ...] = (
         "(test_error_codes.py::test_topic_that_is_not_utf8)"),
     _tp("PUBLISH_05", "the PUBLISH topic name holds no wildcard", "3.3.2-2",
         "test_qmtpub.py::test_topic_of_256_bytes_crosses_whole "
-        "test_mqtt_flow.py::test_publish_crosses_the_wire_and_reaches_a_subscriber",
-        note=f"{_JUDGE}; no case gives AT+QMTPUB a <topic> with '+' or '#'"),
+        "test_mqtt_flow.py::test_publish_crosses_the_wire_and_reaches_a_subscriber "
+        "test_yardstick_gaps.py::test_wildcard_in_publish_topic_never_reaches_the_wire",
+        note=f"{_JUDGE}; AT+QMTPUB with '+' or '#' in <topic>: the answer observed, no such PUBLISH on the "
+        f"wire ({_PEER})"),
     _tp("PUBLISH_06", "no answer to a received QoS 0 PUBLISH", "3.3.4-1",
-        note="QoS 0 deliveries are reported (test_qmtrecv.py) but no case checks that nothing went back"),
+        "test_yardstick_gaps.py::test_qos0_delivery_gets_no_reply "
+        "test_yardstick_gaps.py::test_overlapping_subscriptions_each_copy_is_handled",
+        note="a QoS 1 PUBLISH after the QoS 0 one is the fence: the first packet back is its PUBACK"),
     _tp("PUBLISH_07", "a received QoS 1 PUBLISH is answered with PUBACK (same packet id)", "3.3.4-1",
         f"{_WIRE_IN}[1] {_PEER_IN}[1] test_mqtt_flow.py::test_broker_publish_arrives_as_qmtrecv"),
     _tp("PUBLISH_08", "a received QoS 2 PUBLISH is answered with PUBREC (same packet id)", "3.3.4-1",
@@ -150,7 +160,10 @@ YARDSTICKS: tuple[Yardstick, ...] = (
         "test_qmtpub.py::test_msgid_against_the_qos_rule_is_observed[1-0] "
         "test_qmtpub.py::test_msgid_against_the_qos_rule_is_observed[2-0] "
         "test_qmtpub.py::test_msgid_becomes_the_packet_id"),
-    _tp("PUBLISH_10", "each new QoS 1/2 PUBLISH gets a packet identifier not in use", "2.3.1-2", na=_HOST_IDS),
+    _tp("PUBLISH_10", "each new QoS 1/2 PUBLISH gets a packet identifier not in use", "2.3.1-2",
+        "test_yardstick_gaps.py::test_msgid_still_in_flight_is_not_reused_on_the_wire[PUBLISH]",
+        note=f"{_HOST_IDS}; the module's side: a host's <msgID> still in flight never makes a new packet "
+        f"with that id while the first is unacknowledged (refused or held: observed; {_PEER})"),
     _tp("PUBLISH_11", "a QoS 0 PUBLISH has no packet identifier", "2.3.1-5",
         "test_qos.py::test_qos0_is_a_lone_publish test_qmtpub.py::test_msgid_against_the_qos_rule_is_observed[0-5] "
         "test_qmtpub.py::test_msgid_against_the_qos_rule_is_observed[0-65535]"),
@@ -175,7 +188,9 @@ YARDSTICKS: tuple[Yardstick, ...] = (
         "test_qmtsub.py::test_msgid_in_range_becomes_the_packet_id "
         "test_qmtsub.py::test_msgid_out_of_range_is_refused[0]",
         note="the TP cites [MQTT-2.3.1-2]; non-zero is [MQTT-2.3.1-1]. <msgID> 0 is refused, 1-65535 go on the wire"),
-    _tp("SUBSCRIBE_03", "each new SUBSCRIBE gets a packet identifier not in use", "2.3.1-2", na=_HOST_IDS),
+    _tp("SUBSCRIBE_03", "each new SUBSCRIBE gets a packet identifier not in use", "2.3.1-2",
+        "test_yardstick_gaps.py::test_msgid_still_in_flight_is_not_reused_on_the_wire[SUBSCRIBE]",
+        note=f"{_HOST_IDS}; the module's side as for TP_MQTT_Client_PUBLISH_10"),
     _tp("UNSUBSCRIBE_01", "UNSUBSCRIBE fixed-header flags are 0010", "2.2.2-1 3.10.1-1",
         "test_qmtuns.py::test_unsubscribe_carries_msgid_and_reports_result_0 "
         "test_timers.py::test_dropped_sub_or_unsuback_is_recovered[UNSUBACK]", note=_JUDGE),
@@ -207,13 +222,17 @@ YARDSTICKS: tuple[Yardstick, ...] = (
     _paho("test_offline_message_queueing", "CleanSession 0: messages published while away arrive on reconnect",
           "3.1.2-4 3.1.2-5 3.2.2-2", "test_qos.py::test_non_clean_session_gets_offline_messages"),
     _paho("test_overlapping_subscriptions", "overlapping filters: one or two copies arrive, each reported",
-          "3.3.5-1", note="no case subscribes to two overlapping filters (AT+QMTSUB takes several topics)"),
+          "3.3.5-1 3.3.4-1", "test_yardstick_gaps.py::test_overlapping_subscriptions_each_copy_is_handled",
+          note="one AT+QMTSUB with 'ov/#' (QoS 1) and 'ov/+' (QoS 0); the scripted peer sends a copy per "
+          "subscription: the QoS 1 copy gets its PUBACK, the QoS 0 one nothing, both are reported"),
     _paho("test_keepalive", "a client silent past 1.5 x keep-alive is dropped and its will published",
           "3.1.2-24 3.1.2-8", na="the server drops a silent client; the module is never silent by its own choice "
           "(its side is TP_MQTT_Client_FEAT_KEEPALIVE_01)"),
     _paho("test_redelivery_on_reconnect", "unfinished QoS 1/2 flows are re-sent after reconnecting",
-          "4.4.0-1 3.3.1-1 2.3.1-3", note="no case reconnects with CleanSession 0 over an unacknowledged PUBLISH "
-          "(a proxy rule dropping the PUBACK, then a dropped link, would make one)"),
+          "4.4.0-1 3.3.1-1 2.3.1-3", "test_retransmission.py::test_unacknowledged_flow_is_resent_after_reconnect "
+          "test_retransmission.py::test_clean_session_discards_the_unacknowledged_flow",
+          note="the scripted peer resets the link inside a QoS 1/2 flow on a CleanSession 0 connection: after the "
+          "reconnect the PUBLISH (DUP=1) or PUBREL goes out again with its packet id; with CleanSession 1 nothing"),
     _paho("test_subscribe_failure", "a refused subscription comes back as return code 0x80", "3.8.4-5 3.9.3-2",
           "test_qmtsub.py::test_value_reports_what_the_server_granted[rejected] "
           "test_qmtsub.py::test_value_reports_what_the_server_granted[mixed]"),

@@ -1,0 +1,270 @@
+"""The MQTT 3.1.1 client duties the public yardsticks check (harness/spec/yardsticks.py: Eclipse
+IoT-Testware's client test purposes and paho's client tests) that no other suite did (issue 15
+item 2), each against the scripted peer: the CONNECT payload with all five fields in order, a
+zero-byte client identifier with "session" 0, a CONNACK with invalid fixed-header flags, no answer
+to a QoS 0 delivery, overlapping subscriptions. Where MQTT 3.1.1 is normative the case gives a
+verdict; what the note leaves to the module (whether it refuses a command, which +QMTSTAT code it
+reports) is observed and named."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.at import ATTimeout
+from harness.at.flows import for_id, is_error, result, urc_deadline
+from harness.mqtt import codec
+from harness.peer import Match
+from harness.spec.plain import qmtstat
+
+pytestmark = pytest.mark.spec("3.3.4")
+
+QMTSTAT_CODES = range(1, 8)  # 5.1 Table 4: 1..7 defined, "8-255 Reserved for future use"
+EARLY = 0.9  # a timer may fire at 90 % of its nominal time, not earlier (as suites/test_timers.py)
+
+
+def _open(modem, peer, cid: int = 0):
+    """AT+QMTOPEN to the scripted peer (3.3.2); the peer's side of the new connection."""
+    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
+    assert opened.args == [cid, 0], opened.line
+    return peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
+
+
+def _conn_urc(modem, line: str, cid: int = 0):
+    return modem.wait_urc("+QMTCONN", urc_deadline(modem, line), predicate=for_id(cid))
+
+
+def _connected(modem, peer, client_id: str):
+    """Open and connect connect ID 0 (3.3.2, 3.3.4), the peer accepting."""
+    conn = _open(modem, peer)
+    line = f'AT+QMTCONN=0,"{client_id}"'
+    assert modem.command(line).ok, line
+    conn.handshake(timeout=urc_deadline(modem, line))
+    assert _conn_urc(modem, line).args == [0, 0, 0]
+    return conn
+
+
+def _recv(modem, predicate=None):
+    return modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTPUB"), predicate=predicate or for_id(0))
+
+
+# --- CONNECT ---------------------------------------------------------------------------------
+
+
+@pytest.mark.spec("3.3.1")
+@pytest.mark.covers("3.3.1/will", "3.3.1/will/will_topic", "3.3.1/will/will_msg", "3.3.4/QMTCONN/write",
+                    "3.3.4/QMTCONN/user_name", "3.3.4/QMTCONN/pass_word")
+def test_connect_payload_has_all_five_fields_in_order(modem, peer):
+    """TP_MQTT_Client_CONNECT_10: with a will (3.3.1 "will") and AT+QMTCONN=<id>,<clientID>,<username>,
+    <password> (3.3.4) the CONNECT payload holds all five fields, which "MUST appear in the order Client
+    Identifier, Will Topic, Will Message, User Name, Password" [MQTT-3.1.3-1]: each decodes to what
+    was configured, and their bytes stand in that order in the packet."""
+    fields = ("dut-five", "w5/topic", "w5-message", "u5-name", "p5-secret")
+    client_id, will_topic, will_msg, user, password = fields
+    assert modem.command(f'AT+QMTCFG="will",0,1,1,0,"{will_topic}","{will_msg}"').ok
+    conn = _open(modem, peer)
+    line = f'AT+QMTCONN=0,"{client_id}","{user}","{password}"'
+    assert modem.command(line).ok
+    connect = conn.handshake(timeout=urc_deadline(modem, line))
+    assert _conn_urc(modem, line).args == [0, 0, 0]
+    got = (connect.client_id, connect.will_topic, connect.will_payload, connect.username, connect.password)
+    assert got == (client_id, will_topic, will_msg.encode(), user, password.encode()), \
+        f"CONNECT payload decodes as {got}: a field is missing or out of order [MQTT-3.1.3-1]"
+    raw = conn.received(codec.Connect)[0].raw
+    offsets = [raw.index(f.encode()) for f in fields]
+    assert offsets == sorted(offsets), f"payload fields at byte offsets {offsets}"
+    conn.assert_conformant()
+
+
+@pytest.mark.spec("3.3.1")
+@pytest.mark.covers("3.3.4/QMTCONN/clientID", "3.3.1/session/clean_session", "3.3.4/QMTCONN/ret_code/2")
+def test_zero_byte_client_id_with_session_0(modem, peer, observe):
+    """TP_MQTT_Client_CONNECT_12 (and the client's side of paho's test_zero_length_clientid): "If the
+    Client supplies a zero-byte ClientId, the Client MUST also set CleanSession to 1" [MQTT-3.1.3-7].
+    With AT+QMTCFG="session",0,0 and AT+QMTCONN=0,"": the module may refuse the command (then no
+    CONNECT goes out) or send a CONNECT, and a CONNECT with a zero-byte client id has CleanSession 1
+    (verdict of the peer's judge). Which of the two it does is its own choice (observed: the note sets
+    no minimum length for <clientID>). The peer answers as a server must: CONNACK 2 "identifier
+    rejected" to a zero-byte id with CleanSession 0 [MQTT-3.1.3-8], else 0; the result URC carries that
+    <ret_code> (3.3.4)."""
+    assert modem.command('AT+QMTCFG="session",0,0').ok
+    conn = _open(modem, peer)
+    line = 'AT+QMTCONN=0,""'
+    resp = modem.command(line)
+    observe('AT+QMTCONN=0,"" with "session" 0', resp.final)  # no plain reading: the note has no minimum
+    if not resp.ok:
+        assert is_error(resp), resp.final
+        assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
+        conn.wait_closed(urc_deadline(modem, "AT+QMTOPEN"))  # everything sent before the FIN is in
+        assert conn.received(codec.Connect) == [], "a refused AT+QMTCONN sent CONNECT"
+        return
+    connect = conn.expect(codec.Connect, urc_deadline(modem, line))
+    observe("CONNECT client id and clean session", (connect.client_id, connect.clean_session))
+    rejected = not connect.client_id and not connect.clean_session
+    conn.send(codec.ConnAck(False, 2 if rejected else 0))
+    if rejected:
+        conn.close()  # [MQTT-3.2.2-5] a server closes after a refusal
+    assert _conn_urc(modem, line).args == [0, 0, 2 if rejected else 0]
+    conn.assert_conformant()
+
+
+# --- CONNACK ---------------------------------------------------------------------------------
+
+CONNACK_PKT_TIMEOUT = 20  # module s: the module's own CONNACK wait, far beyond the close it owes
+
+
+@pytest.mark.spec("5.1")
+@pytest.mark.covers("5.1/QMTSTAT/urc", "5.1/QMTSTAT/closes", "5.1/QMTSTAT/4", "unclear/qmtstat_codes")
+def test_connack_with_invalid_flags_closes_the_link(modem, peer, observe):
+    """TP_MQTT_Client_CONNACK_01: a CONNACK with fixed-header flags 1111 (MQTT 3.1.1 Table 2.2: 0000).
+    "If invalid flags are received, the receiver MUST close the Network Connection" [MQTT-2.2.2-2],
+    [MQTT-2.2.2-1]; a packet it cannot accept is closed on ([MQTT-4.8.0-1]). The module closes the link
+    well before its own CONNACK wait (<pkt_timeout>, 3.3.4) would have, never reports the connect ID
+    connected, and, chapter 5, "will close the MQTT connection and report the URC": some
+    +QMTSTAT: 0,<1..7> (verdict). Its code (4 "Receiving CONNACK packet timed out or failed" by the
+    plain reading) and the +QMTCONN result are observed."""
+    assert modem.command(f'AT+QMTCFG="timeout",0,{CONNACK_PKT_TIMEOUT},0,0').ok
+    modem.pkt_timeout, modem.retry_times = CONNACK_PKT_TIMEOUT, 0
+    conn = _open(modem, peer)
+    line = 'AT+QMTCONN=0,"dut-bad-connack"'
+    assert modem.command(line).ok
+    conn.expect(codec.Connect, urc_deadline(modem, line))
+    conn.send_raw(bytes([0x2F, 0x02, 0x00, 0x00]), "CONNACK, fixed-header flags 1111")
+    how = conn.wait_closed(EARLY * CONNACK_PKT_TIMEOUT * modem.time_scale)
+    observe("how the module closed after a CONNACK with flags 1111", how)
+    stat = modem.wait_urc("+QMTSTAT", urc_deadline(modem, line), predicate=for_id(0))
+    assert stat.args[1] in QMTSTAT_CODES, f"{stat.line}: <err_code> is not one of 5.1's 1..7"
+    observe("+QMTSTAT after a CONNACK with invalid flags (expected 4)", stat.line, plain=qmtstat(4, cid=0))
+    try:  # whether the pending AT+QMTCONN still reports a result is not in the note: observed
+        outcome: str | None = _conn_urc(modem, line).line
+    except ATTimeout:
+        outcome = None
+    observe("+QMTCONN result after a CONNACK with invalid flags", outcome)
+    assert outcome != "+QMTCONN: 0,0,0", "a CONNACK with invalid flags was taken as success"
+    assert "+QMTCONN: 0,3" not in modem.command("AT+QMTCONN?").lines
+    assert modem.command("AT+QMTOPEN?").lines == [], "connect ID still open after +QMTSTAT (5.1)"
+
+
+# --- PUBLISH from the server -----------------------------------------------------------------
+
+
+def _subscribed(modem, conn, line: str, granted: list[int]) -> None:
+    assert modem.command(line).ok, line
+    conn.ack_subscribe(granted, timeout=urc_deadline(modem, line))
+    sub = modem.wait_urc("+QMTSUB", urc_deadline(modem, line), predicate=for_id(0))
+    assert sub.args[:3] == [0, int(line.split(",")[1]), 0], sub.line
+
+
+@pytest.mark.spec("5.2")
+@pytest.mark.covers("5.2/QMTRECV/urc", "3.3.6/QMTSUB/QoS")
+def test_qos0_delivery_gets_no_reply(modem, peer):
+    """TP_MQTT_Client_PUBLISH_06: the response a receiver sends to a QoS 0 PUBLISH is "None" (MQTT 3.1.1
+    Table 3.4, [MQTT-3.3.4-1]): the module reports the message (5.2 +QMTRECV, <msgID> 0) and sends
+    nothing back. No wait decides it: a QoS 1 PUBLISH follows as a fence, and the first packet the
+    module sends after the QoS 0 one must be the fence's PUBACK (same packet id, [MQTT-2.3.1-6])."""
+    conn = _connected(modem, peer, "dut-q0-in")
+    _subscribed(modem, conn, 'AT+QMTSUB=0,1,"in0/#",1', [1])
+    conn.send(codec.Publish("in0/zero", b"no reply", 0, False, False, None))
+    got = _recv(modem)
+    assert got.args[1:3] == [0, "in0/zero"], got.line
+    conn.send(codec.Publish("in0/fence", b"fence", 1, False, False, 31))
+    conn.expect(Match(codec.PubAck, packet_id=31), urc_deadline(modem, "AT+QMTPUB"), ignore=(codec.PingReq,))
+    fence = _recv(modem)
+    assert fence.args[1:3] == [31, "in0/fence"], fence.line
+    conn.assert_conformant()
+
+
+@pytest.mark.spec("3.3.6")
+@pytest.mark.spec("5.2")
+@pytest.mark.covers("3.3.6/QMTSUB/write", "3.3.6/QMTSUB/value/result0", "5.2/QMTRECV/urc")
+def test_overlapping_subscriptions_each_copy_is_handled(modem, peer):
+    """paho client_test test_overlapping_subscriptions: two filters that both match one topic ("ov/#"
+    at QoS 1 and "ov/+" at QoS 0, one AT+QMTSUB, 3.3.6) may bring the message once or once per matching
+    subscription [MQTT-3.3.5-1]; the peer sends a copy per subscription, each at its granted QoS. Each
+    copy is handled on its own: the QoS 1 copy is answered with a PUBACK of its packet id, the QoS 0
+    copy with nothing ([MQTT-3.3.4-1]; the PUBACK is the first packet back), and both are reported
+    (5.2), the QoS 0 one with <msgID> 0."""
+    conn = _connected(modem, peer, "dut-overlap")
+    _subscribed(modem, conn, 'AT+QMTSUB=0,2,"ov/#",1,"ov/+",0', [1, 0])
+    conn.send(codec.Publish("ov/x", b"copy", 0, False, False, None))
+    conn.send(codec.Publish("ov/x", b"copy", 1, False, False, 41))
+    conn.expect(Match(codec.PubAck, packet_id=41), urc_deadline(modem, "AT+QMTPUB"), ignore=(codec.PingReq,))
+    copies = [_recv(modem) for _ in range(2)]
+    assert sorted(u.args[1] for u in copies) == [0, 41], [u.line for u in copies]
+    assert all(u.args[2] == "ov/x" and u.args[-1] == "copy" for u in copies), [u.line for u in copies]
+    conn.assert_conformant()
+
+
+# --- packet identifiers ----------------------------------------------------------------------
+
+IN_FLIGHT_MID = 61
+IN_FLIGHT_PKT_TIMEOUT = 20  # module s: no retransmission while the case holds the ACK back
+# kind -> (first command, the same <msgID> again for another message, packet type, its ACK, result URC)
+IN_FLIGHT = {
+    "PUBLISH": ('AT+QMTPUB=0,{mid},1,0,"id/a",5,"first"', 'AT+QMTPUB=0,{mid},1,0,"id/b",6,"second"',
+                codec.Publish, lambda mid: codec.PubAck(mid), "+QMTPUB"),
+    "SUBSCRIBE": ('AT+QMTSUB=0,{mid},"id/a",1', 'AT+QMTSUB=0,{mid},"id/b",1',
+                  codec.Subscribe, lambda mid: codec.SubAck(mid, [1]), "+QMTSUB"),
+}
+
+
+@pytest.mark.spec("3.3.6")
+@pytest.mark.spec("3.3.8")
+@pytest.mark.covers("3.3.6/QMTSUB/msgID", "3.3.8/QMTPUB/msgID")
+@pytest.mark.parametrize("kind", IN_FLIGHT)
+def test_msgid_still_in_flight_is_not_reused_on_the_wire(modem, peer, observe, kind):
+    """TP_MQTT_Client_PUBLISH_10 / TP_MQTT_Client_SUBSCRIBE_03: "Each time a Client sends a new SUBSCRIBE,
+    UNSUBSCRIBE, or PUBLISH (where QoS > 0) MQTT Control Packet it MUST assign it a currently unused
+    Packet Identifier" [MQTT-2.3.1-2]. The host gives the id as <msgID>, and 3.3.6/3.3.8 say it "must be
+    unique" in the inflight window; the module's side is what it does when the host breaks that: a
+    second command with a <msgID> whose ACK the peer holds back. Refusing it or holding it until the
+    first completes is the module's choice (observed: the note has no result for it); a new packet with
+    that id on the wire while the first is unacknowledged is a violation. A QoS 0 PUBLISH after it is
+    the fence: it must be the next packet. Then the ACK comes and the first command ends with result 0."""
+    first_line, second_line, ptype, ack, urc = IN_FLIGHT[kind]
+    assert modem.command(f'AT+QMTCFG="timeout",0,{IN_FLIGHT_PKT_TIMEOUT},0,0').ok
+    modem.pkt_timeout, modem.retry_times = IN_FLIGHT_PKT_TIMEOUT, 0
+    conn = _connected(modem, peer, "dut-inflight")
+    mid = IN_FLIGHT_MID
+    first = first_line.format(mid=mid)
+    assert modem.command(first).ok
+    conn.expect(Match(ptype, packet_id=mid), urc_deadline(modem, first))
+    resp = modem.command(second_line.format(mid=mid))
+    observe(f"a second {kind} command with a <msgID> still in flight", resp.final)
+    fence = 'AT+QMTPUB=0,0,0,0,"id/fence",1,"f"'
+    assert modem.command(fence).ok
+    conn.expect(Match(codec.Publish, topic="id/fence", qos=0), urc_deadline(modem, fence), ignore=(codec.PingReq,))
+    conn.send(ack(mid))
+    done = modem.wait_urc(urc, urc_deadline(modem, first), predicate=lambda u: u.args[:2] == [0, mid])
+    assert done.args[2] == 0, done.line
+    if resp.ok:  # held until the first completed: it may go out now, and is answered like any other
+        conn.expect(Match(ptype, packet_id=mid), urc_deadline(modem, first), ignore=(codec.PingReq,))
+        conn.send(ack(mid))
+        observe("its result", modem.wait_urc(urc, urc_deadline(modem, first),
+                                             predicate=lambda u: u.args[:2] == [0, mid]).line)
+    conn.assert_conformant()
+
+
+# --- PUBLISH topic names -----------------------------------------------------------------------
+
+
+@pytest.mark.spec("3.3.8")
+@pytest.mark.spec("4")
+@pytest.mark.covers("3.3.8/QMTPUB/topic", "4/8505")
+@pytest.mark.parametrize("topic", ["wild/+/x", "wild/#"])
+def test_wildcard_in_publish_topic_never_reaches_the_wire(modem, peer, observe, topic):
+    """TP_MQTT_Client_PUBLISH_05: "The Topic Name in the PUBLISH Packet MUST NOT contain wildcard
+    characters" [MQTT-3.3.2-2]. AT+QMTPUB with '+' or '#' in <topic> (3.3.8): the note says nothing of
+    wildcards, so the answer is observed (chapter 4 has 8505 "MQTT illegal character"); the verdict is
+    that no PUBLISH with such a topic name goes out: a QoS 0 PUBLISH after it is the fence, and it
+    must be the next packet."""
+    conn = _connected(modem, peer, "dut-wild")
+    line = f'AT+QMTPUB=0,0,0,0,"{topic}",1,"w"'
+    resp = modem.command(line)
+    observe(f"AT+QMTPUB with topic {topic!r}", resp.final)  # no plain reading: the note has no rule
+    assert resp.ok or is_error(resp), resp.final
+    if resp.ok:
+        observe("its result", modem.wait_urc("+QMTPUB", urc_deadline(modem, line), predicate=for_id(0)).line)
+    fence = 'AT+QMTPUB=0,0,0,0,"wild/fence",1,"f"'
+    assert modem.command(fence).ok
+    conn.expect(Match(codec.Publish, topic="wild/fence", qos=0), urc_deadline(modem, fence), ignore=(codec.PingReq,))
+    conn.assert_conformant()
