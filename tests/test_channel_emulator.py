@@ -124,3 +124,21 @@ def test_a_new_host_greets_a_module_left_in_data_mode(emulator, attempt):
             pytest.fail(f"{exc}\n{ch.transcript.render()}")
         assert ident.model.endswith("BC660K-GL")
         assert ch.command("ATE0").ok
+
+
+SLEEP_IDLE_MODULE_S = 5.0  # harness/emulator/frontend.py SLEEP_IDLE_S: silence before a QSCLK module sleeps
+
+
+def test_wake_brings_back_a_module_that_fell_asleep(channel):
+    """AT+QSCLK=1 (obs. fact 14): once asleep, the line that wakes the module is lost; wake() sends
+    `AT` again at once until one gets OK, so the module cannot fall asleep between the tries."""
+    assert channel.command("AT+QSCLK=1").ok
+    try:
+        for _ in range(2):
+            time.sleep(2 * SLEEP_IDLE_MODULE_S * channel.time_scale)  # silence is what makes it sleep
+            mark = channel.transcript.mark()
+            assert channel.wake()
+            probes = [e for e in channel.transcript.entries[mark:] if e.direction == "TX" and e.text.strip() == "AT"]
+            assert len(probes) >= 2, channel.transcript.render(mark)  # the first AT only woke it
+    finally:
+        assert channel.wake() and channel.command("AT+QSCLK=0").ok

@@ -88,6 +88,11 @@ MAX_QUIET_S = 1.0  # ... at most this long, however slowly the DUT sent its last
 # delays the echo by tens of ms must not turn a stray OK into the next command's answer.
 ECHO_WAIT_S = 0.5
 RECOVER_ATTEMPTS = 2  # probes before a command, after a timeout (the 2nd with <ESC><CR> first)
+# Waking a module that may sleep (AT+QSCLK=1/2), as real hosts do (obs. fact 14): `AT` until one
+# gets OK, up to 10 tries, 300 ms for each (module time: scaled, but never under WAKE_MIN_S).
+WAKE_TRIES = 10
+WAKE_WAIT_S = 0.3
+WAKE_MIN_S = 0.1
 
 
 class ATChannel:
@@ -268,6 +273,20 @@ class ATChannel:
         transcript)."""
         with self._op:
             return self._resync(attempts, timeout) is None
+
+    def wake(self, tries: int = WAKE_TRIES) -> bool:
+        """Wake a module that may sleep (AT+QSCLK=1/2) the way real hosts do (obs. fact 14): the
+        line that wakes it is lost (a line end at most comes back), so `AT` again, right away,
+        until one gets OK. Not resync(): its later probes wait a full timeout and send <ESC><CR>
+        first, long enough for the module to fall asleep again before the next `AT` (what a
+        sleeping module did to example 6.2 on a slow link). The try that gets OK proves the line
+        clean as a resync does."""
+        wait = max(WAKE_WAIT_S * self.time_scale, WAKE_MIN_S)
+        with self._op:
+            for _ in range(max(1, tries)):
+                if self._resync(1, wait) is None:
+                    return True
+        return False
 
     def close(self) -> None:
         if self._closed:
