@@ -13,7 +13,8 @@ costs. Each figure is a ratio taken within one run, so a noisy machine moves bot
    paho publishing directly (bench/publish.py);
 4. scale: cases/s with -n 0, 1, 2 xdist workers, each with its own emulator (bench/suite.py);
 5. start-up: invoking pytest on one trivial case to that case's start (bench/suite.py);
-6. the real qualification time at time scale 1, from 1 (emulator only: no NB-IoT link yet);
+6. the real qualification time at time scale 1: from 1 on the ideal link, and from one run on an
+   NB-IoT link (--network nbiot) with 1's overhead (bench/suite.py);
 7. peak RSS of pytest and of the emulator over the first whole-suite run (bench/common.py).
 And the measures this script had before (bench/legacy.py). Writes bench/results/<date>.json,
 rewrites the figures table in bench/README.md, and appends to bench/RESULTS.md.
@@ -49,6 +50,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--scales", default="0.1,0.2", help="two time scales for the efficiency fit")
     ap.add_argument("--select", nargs="*", default=["suites"], help="pytest selection of the suite runs")
     ap.add_argument("--budget", type=float, default=600.0, help="seconds after which suite repeats are dropped")
+    ap.add_argument("--network", default="nbiot", help='the link of measure 6\'s second run ("": none)')
     ap.add_argument("--quick", action="store_true", help="small selection and counts (development)")
     ap.add_argument("--no-write", action="store_true", help="print only: no JSON, README or RESULTS.md")
     args = ap.parse_args(argv)
@@ -80,6 +82,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         r["suite_efficiency"] = base
         print("scale-out ...", file=sys.stderr)
         r["scale_out"] = suite.scale_out(args.select, scales[0], workers, base, budget)
+        if args.network:
+            print(f"suite on the {args.network} link ...", file=sys.stderr)
+            r["suite_on_network"] = suite.on_nbiot(args.select, scales[0], base, args.network)
         for w, row in r["scale_out"]["by_workers"].items():  # the old RESULTS.md rows
             r["legacy"].append((f"suite wall time -n {w}, s", f"{row['wall_s']:.1f}"))
     r["bench_wall_s"] = round(time.monotonic() - t0, 1)
