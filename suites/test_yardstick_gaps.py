@@ -2,7 +2,8 @@
 IoT-Testware's client test purposes and paho's client tests) that no other suite did (issue 15
 item 2), each against the scripted peer: the CONNECT payload with all five fields in order, a
 zero-byte client identifier with "session" 0, a CONNACK with invalid fixed-header flags, no answer
-to a QoS 0 delivery, overlapping subscriptions. Where MQTT 3.1.1 is normative the case gives a
+to a QoS 0 delivery, overlapping subscriptions, a client id, topic name and topic filter that are
+not ASCII or not UTF-8 at all. Where MQTT 3.1.1 is normative the case gives a
 verdict; what the note leaves to the module (whether it refuses a command, which +QMTSTAT code it
 reports) is observed and named."""
 
@@ -267,4 +268,118 @@ def test_wildcard_in_publish_topic_never_reaches_the_wire(modem, peer, observe, 
     fence = 'AT+QMTPUB=0,0,0,0,"wild/fence",1,"f"'
     assert modem.command(fence).ok
     conn.expect(Match(codec.Publish, topic="wild/fence", qos=0), urc_deadline(modem, fence), ignore=(codec.PingReq,))
+    conn.assert_conformant()
+
+
+# --- UTF-8 strings -----------------------------------------------------------------------------
+
+
+def _raw(data: bytes) -> str:
+    """`data` as the AT channel writes it: command() encodes its line as UTF-8 with surrogateescape,
+    so bytes that are not UTF-8 cross the UART as they are (as suites/test_error_codes.py)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _string_problems(s: str, where: str) -> list[str]:
+    """What MQTT 3.1.1 1.5.3 forbids in a string the peer decoded (ill-formed bytes come as surrogate
+    escapes): not well-formed UTF-8 [MQTT-1.5.3-1], an encoding of U+0000 [MQTT-1.5.3-2]."""
+    out = [f"[MQTT-1.5.3-1] {where} {s!r} is not well-formed UTF-8"] if any(
+        "\udc80" <= ch <= "\udcff" for ch in s) else []
+    return out + ([f"[MQTT-1.5.3-2] {where} {s!r} holds U+0000"] if "\x00" in s else [])
+
+
+# what the host types where an MQTT string goes: well-formed non-ASCII, bytes that are not UTF-8, U+0000
+BAD_STRINGS = {"not-utf8": _raw(b"\xff\xfe"), "nul": "\x00"}
+CLIENT_IDS = {"non-ascii": "dut-\u00dcn\u00efc\u00f8d\u00e9", "not-utf8": "dut-" + _raw(b"\xff\xfe")}
+
+
+@pytest.mark.spec("3.3.4")
+@pytest.mark.covers("3.3.4/QMTCONN/clientID")
+@pytest.mark.parametrize("kind", CLIENT_IDS)
+def test_client_id_reaches_the_wire_as_utf8(modem, peer, observe, kind):
+    """TP_MQTT_Client_CONNECT_11: "The ClientId MUST be a UTF-8 encoded string" [MQTT-3.1.3-4], and
+    every MQTT string is well-formed UTF-8 [MQTT-1.5.3-1]. AT+QMTCONN=0,<clientID> (3.3.4) with
+    non-ASCII text sent as its UTF-8 bytes, and with bytes that are not UTF-8. Accepting or refusing
+    the command is the module's choice (observed: the note says nothing of the encoding of
+    <clientID>); the verdict is that a CONNECT that reaches the peer carries a well-formed client id,
+    and for well-formed input exactly what was typed."""
+    client_id = CLIENT_IDS[kind]
+    conn = _open(modem, peer)
+    line = f'AT+QMTCONN=0,"{client_id}"'
+    resp = modem.command(line)
+    observe(f"AT+QMTCONN with a {kind} <clientID>", resp.final)
+    if not resp.ok:
+        assert is_error(resp), resp.final
+        assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
+        conn.wait_closed(urc_deadline(modem, "AT+QMTOPEN"))  # everything sent before the FIN is in
+        assert conn.received(codec.Connect) == [], "a refused AT+QMTCONN sent CONNECT"
+        return
+    connect = conn.expect(codec.Connect, urc_deadline(modem, line))
+    problems = _string_problems(connect.client_id, "client identifier")
+    assert not problems, f"CONNECT for {line!r}: {problems} [MQTT-3.1.3-4]"
+    if kind == "non-ascii":
+        assert connect.client_id == client_id, \
+            f"CONNECT client id {connect.client_id!r}, typed {client_id!r} [MQTT-3.1.3-4]"
+    else:  # what a module makes of bytes that are not UTF-8 (replacement, dropping) is its own
+        observe(f"CONNECT client id for a {kind} <clientID>", connect.client_id)
+    conn.send(codec.ConnAck(False, 0))
+    assert _conn_urc(modem, line).args == [0, 0, 0]
+    conn.assert_conformant()
+
+
+@pytest.mark.spec("3.3.8")
+@pytest.mark.covers("3.3.8/QMTPUB/topic")
+@pytest.mark.parametrize("kind", BAD_STRINGS)
+def test_ill_formed_publish_topic_never_reaches_the_wire(modem, peer, observe, kind):
+    """TP_MQTT_Client_PUBLISH_04: the topic name "MUST be a UTF-8 encoded string" [MQTT-3.3.2-1], well
+    formed [MQTT-1.5.3-1] and without U+0000 [MQTT-1.5.3-2]. AT+QMTPUB (3.3.8) with a <topic> holding
+    bytes that are not UTF-8 (raw on the AT line), or U+0000: refusing it is the module's choice (the
+    answer is observed; chapter 4 has 8506 "MQTT illegal UTF8"); the verdict is that no PUBLISH with an
+    ill-formed topic name goes out: every PUBLISH up to a QoS 0 fence after it is checked."""
+    conn = _connected(modem, peer, "dut-utf8-pub")
+    line = f'AT+QMTPUB=0,0,0,0,"utf8/{BAD_STRINGS[kind]}/t",1,"u"'
+    resp = modem.command(line)
+    observe(f"AT+QMTPUB with a {kind} <topic>", resp.final)  # no plain reading: the note has no rule
+    assert resp.ok or is_error(resp), resp.final
+    if resp.ok:
+        observe("its result", modem.wait_urc("+QMTPUB", urc_deadline(modem, line), predicate=for_id(0)).line)
+    fence = 'AT+QMTPUB=0,0,0,0,"utf8/fence",1,"f"'
+    assert modem.command(fence).ok
+    while True:
+        pub = conn.expect(codec.Publish, urc_deadline(modem, fence), ignore=(codec.PingReq,))
+        problems = _string_problems(pub.topic, "topic name")
+        assert not problems, f"PUBLISH for {line!r}: {problems} [MQTT-3.3.2-1]"
+        if pub.topic == "utf8/fence":
+            break
+    conn.assert_conformant()
+
+
+@pytest.mark.spec("3.3.7")
+@pytest.mark.covers("3.3.7/QMTUNS/topic")
+@pytest.mark.parametrize("kind", BAD_STRINGS)
+def test_ill_formed_unsubscribe_filter_never_reaches_the_wire(modem, peer, observe, kind):
+    """TP_MQTT_Client_UNSUBSCRIBE_02: the topic filters of an UNSUBSCRIBE "MUST be UTF-8 encoded strings"
+    [MQTT-3.10.3-1], well formed [MQTT-1.5.3-1] and without U+0000 [MQTT-1.5.3-2]. AT+QMTUNS (3.3.7)
+    with a <topic> holding bytes that are not UTF-8 (raw on the AT line), or U+0000: refusing it is the
+    module's choice (observed); the verdict is that no UNSUBSCRIBE with an ill-formed filter goes out:
+    every UNSUBSCRIBE up to a well-formed one after it (the fence) is checked, and each is answered."""
+    conn = _connected(modem, peer, "dut-utf8-uns")
+    line = f'AT+QMTUNS=0,71,"utf8/{BAD_STRINGS[kind]}/#"'
+    resp = modem.command(line)
+    observe(f"AT+QMTUNS with a {kind} <topic>", resp.final)  # no plain reading: the note has no rule
+    assert resp.ok or is_error(resp), resp.final
+    fence = 'AT+QMTUNS=0,72,"utf8/fence"'
+    assert modem.command(fence).ok
+    while True:
+        uns = conn.expect(codec.Unsubscribe, urc_deadline(modem, fence), ignore=(codec.PingReq,))
+        problems = [p for f in uns.topics for p in _string_problems(f, "topic filter")]
+        assert not problems, f"UNSUBSCRIBE for {line!r}: {problems} [MQTT-3.10.3-1]"
+        conn.send(codec.UnsubAck(uns.packet_id))
+        if uns.packet_id == 72:
+            break
+    if resp.ok:
+        observe("its result", modem.wait_urc("+QMTUNS", urc_deadline(modem, line),
+                                             predicate=lambda u: u.args[:2] == [0, 71]).line)
+    done = modem.wait_urc("+QMTUNS", urc_deadline(modem, fence), predicate=lambda u: u.args[:2] == [0, 72])
+    assert done.args[2] == 0, done.line
     conn.assert_conformant()

@@ -147,6 +147,15 @@ EXPECTED: dict[str, Expect] = {
         "[MQTT-3.1.2-6]: reconnected with CleanSession 1, nothing of the previous session is re-sent",
         (R,),
         (f"{R}::test_clean_session_discards_the_unacknowledged_flow",)),
+    "utf8-passthrough": Expect(
+        "[MQTT-1.5.3-1]/[MQTT-1.5.3-2] / TP_MQTT_Client_CONNECT_11, PUBLISH_04, UNSUBSCRIBE_02: a client id, "
+        "topic name or topic filter on the wire is well-formed UTF-8 without U+0000 (the AT+QMTSUB case of "
+        "chapter 4 sees the same fault)",
+        (G, "suites/test_error_codes.py"),
+        (f"{G}::test_client_id_reaches_the_wire_as_utf8[not-utf8]",
+         f"{G}::test_ill_formed_publish_topic_never_reaches_the_wire[*]",
+         f"{G}::test_ill_formed_unsubscribe_filter_never_reaches_the_wire[*]",
+         "suites/test_error_codes.py::test_topic_that_is_not_utf8[*]")),
     # Not a fault but a real module (harness/emulator/firmware/observed-a05.toml): it fails exactly where
     # an A05 contradicts the note; its other deviations are within what the note allows (fact 32's plain
     # ERROR for AT+QMTCLOSE with nothing open) or what the suite leaves unclear (facts 33/53's +QMTSTAT 7).

@@ -368,6 +368,21 @@ def test_pub_wildcard_topic_sent(at: ATChannel, peer: ScriptedPeer, firmware: st
         assert conn.expect(codec.Publish).topic == "prof/+/x"
 
 
+@pair("utf8-passthrough")
+def test_utf8_passthrough(at: ATChannel, peer: ScriptedPeer, firmware: str) -> None:
+    """[MQTT-1.5.3-1]/[MQTT-1.5.3-2]: a <topic> that is not UTF-8 is refused with 8506, one holding
+    U+0000 with 8505 (DECIDED); the fault publishes both as they are."""
+    conn = connect(at, peer)
+    bad = b"\xff\xfe".decode("utf-8", "surrogateescape")  # crosses the UART as the raw bytes ff fe
+    for topic, code in ((f"prof/{bad}", 8506), ("prof/\x00", 8505)):
+        r = at.command(f'AT+QMTPUB=0,0,0,0,"{topic}",1,"u"')
+        if firmware == OK:
+            assert r.cme_error == code, r.final
+        else:
+            assert r.ok, r.final
+            assert conn.expect(codec.Publish).topic == topic
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 COVERED = {"no-dup-on-retransmit", "missing-timeout-notice", "wrong-error-code", "pkt-timeout-max-61",
@@ -375,7 +390,8 @@ COVERED = {"no-dup-on-retransmit", "missing-timeout-notice", "wrong-error-code",
            "wrong-keepalive-default", "keepalive-off-by-one", "qmtstat-peer-close-7",
            "connack-bad-flags-accepted", "puback-on-qos0", "connect-will-after-credentials",
            "empty-client-id-clean-0", "no-redelivery-on-reconnect", "session-kept-on-clean",
-           "inflight-msgid-reused", "pubrel-dup-on-retransmit", "pub-wildcard-topic-sent"}
+           "inflight-msgid-reused", "pubrel-dup-on-retransmit", "pub-wildcard-topic-sent",
+           "utf8-passthrough"}
 
 
 def test_every_faulty_profile_has_a_fault_test_here() -> None:

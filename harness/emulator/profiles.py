@@ -132,6 +132,9 @@ PROFILES: dict[str, Profile] = {
         _fault("session-kept-on-clean", "KEEPSESS", "3.3.1 \"session\" 1; MQTT-3.1.2-6",
                "a reconnect with CleanSession 1 still re-sends the previous session's unacknowledged "
                "PUBLISH/PUBREL", "qmt_conn._new_link"),
+        _fault("utf8-passthrough", "UTF8RAW", "3.3.4 <clientID>; 3.3.7/3.3.8 <topic>; MQTT-1.5.3-1/2",
+               "the AT line's raw bytes go into MQTT strings unchecked: a <clientID> or <topic> that is not "
+               "well-formed UTF-8 or holds U+0000 is sent as it is", "qmt_common.refuse_not_utf8"),
     )
 }
 

@@ -27,12 +27,22 @@ def str_arg(arg: Arg, lo: int, hi: int) -> str:
     return need(arg.str_in(lo, hi), INVALID_PARAMETER)
 
 
-def refuse_not_utf8(args: tuple[Arg, ...]) -> None:
-    """+CME ERROR: 8506 for a quoted string that did not arrive as UTF-8: MQTT strings (topics)
-    must be UTF-8 ([MQTT-1.5.3-1]), and chapter 4 has a code for it. The front end keeps invalid
-    bytes as surrogate escapes, so they show here."""
-    if any(a.quoted and any("\udc80" <= ch <= "\udcff" for ch in a.text) for a in args):
+def refuse_not_utf8(module: ModuleState, args: tuple[Arg, ...]) -> None:
+    """+CME ERROR: 8506 for a quoted string that did not arrive as UTF-8: MQTT strings (topics,
+    client identifier, user name) must be UTF-8 ([MQTT-1.5.3-1]), and chapter 4 has a code for
+    it. The front end keeps invalid bytes as surrogate escapes, so they show here.
+    DECIDED (the note is silent): a string holding U+0000, well-formed UTF-8 but barred from an
+    MQTT string ([MQTT-1.5.3-2]), is refused with 8505 "MQTT illegal character". Well-formed
+    non-ASCII text is taken as it is (the front end decodes the line as UTF-8, and the MQTT
+    string is encoded as UTF-8 again: the same bytes). This is the one check between the AT
+    line and an MQTT string: the `utf8-passthrough` fault skips it, the raw bytes go out."""
+    if module.profile.has("utf8-passthrough"):
+        return
+    quoted = [a.text for a in args if a.quoted]
+    if any("\udc80" <= ch <= "\udcff" for text in quoted for ch in text):
         raise Refused(Cme.MQTT_ILLEGAL_UTF8)
+    if any("\x00" in text for text in quoted):
+        raise Refused(Cme.MQTT_ILLEGAL_CHARACTER)
 
 
 def read_open_links(name: str, line: Callable[[Link], str]) -> None:

@@ -38,6 +38,7 @@ from harness.emulator.qmt_common import (
     int_arg,
     on_link_event,
     read_open_links,
+    refuse_not_utf8,
     retry_policy,
     str_arg,
 )
@@ -198,6 +199,9 @@ async def qmtconn(ctx: Context, cmd: Command) -> None:
     if not 2 <= len(args) <= 4:
         raise Refused(INVALID_PARAMETER)
     cid = int_arg(args[0], CONNECT_IDS)
+    # <clientID> and <user_name> become MQTT UTF-8 strings ([MQTT-3.1.3-4], [MQTT-3.1.3-11]); the
+    # password is binary data in MQTT 3.1.1 (3.1.3.5): any bytes.
+    refuse_not_utf8(module, args[1:3])
     client_id = str_arg(args[1], 0, 128)  # 3.3.4 <clientID> "Maximum length: 128 bytes"
     user = str_arg(args[2], 0, 256) if len(args) > 2 else None  # <user_name> max 256 bytes
     password = str_arg(args[3], 0, 256) if len(args) > 3 else None  # <pass_word> max 256

@@ -83,7 +83,7 @@ answer("+QMTSUB", "test", "+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),
 @handles("+QMTSUB", "write")
 async def qmtsub(ctx: Context, cmd: Command) -> None:
     args = cmd.args
-    refuse_not_utf8(args)
+    refuse_not_utf8(ctx.module, args)
     if len(args) < 4 or len(args) % 2:
         raise Refused(INVALID_PARAMETER)
     topics = [(str_arg(t_arg, 1, TOPIC_MAX), int_arg(q_arg, range(3)))
@@ -101,7 +101,7 @@ answer("+QMTUNS", "test", "+QMTUNS: (0-4),(1-65535),<topic>,<topic>,...")
 @handles("+QMTUNS", "write")
 async def qmtuns(ctx: Context, cmd: Command) -> None:
     args = cmd.args
-    refuse_not_utf8(args)
+    refuse_not_utf8(ctx.module, args)
     if len(args) < 3:
         raise Refused(INVALID_PARAMETER)
     topics = [str_arg(a, 1, TOPIC_MAX) for a in args[2:]]
@@ -175,7 +175,7 @@ async def qmtpub(ctx: Context, cmd: Command) -> None:
     args = cmd.args
     if len(args) < 5:
         raise Refused(INVALID_PARAMETER)
-    refuse_not_utf8(args[4:5])  # the topic; the message is payload, any bytes
+    refuse_not_utf8(ctx.module, args[4:5])  # the topic; the message is payload, any bytes
     module = ctx.module
     cid = int_arg(args[0], CONNECT_IDS)
     cfg = module.mqtt[cid]

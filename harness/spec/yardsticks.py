@@ -115,7 +115,11 @@ YARDSTICKS: tuple[Yardstick, ...] = (
         note="a will and AT+QMTCONN with user name and password: each field decodes as configured and "
         "their bytes stand in the order of [MQTT-3.1.3-1]"),
     _tp("CONNECT_11", "the client identifier is well-formed UTF-8", "3.1.3-4 1.5.3-1",
-        "test_qmtconn.py::test_client_id_up_to_128_bytes_is_sent_as_given", note=_PEER),
+        "test_qmtconn.py::test_client_id_up_to_128_bytes_is_sent_as_given "
+        "test_yardstick_gaps.py::test_client_id_reaches_the_wire_as_utf8",
+        note=f"{_PEER}; AT+QMTCONN with a non-ASCII <clientID> (its UTF-8 bytes) and with bytes that are not "
+        "UTF-8: accepting or refusing is the module's choice (observed), a CONNECT on the wire carries a "
+        "well-formed client id, the typed one when it was well formed"),
     _tp("CONNECT_12", "a zero-byte client identifier comes with CleanSession 1", "3.1.3-7",
         "test_yardstick_gaps.py::test_zero_byte_client_id_with_session_0 "
         "test_qmtconn.py::test_client_id_edge_forms_are_observed[empty]",
@@ -139,9 +143,10 @@ YARDSTICKS: tuple[Yardstick, ...] = (
         "test_qos.py::test_qos2_four_way_handshake test_qmtpub.py::test_each_form_publishes_at_each_qos"),
     _tp("PUBLISH_04", "the PUBLISH topic name is well-formed UTF-8", "3.3.2-1",
         "test_qmtpub.py::test_topic_of_256_bytes_crosses_whole "
-        "test_mqtt_flow.py::test_publish_crosses_the_wire_and_reaches_a_subscriber",
-        note=f"{_JUDGE}; a non-UTF-8 <topic> is tried on AT+QMTSUB only "
-        "(test_error_codes.py::test_topic_that_is_not_utf8)"),
+        "test_mqtt_flow.py::test_publish_crosses_the_wire_and_reaches_a_subscriber "
+        "test_yardstick_gaps.py::test_ill_formed_publish_topic_never_reaches_the_wire",
+        note=f"{_JUDGE}; AT+QMTPUB with a <topic> holding bytes that are not UTF-8 or U+0000 ([MQTT-1.5.3-1], "
+        f"[MQTT-1.5.3-2]): the answer observed, no PUBLISH with an ill-formed topic name on the wire ({_PEER})"),
     _tp("PUBLISH_05", "the PUBLISH topic name holds no wildcard", "3.3.2-2",
         "test_qmtpub.py::test_topic_of_256_bytes_crosses_whole "
         "test_mqtt_flow.py::test_publish_crosses_the_wire_and_reaches_a_subscriber "
@@ -195,8 +200,10 @@ YARDSTICKS: tuple[Yardstick, ...] = (
         "test_qmtuns.py::test_unsubscribe_carries_msgid_and_reports_result_0 "
         "test_timers.py::test_dropped_sub_or_unsuback_is_recovered[UNSUBACK]", note=_JUDGE),
     _tp("UNSUBSCRIBE_02", "UNSUBSCRIBE topic filters are well-formed UTF-8", "3.10.3-1",
-        "test_qmtuns.py::test_topic_of_256_bytes_crosses_whole test_qmtuns.py::test_several_topics_in_one_unsubscribe",
-        note=_JUDGE),
+        "test_qmtuns.py::test_topic_of_256_bytes_crosses_whole test_qmtuns.py::test_several_topics_in_one_unsubscribe "
+        "test_yardstick_gaps.py::test_ill_formed_unsubscribe_filter_never_reaches_the_wire",
+        note=f"{_JUDGE}; AT+QMTUNS with a <topic> holding bytes that are not UTF-8 or U+0000 ([MQTT-1.5.3-1], "
+        f"[MQTT-1.5.3-2]): the answer observed, no UNSUBSCRIBE with an ill-formed filter on the wire ({_PEER})"),
     _tp("DISCONNECT_01", "DISCONNECT fixed-header flags are 0000", "2.2.2-1",
         "test_qmtdisc.py::test_disconnect_sends_disconnect_then_closes_tcp "
         "test_qmtdisc.py::test_disconnect_each_connect_id",
