@@ -66,14 +66,18 @@ class MqttClient:
     def __init__(self, connect_id: int, retry_policy: Callable[[], Retry],
                  on_event: Callable[[Event], None], *, dup_on_retransmit: bool = True,
                  uplink: Callable[[], bool] = lambda: True, faults: ClientFaults | None = None,
-                 session: dict[int, Packet] | None = None) -> None:
+                 session: dict[str, dict[int, Packet]] | None = None) -> None:
         self.connect_id = connect_id
         self._faults = faults or ClientFaults()
         # The client's session state ([MQTT-3.1.2-4]): the unacknowledged PUBLISH (as it is
-        # re-sent, DUP=1) or PUBREL of each packet id, in order of first sending. It belongs to
-        # the connect ID, not to this connection, so a reconnect with CleanSession 0 re-sends it
-        # ([MQTT-4.4.0-1]); None: a faulty firmware that keeps none.
-        self._session = session
+        # re-sent, DUP=1) or PUBREL of each packet id, in order of first sending. It outlives
+        # this connection and is identified by the client identifier (3.1.2.4 "Session state is
+        # identified by the Client identifier"), so a reconnect of this connect ID with the same
+        # client ID and CleanSession 0 re-sends it ([MQTT-4.4.0-1]) and another client ID never
+        # sees it. `session` is the connect ID's store by client ID; None: a faulty firmware that
+        # keeps none. Until CONNECT picks the session, this connection's state starts empty.
+        self._sessions = session
+        self._session: dict[int, Packet] | None = None if session is None else {}
         self._resend: list[Packet] = []
         self._uplink = uplink  # False while the radio is off: sends fail as with no bearer
         self._dup_on_retransmit = dup_on_retransmit  # False only for a faulty firmware profile
@@ -197,15 +201,19 @@ class MqttClient:
             pkt = replace(pkt, will_topic=pkt.username, will_payload=pkt.password,
                           username=pkt.will_topic, password=pkt.will_payload)
         # What goes out again after CONNACK: the session's unacknowledged packets with CleanSession 0
-        self._resend = list(self._session.values()) if self._session and not p.clean_session else []
-        if p.clean_session and self._session is not None:
-            # [MQTT-3.1.2-6] CleanSession 1: the previous session is discarded, and this one's state
-            # is never reused by a later session [MQTT-3.1.2-7]: it lives with this connection only
-            if self._faults.session_kept_on_clean:
-                self._resend = list(self._session.values())  # a faulty firmware re-sends it anyway
+        self._resend = []
+        if self._sessions is not None:
+            kept = self._sessions.setdefault(p.client_id, {})
+            if not p.clean_session:
+                self._session, self._resend = kept, list(kept.values())
             else:
-                self._session.clear()
-            self._session = {}
+                # [MQTT-3.1.2-6] CleanSession 1: the previous session is discarded (a faulty
+                # firmware re-sends it first), and this one's state is never reused by a later
+                # session [MQTT-3.1.2-7]: it lives with this connection only
+                if self._faults.session_kept_on_clean:
+                    self._resend = list(kept.values())
+                kept.clear()
+                self._session = {}
         policy = self._policy()
         try:
             return await self._connect(pkt, reply, policy.timeout_s * (policy.retries + 1), p)

@@ -114,7 +114,7 @@ def _new_link(ctx: Context, module: ModuleState, cid: int, host: str, port: int)
         credentials_before_will=module.profile.has("connect-will-after-credentials"),
         session_kept_on_clean=module.profile.has("session-kept-on-clean"),
         dup_on_pubrel=module.profile.has("pubrel-dup-on-retransmit"))
-    # [MQTT-4.4.0-1]: the session state of the connect ID, kept across its connections (none kept
+    # [MQTT-4.4.0-1]: the session states of the connect ID by client ID, kept across its connections (none kept
     # on "no-redelivery-on-reconnect")
     session = None if module.profile.has("no-redelivery-on-reconnect") else module.links.sessions.setdefault(cid, {})
     client = MqttClient(cid, retry_policy(module, cid), on_event, dup_on_retransmit=dup, uplink=radio_up,

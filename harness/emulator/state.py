@@ -147,9 +147,10 @@ class Links:
     """The connect IDs with a network connection, opening or open."""
 
     by_id: dict[int, Link] = field(default_factory=dict)
-    # Per connect ID, the MQTT client's session state that outlives one connection (MqttClient
-    # `session`: unacknowledged PUBLISH/PUBREL by packet id); gone with a reset, like the rest.
-    sessions: dict[int, dict[int, Packet]] = field(default_factory=dict)
+    # Per connect ID and client ID, the MQTT client's session state that outlives one connection
+    # (MqttClient `session`: unacknowledged PUBLISH/PUBREL by packet id, identified by the client
+    # ID as MQTT 3.1.2.4 says); gone with a reset, like the rest.
+    sessions: dict[int, dict[str, dict[int, Packet]]] = field(default_factory=dict)
 
     def opened(self) -> list[Link]:
         """The open connections in connect ID order (the read forms of 3.3.2 / 3.3.4)."""
