@@ -11,4 +11,5 @@ pytest_plugins = [
     "fixtures.report",
     "fixtures.peer",
     "fixtures.tls",
+    "fixtures.qmt",
 ]

@@ -68,6 +68,19 @@ _live: dict[int, tuple[int, Callable[[], object]]] = {}  # key -> (registering p
 _next_key = 0
 
 
+def terminate(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
+    """SIGTERM, wait up to `timeout`, then SIGKILL and wait again: a child gets the chance to
+    close its sockets and flush its log, and a stuck one still ends."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout)
+
+
 def register(stop: Callable[[], object]) -> int:
     """Call `stop` at interpreter exit unless `unregister(key)` came first. `stop` must not hold
     its owner object (a bound method would keep a forgotten object, and its finalizer, alive)."""

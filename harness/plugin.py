@@ -1,7 +1,9 @@
 """The pytest plugin: command-line options, markers, the rig, and report glue.
 
-Fixtures live in fixtures/ (one module per resource); this module is the only place in
-harness/ that imports pytest, so the library stays usable from a plain script.
+Fixtures live in fixtures/ (one module per resource). The plugin's other rooms: plugin_run.py (the
+life of a conformance run), plugin_reports.py (its report files), plugin_verdicts.py (waivers,
+deviations). These four are the only places in harness/ that import pytest, so the library stays
+usable from a plain script.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from harness.rig.options import RIG_OPTIONS, overrides
 RIG_KEY = pytest.StashKey[RigConfig]()
 LOCK_KEY = pytest.StashKey[Held]()
 RUN_KEY = pytest.StashKey[RunLife]()
+COVERAGE_OUTPUT = "harness.coverage"  # an xdist worker's collection, for the controller's coverage pages
 FACTS_KEY = pytest.StashKey[dict[str, str]]()  # DUT identity, rig, broker: every report's header
 # per item: (title, Transcript, always); always=False ones are attached only when setup failed
 TRANSCRIPTS_KEY = pytest.StashKey[list[tuple[str, Any, bool]]]()
@@ -246,12 +249,43 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                  for item in session.items]
     if not any(ids for _, ids in citations):
         return
+    nodeids, statements = [i.nodeid for i in session.items], statement_citations(session.items)
+    coverage, yard = _coverage(citations, nodeids, statements)  # a worker too: a bad citation stops it
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller, which writes the reports, collects nothing
+        life = run_life(session.config)
+        whole = life.whole_citations if life is not None and life.whole_citations else citations
+        workeroutput[COVERAGE_OUTPUT] = {"citations": citations, "nodeids": nodeids, "statements": statements,
+                                         "whole": whole}
+        return
+    _write_coverage_at_end(session.config, coverage, yard)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """With xdist (-n) the controller never collects, so the coverage pages come from the first
+    worker's collection (every worker collects the same cases); without this an -n run wrote none."""
+    out = (getattr(node, "workeroutput", None) or {}).get(COVERAGE_OUTPUT)
+    life = run_life(node.config)
+    if out is None or life is None or any(name == "coverage" for name, _ in life.extra_writers):
+        return
+    citations = [(nodeid, list(ids)) for nodeid, ids in out["citations"]]
+    statements = [(nodeid, list(ids)) for nodeid, ids in out["statements"]]
+    if not life.whole_citations:  # what a subset's coverage page sets beside its own (plugin_run.py)
+        life.whole_citations = [(nodeid, list(ids)) for nodeid, ids in out["whole"]]
+    _write_coverage_at_end(node.config, *_coverage(citations, list(out["nodeids"]), statements))
+
+
+def _coverage(citations: list[tuple[str, list[str]]], nodeids: list[str],
+              statements: list[tuple[str, list[str]]]) -> tuple[Any, Any]:
     try:
-        coverage = coverage_map(citations)
-        yard = build_yardsticks([i.nodeid for i in session.items], statement_citations(session.items))
+        return coverage_map(citations), build_yardsticks(nodeids, statements)
     except (CoverageError, CitationError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    life = run_life(session.config)
+
+
+def _write_coverage_at_end(config: pytest.Config, coverage: Any, yard: Any) -> None:
+    life = run_life(config)
     if life is not None and not life.worker:
         life.extra_writers.append(("coverage", lambda staged: write_coverage(coverage, staged, yard)))
 

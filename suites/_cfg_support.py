@@ -1,4 +1,5 @@
-"""Helpers shared by the AT+QMTCFG suites (3.3.1), the syntax suite (3.1.2) and the 6.1 replay.
+"""Helpers shared by the AT+QMTCFG suites (3.3.1), the syntax suite (3.1.2) and the 6.1 replay;
+the QMT steps themselves (open, connect, reset, T1 per connect ID) are the `qmt` fixture's (fixtures/qmt.py).
 
 Only AT over the channel and the broker side: nothing here reaches into the emulator, so the
 same helpers drive a physical module. Expectations come from harness.spec (the note as data).
@@ -10,14 +11,16 @@ import contextlib
 import re
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
 
-from harness.at.flows import connect, is_error, result, urc_deadline
+from fixtures.qmt import Qmt
+from fixtures.wire import Wire
+from harness.at import ATChannel
+from harness.at.flows import is_error
 from harness.at.lines import Response
 from harness.mqtt import codec
-from harness.rig import uplink
 from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES, ITEMS
-from harness.spec.timing import boot_deadline_s, deadline_s
+from harness.spec.timing import deadline_s
 
 CIDS: list[int] = list(range(CONNECT_ID.lo, CONNECT_ID.hi + 1))
 KNOWN: dict[str, list[int | str]] = {name: [int(v) for v in vals.split(",")] for name, vals in DEFAULT_WRITES}
@@ -34,7 +37,7 @@ OTHER: dict[str, list[int | str]] = {
 OPTIONAL_TAIL = {"will": re.compile(r',[0-2],[01],".*",".*"'), "ssl": re.compile(r",\d+,\d+")}
 
 
-def query(modem: Any, item: str, cid: int = 0) -> list[str]:
+def query(modem: ATChannel, item: str, cid: int = 0) -> list[str]:
     """The write form without optional parameters is the query (3.3.1 "If the optional parameters
     are omitted, query the current setting")."""
     resp = modem.command(f'AT+QMTCFG="{item}",{cid}')
@@ -42,20 +45,20 @@ def query(modem: Any, item: str, cid: int = 0) -> list[str]:
     return resp.lines
 
 
-def expect_ok(modem: Any, line: str) -> Response:
+def expect_ok(modem: ATChannel, line: str) -> Response:
     resp = modem.command(line)
     assert resp.ok, f"{line} answered {resp.final!r}, expected OK"
     return resp
 
 
-def expect_error(modem: Any, line: str, why: str) -> Response:
+def expect_error(modem: ATChannel, line: str, why: str) -> Response:
     """3.3.1 "If there is any error: ERROR Or +CME ERROR: <err>" (no code named: either is accepted)."""
     resp = modem.command(line)
     assert is_error(resp), f"{line} answered {resp.final!r}; expected ERROR or +CME ERROR ({why})"
     return resp
 
 
-def write(modem: Any, item: str, cid: int, values: list[int | str]) -> Response:
+def write(modem: ATChannel, item: str, cid: int, values: list[int | str]) -> Response:
     return modem.command(ITEMS[item].write_line(cid, *values))
 
 
@@ -77,7 +80,7 @@ def query_matches(item: str, values: list[int | str], line: str) -> bool:
     return line == head or (line.startswith(head) and tail.fullmatch(line[len(head):]) is not None)
 
 
-def assert_reads(modem: Any, item: str, cid: int, values: list[int | str]) -> None:
+def assert_reads(modem: ATChannel, item: str, cid: int, values: list[int | str]) -> None:
     lines = query(modem, item, cid)
     assert len(lines) == 1 and query_matches(item, values, lines[0]), (
         f'AT+QMTCFG="{item}",{cid} read {lines}, expected [{rendered(item, values)!r}] (3.3.1 query format)')
@@ -88,54 +91,13 @@ def error_code(resp: Response) -> str:
     return "OK" if resp.ok else resp.final
 
 
-def reset_module(modem: Any) -> None:
-    """AT+QRST=1, then wait for RDY (DESIGN.md module facts) and a quiet line. The configuration
-    of 3.3.1 "will not be saved", so this is also the only way the note leaves to unset "aliauth"."""
-    modem.drain_urcs()
-    expect_ok(modem, "AT+QRST=1")
-    modem.wait_urc("RDY", boot_deadline_s(modem.time_scale))
-    assert modem.resync(), "no OK to AT after the reset's RDY"
-    expect_ok(modem, "ATE0")
-    expect_ok(modem, "AT+CMEE=1")
-    modem.pkt_timeout, modem.retry_times = 30, 0
-    modem.drain_urcs()
-
-
-def fast_timeout(modem: Any, cid: int = 0) -> None:
-    """<pkt_timeout> 1 s so a CONNECT that gets no answer fails fast (3.3.1 "timeout"); on a slow
-    uplink just above its round trip (harness.rig.uplink), so one that is answered still succeeds."""
-    pkt = uplink.current().pkt_timeout(1)
-    expect_ok(modem, f'AT+QMTCFG="timeout",{cid},{pkt},0,0')
-    modem.pkt_timeout, modem.retry_times = pkt, 0
-
-
-def open_ok(modem: Any, host: str, port: int, cid: int = 0) -> None:
-    opened = result(modem, f'AT+QMTOPEN={cid},"{host}",{port}', "+QMTOPEN", cid)
-    assert opened.args == [cid, 0], f"AT+QMTOPEN: expected +QMTOPEN: {cid},0, got {opened.line}"
-
-
-def connect_on_wire(modem: Any, wire: Any, client_id: str, cid: int = 0) -> codec.Connect:
+def connect_on_wire(qmt: Qmt, wire: Wire, client_id: str, cid: int = 0) -> codec.Connect:
     """AT+QMTOPEN + AT+QMTCONN through the fault proxy, with the rig's broker account (3.3.4);
     returns the CONNECT the broker got."""
-    open_ok(modem, wire.dut_host, wire.port, cid)
-    connected = connect(modem, cid, client_id, wire.account)
-    assert connected.args == [cid, 0, 0], f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {connected.line}"
-    rec = wire.log.wait_for(direction="C>B", type=codec.Connect, timeout=deadline_s("AT", modem.time_scale))
+    qmt.open_connect(wire, client_id, cid)
+    rec = wire.log.wait_for(direction="C>B", type=codec.Connect, timeout=deadline_s("AT", qmt.channel.time_scale))
     assert isinstance(rec.packet, codec.Connect)
     return rec.packet
-
-
-def connect_on_peer(modem: Any, peer: Any, client_id: str, cid: int = 0, creds: str = "") -> codec.Connect:
-    """AT+QMTOPEN + AT+QMTCONN to the scripted peer (any protocol level); returns its CONNECT."""
-    open_ok(modem, peer.dut_host, peer.port, cid)
-    conn = peer.accept(deadline_s("AT", modem.time_scale))
-    line = f'AT+QMTCONN={cid},"{client_id}"{creds}'
-    expect_ok(modem, line)
-    connect = conn.handshake(return_code=0, timeout=urc_deadline(modem, line))
-    done = modem.wait_urc("+QMTCONN", urc_deadline(modem, line), predicate=lambda u: u.args[:1] == [cid])
-    assert done.args == [cid, 0, 0], f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {done.line}"
-    conn.assert_conformant()
-    return connect
 
 
 class RawTap:
@@ -146,7 +108,7 @@ class RawTap:
     changes for the channel. Works the same on a physical module.
     """
 
-    def __init__(self, channel: Any) -> None:
+    def __init__(self, channel: ATChannel) -> None:
         self.channel = channel
         self.data = bytearray()
         self._cond = threading.Condition()
@@ -164,7 +126,7 @@ class RawTap:
             self.data.extend(data)
             self._cond.notify_all()
 
-    def wait(self, done: Any, timeout: float) -> bool:
+    def wait(self, done: Callable[[bytes], bool], timeout: float) -> bool:
         """True as soon as done(bytes so far) holds; False at the deadline."""
         end = time.monotonic() + timeout
         with self._cond:

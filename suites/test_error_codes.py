@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.at.flows import for_id, is_error, open_connect, urc_deadline
+from harness.at.flows import for_id, is_error
 from harness.spec.codes import ERROR_BY_CODE
 
 pytestmark = pytest.mark.spec("4")
@@ -32,14 +32,14 @@ def refused(resp) -> str:
 @pytest.mark.parametrize("line", ['AT+QMTCONN=2,"nobody"', 'AT+QMTSUB=2,1,"t",0', 'AT+QMTUNS=2,1,"t"',
                                   'AT+QMTPUB=2,0,0,0,"t",1,"x"'],
                          ids=["conn", "sub", "uns", "pub"])
-def test_command_on_a_closed_connect_id(modem, observe, line):
+def test_command_on_a_closed_connect_id(modem, qmt, observe, line):
     """A command that needs an open (and connected) connect ID, on one that is closed: the link
     layer is missing (8503 "MQTT link layer error" would name it); either it is refused at once,
     or OK is followed by a failure result."""
     resp = modem.command(line)
     if resp.final == "OK":
         name = line.split("=", 1)[0].removeprefix("AT")
-        urc = modem.wait_urc(name, urc_deadline(modem, line), predicate=for_id(2))
+        urc = modem.wait_urc(name, qmt.deadline(line), predicate=for_id(2))
         outcome = urc.args[1] if name == "+QMTCONN" else urc.args[2]  # <result> (3.3.4, 3.3.6-3.3.8)
         assert outcome != 0, f"{line} on a closed connect ID reported success: {urc.line}"
         observe(f"{line}: answer", f"OK then {urc.line}")  # no plain reading: refusal or failure result both fit
@@ -49,14 +49,14 @@ def test_command_on_a_closed_connect_id(modem, observe, line):
 
 @pytest.mark.covers("4/8506", "4/8505")
 @pytest.mark.parametrize("topic_hex", ["fffe", "612fc32862"], ids=["not-utf8", "broken-sequence"])
-def test_topic_that_is_not_utf8(modem, wire, observe, topic_hex):
+def test_topic_that_is_not_utf8(modem, qmt, wire, observe, topic_hex):
     """MQTT topics are UTF-8 ([MQTT-1.5.3-1]); bytes that are not must not reach the wire as a topic.
     8506 "MQTT illegal UTF8" is the code the table has for it; 8505 "illegal character" is close."""
     topic = bytes.fromhex(topic_hex).decode("utf-8", "surrogateescape")  # sent as these raw bytes
-    open_connect(modem, wire.dut_host, wire.port, "dut-utf8", account=wire.account)
+    qmt.open_connect(wire, "dut-utf8")
     resp = modem.command(f'AT+QMTSUB=0,1,"{topic}",0')
     if resp.final == "OK":
-        sub = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=lambda u: u.args[:2] == [0, 1])
+        sub = modem.wait_urc("+QMTSUB", qmt.deadline("AT+QMTSUB"), predicate=lambda u: u.args[:2] == [0, 1])
         observe("SUBSCRIBE with a non-UTF-8 topic: answer", f"OK then {sub.line}")  # the note names no code
         sent = [r for r in wire.log.packets(direction="C>B") if r.type == "SUBSCRIBE"]
         for rec in sent:
@@ -67,11 +67,11 @@ def test_topic_that_is_not_utf8(modem, wire, observe, topic_hex):
 
 @pytest.mark.covers("4/8508", "4/8509")
 @pytest.mark.parametrize("msg_len", [1461, 4000])
-def test_publish_longer_than_the_data_buffer(modem, wire, observe, msg_len):
+def test_publish_longer_than_the_data_buffer(modem, qmt, wire, observe, msg_len):
     """3.3.8 <msg_len> "0–1460" in text mode: a longer fixed-length publish is refused before data
     mode; 8508 ("The length of transmitted data exceeds the size of the remaining transmission
     buffer") or 8509 ("buffer overflow") are the table's codes for it."""
-    open_connect(modem, wire.dut_host, wire.port, "dut-long", account=wire.account)
+    qmt.open_connect(wire, "dut-long")
     resp = modem.command(f'AT+QMTPUB=0,0,0,0,"t",{msg_len}')
     observe(f"fixed-length publish of {msg_len} bytes: answer", refused(resp))  # two codes of Table 2 fit
     assert not [r for r in wire.log.packets(direction="C>B") if r.type == "PUBLISH"]

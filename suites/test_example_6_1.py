@@ -10,9 +10,9 @@ first SUBSCRIBE is acknowledged before the second, so the identifier is free aga
 from __future__ import annotations
 
 import pytest
-from _cfg_support import connect_on_wire, error_code, expect_ok, reset_module
+from _cfg_support import connect_on_wire, error_code, expect_ok
 
-from harness.at.flows import is_error, result, urc_deadline
+from harness.at.flows import is_error
 from harness.mqtt import codec
 from harness.spec.examples import A61, EXAMPLE_6_1, HOST61, step_id
 from harness.spec.timing import deadline_s
@@ -39,7 +39,7 @@ def _info(modem, step: str) -> list[str]:
 
 @pytest.mark.covers(*STEPS, "unclear/examples_quirks", "unclear/qmtpub_test_space", "unclear/sub_test_line",
                     "unclear/conn_test_names", "unclear/read_form_lines", "3.3.1/note/4")
-def test_example_6_1_replayed(modem, wire, observer, broker, observe):
+def test_example_6_1_replayed(modem, qmt, wire, observer, broker, observe):
     if wire.account is not None:  # step 06 omits <user_name>/<pass_word>: the broker would refuse it (3.3.4 5)
         pytest.skip("the rig's broker requires the account of broker.username; example 6.1 logs in with the "
                     "aliauth credentials instead (3.3.1 NOTE 4), which that broker does not hold")
@@ -49,13 +49,13 @@ def test_example_6_1_replayed(modem, wire, observer, broker, observe):
         expect_ok(modem, _cmd("6.1/01", host, port))
         expect_ok(modem, _cmd("6.1/02", host, port))
         # 03 open, 04 read form: one line, <host_name> in quotes as printed
-        opened = result(modem, _cmd("6.1/03", host, port), "+QMTOPEN", 0)
+        opened = qmt.result(_cmd("6.1/03", host, port), "+QMTOPEN", 0)
         assert opened.args == [0, 0], opened.line
         assert _info(modem, "6.1/04") == [f'+QMTOPEN: 0,"{host}",{port}']
         # 05 AT+QMTCONN=? exactly as printed
         assert _info(modem, "6.1/05") == [STEPS["6.1/05"].lines[0]]
         # 06 connect without user name/password: aliauth supplies them (3.3.1 NOTE 4)
-        conn = result(modem, _cmd("6.1/06", host, port), "+QMTCONN", 0)
+        conn = qmt.result(_cmd("6.1/06", host, port), "+QMTCONN", 0)
         assert conn.args == [0, 0, 0], conn.line
         connect = wire.log.wait_for(direction="C>B", type=codec.Connect, timeout=deadline_s("AT", modem.time_scale))
         assert connect.packet.username and connect.packet.password, "no credentials from aliauth (NOTE 4)"
@@ -68,19 +68,19 @@ def test_example_6_1_replayed(modem, wire, observer, broker, observe):
         assert sub_test and sub_test[0].startswith("+QMTSUB: (0-4),(1-65535),<topic>,(0-2)"), sub_test
         # 08, 09 subscribe (msgID 1 twice, as printed)
         for step in ("6.1/08", "6.1/09"):
-            sub = result(modem, _cmd(step, host, port), "+QMTSUB", 0)
+            sub = qmt.result(_cmd(step, host, port), "+QMTSUB", 0)
             assert sub.line == STEPS[step].lines[1], f"{step}: {sub.line}"
         subs = wire.log.packets(direction="C>B", type=codec.Subscribe)
         assert [s.packet.topics for s in subs] == [[(GET, 1)], [(UPD, 1)]]
         # 10 +QMTRECV: a broker-side client publishes on the "get" topic
         payload = STEPS["6.1/10"].lines[0].rsplit(',"', 1)[1].rstrip('"')
         observer.publish(GET, payload.encode(), qos=1)
-        recv = modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTPUB"))
+        recv = modem.wait_urc("+QMTRECV", qmt.deadline("AT+QMTPUB"))
         down = wire.log.wait_for(direction="B>C", type=codec.Publish, timeout=deadline_s("AT", modem.time_scale))
         assert recv.args == [0, down.packet_id or 0, GET, payload], recv.line
         observe("step 10 <msgID> (printed 1023)", recv.args[1])
         # 11 unsubscribe
-        uns = result(modem, _cmd("6.1/11", host, port), "+QMTUNS", 0)
+        uns = qmt.result(_cmd("6.1/11", host, port), "+QMTUNS", 0)
         assert uns.line == STEPS["6.1/11"].lines[1], uns.line
         # 12 AT+QMTPUB=?: ranges as printed; "+QMTPUB : " with a space is the example's quirk
         pub_test = _info(modem, "6.1/12")
@@ -93,18 +93,18 @@ def test_example_6_1_replayed(modem, wire, observer, broker, observe):
         data = STEPS["6.1/13"].data or ""
         resp = modem.send_data(line, data.encode())
         assert resp.ok, f"{line} answered {resp.final!r}"
-        pub = modem.wait_urc("+QMTPUB", urc_deadline(modem, line))
+        pub = modem.wait_urc("+QMTPUB", qmt.deadline(line))
         assert pub.line == STEPS["6.1/13"].lines[-1], pub.line
         up = wire.log.wait_for(direction="C>B", type=codec.Publish, timeout=deadline_s("AT", modem.time_scale))
         assert (up.topic, up.packet.payload, up.qos, up.retain) == (UPD, data.encode(), 0, False)
-        back = modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTPUB"))
+        back = modem.wait_urc("+QMTRECV", qmt.deadline("AT+QMTPUB"))
         echo = wire.log.wait_for(lambda r: r.topic == UPD, direction="B>C", type=codec.Publish,
                                  timeout=deadline_s("AT", modem.time_scale))
         assert back.args == [0, echo.packet_id or 0, UPD, data], back.line
         if broker.capabilities.get("qos_downgrade"):  # min(QoS 0 publish, QoS 1 subscription) = 0
             assert back.line == STEPS["6.1/14"].lines[0], back.line
         # 15 disconnect, 16 AT+QSCLK=1
-        disc = result(modem, "AT+QMTDISC=0", "+QMTDISC", 0)
+        disc = qmt.result("AT+QMTDISC=0", "+QMTDISC", 0)
         assert disc.line == STEPS["6.1/15"].lines[1], disc.line
         # +QMTDISC may be printed before the proxy has relayed the DISCONNECT: wait, bounded
         wire.log.wait_for(direction="C>B", type=codec.Disconnect, timeout=deadline_s("AT", modem.time_scale))
@@ -114,17 +114,17 @@ def test_example_6_1_replayed(modem, wire, observer, broker, observe):
     finally:
         # Not part of the example: sleep off again and aliauth unset (only a reset unsets it, 3.3.1).
         modem.command("AT+QSCLK=0")
-        reset_module(modem)
+        qmt.reset_module()
 
 
 @pytest.mark.covers("6.1/08", "6.1/09", "6.1/13", "6.1/14", "unclear/examples_quirks")
-def test_example_topics_with_leading_space_are_observed(modem, wire, observe):
+def test_example_topics_with_leading_space_are_observed(modem, qmt, wire, observe):
     """6.1 subscribes and publishes to " /oyjtmPl5a5j/..." (leading space) and prints the received
     topic without it. A space is a legal topic character, so the AT answers are a verdict (OK and
     success results); what the SUBSCRIBE/PUBLISH and +QMTRECV carry is recorded."""
-    connect_on_wire(modem, wire, "example-space")
+    connect_on_wire(qmt, wire, "example-space")
     sub_line = f'AT+QMTSUB=0,1," /{A61}/space/update",1'
-    sub = result(modem, sub_line, "+QMTSUB", 0)
+    sub = qmt.result(sub_line, "+QMTSUB", 0)
     assert sub.args == [0, 1, 0, 1], sub.line
     observe("SUBSCRIBE topic on the wire", wire.log.packets(direction="C>B", type=codec.Subscribe)[0].packet.topics)
     line = f'AT+QMTPUB=0,0,0,0," /{A61}/space/update"'
@@ -132,8 +132,8 @@ def test_example_topics_with_leading_space_are_observed(modem, wire, observe):
     observe("AT+QMTPUB answer", error_code(resp))
     assert resp.ok or is_error(resp)
     if resp.ok:
-        modem.wait_urc("+QMTPUB", urc_deadline(modem, line))
+        modem.wait_urc("+QMTPUB", qmt.deadline(line))
         up = wire.log.wait_for(direction="C>B", type=codec.Publish, timeout=deadline_s("AT", modem.time_scale))
         observe("PUBLISH topic on the wire", repr(up.topic))
-        back = modem.wait_urc("+QMTRECV", urc_deadline(modem, line))
+        back = modem.wait_urc("+QMTRECV", qmt.deadline(line))
         observe("+QMTRECV topic (6.1 prints it without the space)", repr(back.args[2]))

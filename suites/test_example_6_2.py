@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.at.flows import for_id, urc_deadline
+from harness.at.flows import for_id
 from harness.spec.examples import C2D, EVENTS, EXAMPLE_6_2, HUB, step_id
 
 pytestmark = [pytest.mark.spec("6.2"), pytest.mark.ssl]
@@ -23,16 +23,16 @@ def awake(modem) -> None:
     assert modem.wake(), "the module did not answer AT after AT+QSCLK=1"
 
 
-def expect_urc(modem, command: str, expected: str) -> None:
+def expect_urc(qmt, command: str, expected: str) -> None:
     name = expected.split(":", 1)[0]
     cid = int(expected.split(":", 1)[1].split(",", 1)[0])
-    got = modem.wait_urc(name, urc_deadline(modem, command), predicate=for_id(cid))
+    got = qmt.urc(name, cid, command)
     assert got.line == expected, f"{command}: expected {expected!r} (6.2), got {got.line!r}"
 
 
 @pytest.mark.spec("3.3.1", "3.3.2", "3.3.4", "3.3.5", "3.3.6", "3.3.8", "5.2")
 @pytest.mark.covers(*ALL_STEPS, "unclear/pub_fixed_example", "unclear/examples_quirks")
-def test_example_6_2_replayed(modem, qsslcfg, mtls_broker, observe):
+def test_example_6_2_replayed(modem, qmt, qsslcfg, mtls_broker, observe):
     sleeping = False
     observer = mtls_broker.observer("observer-example-6-2").connect()
     try:
@@ -43,7 +43,7 @@ def test_example_6_2_replayed(modem, qsslcfg, mtls_broker, observe):
                 awake(modem)
             if step.command is None:  # 6.2/12: the cloud-to-device message, published broker-side
                 observer.publish(C2D, b"hi quectel", qos=1)
-                recv = modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(3))
+                recv = modem.wait_urc("+QMTRECV", qmt.deadline("AT+QMTSUB"), predicate=for_id(3))
                 assert recv.args[2:] == [C2D, "hi quectel"], f"{sid}: {recv.line}"
                 assert recv.args[1] != 0, f"{sid}: a QoS 1 delivery carries a non-zero <msgID>: {recv.line}"
                 observe(f"{sid} <msgID> (example prints 2)", recv.args[1])  # examples illustrate (3.2): no reading
@@ -58,22 +58,22 @@ def test_example_6_2_replayed(modem, qsslcfg, mtls_broker, observe):
             elif step.data is not None:  # 6.2/14: AT+QMTPUB in data mode
                 resp = modem.send_data(command, step.data.encode())
                 assert resp.ok, f"{sid}: {command} answered {resp.final}"
-                expect_urc(modem, command, step.lines[-1])
-                got = observer.wait_message(EVENTS, timeout=urc_deadline(modem, command))
+                expect_urc(qmt, command, step.lines[-1])
+                got = observer.wait_message(EVENTS, timeout=qmt.deadline(command))
                 assert got.payload == step.data.encode(), f"{sid}: the broker got {got.payload!r}"
             elif step.quirk and "<msg> holds quotes" in step.quirk:  # 6.2/13: an observation only
                 resp = modem.command(command)
                 observe(f"{sid} answer", resp.final)
                 if resp.ok:
-                    observe(f"{sid} result", modem.wait_urc("+QMTPUB", urc_deadline(modem, command),
+                    observe(f"{sid} result", modem.wait_urc("+QMTPUB", qmt.deadline(command),
                                                             predicate=for_id(3)).line)
                     observe(f"{sid} payload at the broker", observer.wait_message(
-                        EVENTS, timeout=urc_deadline(modem, command)).payload)
+                        EVENTS, timeout=qmt.deadline(command)).payload)
             else:
                 resp = modem.command(command)
                 assert resp.ok, f"{sid}: {command} answered {resp.final} (6.2 prints {step.lines})"
                 for expected in step.lines[1:]:
-                    expect_urc(modem, command, expected)
+                    expect_urc(qmt, command, expected)
             if command.startswith("AT+QSCLK="):
                 sleeping = command.endswith("=1")
         assert qsslcfg.key_shown() == [], "the client private key appeared in the transcript"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from harness.at.flows import disconnect, open_connect, publish, result
 from harness.mqtt import codec
 from harness.spec.timing import GRACE_S
 
@@ -16,12 +15,11 @@ TOPIC = "bc660k/conformance/flow"
 @pytest.mark.spec("3.3.3")
 @pytest.mark.covers("3.3.2/QMTOPEN/write", "3.3.2/QMTOPEN/read", "3.3.2/QMTOPEN/result/0", "3.3.2/QMTOPEN/urc",
                     "3.3.3/QMTCLOSE/write", "3.3.3/QMTCLOSE/result/0", "3.3.3/QMTCLOSE/urc")
-def test_open_reports_host_and_port_then_close(modem, wire):
-    opened = result(modem, f'AT+QMTOPEN=0,"{wire.dut_host}",{wire.port}', "+QMTOPEN", 0)
-    assert opened.args == [0, 0]
+def test_open_reports_host_and_port_then_close(modem, qmt, wire):
+    qmt.open(wire, 0)
     resp = modem.command("AT+QMTOPEN?")
     assert resp.ok and resp.lines == [f'+QMTOPEN: 0,"{wire.dut_host}",{wire.port}']
-    closed = result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0)
+    closed = qmt.result("AT+QMTCLOSE=0", "+QMTCLOSE", 0)
     assert closed.args == [0, 0]
     assert not wire.log.packets(direction="C>B"), "AT+QMTOPEN/QMTCLOSE alone must send no MQTT packet"
 
@@ -33,12 +31,12 @@ def test_open_reports_host_and_port_then_close(modem, wire):
                     "3.3.4/QMTCONN/write", "3.3.4/QMTCONN/result/0", "3.3.4/QMTCONN/ret_code/0",
                     "3.3.5/QMTDISC/write", "3.3.5/QMTDISC/result/0", "3.3.5/QMTDISC/urc")
 @pytest.mark.parametrize("qos", [0, 1, 2])
-def test_publish_crosses_the_wire_and_reaches_a_subscriber(modem, wire, observer, qos):
+def test_publish_crosses_the_wire_and_reaches_a_subscriber(modem, qmt, wire, observer, qos):
     observer.subscribe(TOPIC, qos=qos)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-pub-q{qos}", account=wire.account)
+    qmt.open_connect(wire, f"dut-pub-q{qos}")
     msg_id = 0 if qos == 0 else 7
     payload = f"hello from the DUT at QoS {qos}".encode()
-    pub = publish(modem, 0, msg_id, qos, 0, TOPIC, payload)
+    pub = qmt.publish(0, msg_id, qos, 0, TOPIC, payload)
     assert pub.args == [0, msg_id, 0], pub.line
     # The URC can overtake the proxy's logging of the packet: wait for the record, then count.
     wire.log.wait_for(direction="C>B", type=codec.Publish, timeout=GRACE_S)
@@ -50,16 +48,16 @@ def test_publish_crosses_the_wire_and_reaches_a_subscriber(modem, wire, observer
     assert sent[0].packet_id == (None if qos == 0 else msg_id)
     got = observer.wait_message(TOPIC, timeout=5.0)
     assert got.payload == payload and got.qos == qos
-    disconnect(modem)
+    qmt.disconnect()
     wire.log.wait_for(direction="C>B", type=codec.Disconnect, timeout=GRACE_S)  # 3.3.5: DISCONNECT sent
 
 
 @pytest.mark.spec("5.2")
 @pytest.mark.spec("3.3.6")
 @pytest.mark.covers("5.2/QMTRECV/urc", "3.3.6/QMTSUB/write", "3.3.6/QMTSUB/result/0", "3.3.6/QMTSUB/value/result0")
-def test_broker_publish_arrives_as_qmtrecv(modem, wire, observer):
-    open_connect(modem, wire.dut_host, wire.port, "dut-recv", account=wire.account)
-    sub = result(modem, f'AT+QMTSUB=0,1,"{TOPIC}/down",1', "+QMTSUB", 0)
+def test_broker_publish_arrives_as_qmtrecv(modem, qmt, wire, observer):
+    qmt.open_connect(wire, "dut-recv")
+    sub = qmt.result(f'AT+QMTSUB=0,1,"{TOPIC}/down",1', "+QMTSUB", 0)
     assert sub.args == [0, 1, 0, 1], sub.line
     observer.publish(f"{TOPIC}/down", b"downlink payload", qos=1)
     recv = modem.wait_urc("+QMTRECV", 5.0)
@@ -70,4 +68,4 @@ def test_broker_publish_arrives_as_qmtrecv(modem, wire, observer):
     assert len(delivered) == 1
     ack = wire.log.wait_for(direction="C>B", type=codec.PubAck)  # may follow the URC
     assert ack.packet_id == delivered[0].packet_id
-    disconnect(modem)
+    qmt.disconnect()

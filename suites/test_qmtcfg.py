@@ -17,7 +17,6 @@ from _cfg_support import (
     expect_ok,
     query,
     rendered,
-    reset_module,
 )
 
 from harness.spec.qmtcfg import CONNECT_ID, ITEMS, SECTION, TEST_LINES
@@ -96,7 +95,7 @@ def test_settings_are_per_connect_id(modem, item, cid):
 
 @pytest.mark.covers("3.3.1/max_response_time", *(f"3.3.1/{n}" for n in ITEMS))
 @pytest.mark.parametrize("item", ITEM_LIST, ids=lambda i: i.name)
-def test_every_form_answers_within_300_ms(modem, item):
+def test_every_form_answers_within_300_ms(modem, qmt, item):
     """3.3.1 "Maximum Response Time 300 ms" (x time scale, plus transport grace): test, query,
     write and a refused write."""
     values = OTHER[item.name]
@@ -107,12 +106,12 @@ def test_every_form_answers_within_300_ms(modem, item):
         limit = deadline_s(line, modem.time_scale)
         assert resp.elapsed <= limit, f"{line} took {resp.elapsed:.3f} s, the note allows {limit:.3f} s"
     if item.name == "aliauth":
-        reset_module(modem)  # the note gives no way to unset "aliauth" but a reset (3.3.1 not saved)
+        qmt.reset_module()  # the note gives no way to unset "aliauth" but a reset (3.3.1 not saved)
 
 
 @pytest.mark.covers("3.3.1/characteristics/2", "unclear/lost_defaults", "3.3.1/aliauth/query",
                     "3.3.1/keepalive/keep_alive_time", "3.3.1/timeout/pkt_timeout", "3.3.1/timeout/retry_times")
-def test_configuration_is_not_saved_across_reset(modem, observe):
+def test_configuration_is_not_saved_across_reset(modem, qmt, observe):
     """3.3.1 Characteristics: "The configuration will not be saved." Every item of every connect
     ID is changed, then AT+QRST=1 and RDY: printed defaults (keepalive 120, pkt_timeout 30,
     retry_times 0) are verdicts, "aliauth" prints no line (its query is bracketed), a will topic
@@ -121,7 +120,7 @@ def test_configuration_is_not_saved_across_reset(modem, observe):
         for item in KNOWN_ITEMS:
             expect_ok(modem, ITEMS[item].write_line(cid, *OTHER[item]))
         expect_ok(modem, f'AT+QMTCFG="aliauth",{cid},"pk{cid}","dn{cid}","ds{cid}"')
-    reset_module(modem)
+    qmt.reset_module()
     for cid in CIDS:
         assert query(modem, "keepalive", cid) == ["+QMTCFG: 120"], f"keepalive of connect ID {cid} after reset"
         timeout = query(modem, "timeout", cid)

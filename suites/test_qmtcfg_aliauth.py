@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterator
 
 import pytest
-from _cfg_support import CIDS, connect_on_peer, error_code, expect_error, expect_ok, query, reset_module
+from _cfg_support import CIDS, error_code, expect_error, expect_ok, query
 
 from harness.at.flows import is_error
 from harness.spec.qmtcfg import ALIAUTH, SECTION
@@ -26,10 +26,10 @@ SECRET = "wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ"  # chapter 6.1's device secret (publ
 
 
 @pytest.fixture
-def aliauth_modem(modem) -> Iterator:
+def aliauth_modem(modem, qmt) -> Iterator:
     """The modem, reset after the case so no Alibaba device information leaks into the next one."""
     yield modem
-    reset_module(modem)
+    qmt.reset_module()
 
 
 def _line(cid: int, pk: str, dn: str, ds: str) -> str:
@@ -121,14 +121,15 @@ def test_aliauth_is_per_connect_id(aliauth_modem, cid):
 
 
 @pytest.mark.covers("3.3.1/note/4", "3.3.1/aliauth", "3.3.1/note/6")
-def test_aliauth_supplies_user_name_and_password(aliauth_modem, peer, observe):
+def test_aliauth_supplies_user_name_and_password(aliauth_modem, qmt, peer, observe):
     """NOTE 4: with "aliauth" configured (before AT+QMTOPEN, NOTE 6), <user_name> and <pass_word>
     "can be omitted": the CONNECT of AT+QMTCONN=<id>,<clientID> carries a user name and a password.
     How they derive from the device information is Alibaba's scheme, not the note's: observed."""
     modem = aliauth_modem
     pk, dn = "oyjtmPl5a5j", "MQTT_TEST"
     expect_ok(modem, _line(0, pk, dn, SECRET))
-    connect = connect_on_peer(modem, peer, "clientExample")
+    conn, connect = qmt.connect_peer(peer, "clientExample")
+    conn.assert_conformant()
     assert connect.username, "CONNECT without a user name although aliauth is configured (NOTE 4)"
     assert connect.password, "CONNECT without a password although aliauth is configured (NOTE 4)"
     assert SECRET.encode() not in connect.password, "the device secret itself is sent as the password"

@@ -102,42 +102,42 @@ WIRE_CASES = [(q, r) for q in (0, 1, 2) for r in (0, 1)]
 @pytest.mark.covers("3.3.1/will", "3.3.1/will/will_fg", "3.3.1/will/will_QoS", "3.3.1/will/will_retain",
                     "3.3.1/will/will_topic", "3.3.1/will/will_msg", "3.3.1/note/6", "3.3.1/characteristics/1")
 @pytest.mark.parametrize(("qos", "retain"), WIRE_CASES, ids=[f"qos{q}-retain{r}" for q, r in WIRE_CASES])
-def test_will_reaches_the_connect_packet(modem, wire, qos, retain):
+def test_will_reaches_the_connect_packet(modem, qmt, wire, qos, retain):
     """The will configured before AT+QMTOPEN (NOTE 6) is in the CONNECT: will flag set, will QoS,
     will retain, topic and message as configured (MQTT 3.1.1 3.1.2.5-3.1.2.7)."""
     topic, msg = f"cfg/will/q{qos}r{retain}", f"gone q{qos} r{retain}"
     expect_ok(modem, WILL.write_line(0, 1, qos, retain, topic, msg))
-    connect = connect_on_wire(modem, wire, f"will-q{qos}r{retain}")
+    connect = connect_on_wire(qmt, wire, f"will-q{qos}r{retain}")
     assert (connect.will_flag, connect.will_qos, connect.will_retain) == (True, qos, bool(retain))
     assert (connect.will_topic, connect.will_payload) == (topic, msg.encode())
 
 
 @pytest.mark.covers("3.3.1/will/will_topic", "3.3.1/will/will_msg")
-def test_longest_will_crosses_the_wire_whole(modem, wire):
+def test_longest_will_crosses_the_wire_whole(modem, qmt, wire):
     """256-byte will topic and message (the maximum) reach the CONNECT without truncation."""
     topic, msg = TOPIC.sample(TOPIC.max_len), MSG.sample(MSG.max_len)
     expect_ok(modem, WILL.write_line(0, 1, 1, 0, topic, msg))
-    connect = connect_on_wire(modem, wire, "will-longest")
+    connect = connect_on_wire(qmt, wire, "will-longest")
     assert connect.will_flag and connect.will_topic == topic and connect.will_payload == msg.encode()
 
 
 @pytest.mark.covers("3.3.1/will/will_fg")
-def test_no_will_after_will_fg_0(modem, wire):
+def test_no_will_after_will_fg_0(modem, qmt, wire):
     """<will_fg> 0 "Ignore Will flag configuration": a will set before and then cleared is not sent."""
     expect_ok(modem, WILL.write_line(0, 1, 1, 1, "cfg/will/cleared", "x"))
     expect_ok(modem, WILL.write_line(0, 0))
-    connect = connect_on_wire(modem, wire, "will-cleared")
+    connect = connect_on_wire(qmt, wire, "will-cleared")
     assert not connect.will_flag and connect.will_topic == "" and connect.will_payload == b""
 
 
 @pytest.mark.covers("3.3.1/will/will_msg", "3.3.1/will")
-def test_broker_publishes_the_will_when_the_link_dies(modem, wire, observer):
+def test_broker_publishes_the_will_when_the_link_dies(modem, qmt, wire, observer):
     """<will_msg> is "published to the Will topic if the client is unexpectedly disconnected": the
     link is cut under the DUT and a subscriber receives the will."""
     topic = "cfg/will/delivered"
     observer.subscribe(topic, qos=1)
     expect_ok(modem, WILL.write_line(0, 1, 1, 0, topic, "the DUT vanished"))
-    connect_on_wire(modem, wire, "will-delivered")
+    connect_on_wire(qmt, wire, "will-delivered")
     wire.proxy.drop_connections()
     got = observer.wait_message(topic, timeout=5.0)
     assert got.payload == b"the DUT vanished"

@@ -6,11 +6,9 @@ choose (a lower QoS, 0x80). Retransmission (<result> 1/2) lives in test_timers.p
 
 from __future__ import annotations
 
-import zlib
-
 import pytest
 
-from harness.at.flows import for_id, is_error, open_connect, result, urc_deadline
+from harness.at.flows import is_error
 from harness.mqtt import codec
 from harness.peer import Match
 from harness.spec.commands import QMTSUB, SUB_MSGID, SUB_QOS, SUB_TOPIC
@@ -22,29 +20,14 @@ SUB_URC = URCS["+QMTSUB"]
 TEST_PREFIX = "+QMTSUB: (0-4),(1-65535),<topic>,(0-2)"  # harness.spec.unclear "sub_test_line": the verdict part
 
 
-def _tag(request: pytest.FixtureRequest) -> str:
-    """A short per-case tag so topics and client IDs of different cases never meet on the broker."""
-    return f"{zlib.crc32(request.node.nodeid.encode()):08x}"
-
-
-def _wire_subscribes(wire) -> list[codec.Subscribe]:
-    return [r.packet for r in wire.log.packets(direction="C>B", type=codec.Subscribe)]
-
-
-def _connect(modem, wire, request, cid: int = 0) -> str:
-    tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid, account=wire.account)
-    return tag
-
-
-def _assert_refused_and_silent(modem, wire, line: str, tag: str) -> None:
-    """The note's "If there is any error: ERROR Or +CME ERROR: <err>", and nothing on the wire:
-    a marker SUBSCRIBE afterwards must be the only one the proxy saw."""
-    resp = modem.command(line)
-    assert is_error(resp), f"{line} answered {resp.final!r}, expected ERROR or +CME ERROR"
-    marker = result(modem, f'AT+QMTSUB=0,4242,"m/{tag}",0', "+QMTSUB", 0)
+def _assert_refused_and_silent(qmt, wire, line: str, tag: str) -> None:
+    """Connected through the proxy, `line` gets the note's "If there is any error: ERROR Or +CME ERROR:
+    <err>", and nothing on the wire: a marker SUBSCRIBE afterwards must be the only one the proxy saw."""
+    qmt.open_connect(wire, f"dut-sub-{tag}")
+    qmt.refused(line)
+    marker = qmt.subscribe(0, 4242, (f"m/{tag}", 0))
     assert marker.args == [0, 4242, 0, 0], marker.line
-    subs = _wire_subscribes(wire)
+    subs = wire.log.sent(codec.Subscribe)
     assert [s.packet_id for s in subs] == [4242], f"refused {line} still sent SUBSCRIBE: {subs}"
 
 
@@ -72,14 +55,14 @@ def test_test_form_prints_ranges(modem, observe):
 @pytest.mark.covers("3.3.6/QMTSUB/write", "3.3.6/QMTSUB/msgID", "3.3.6/QMTSUB/result/0",
                     "3.3.6/QMTSUB/value/result0", "3.3.6/QMTSUB/urc", "3.3.6/QMTSUB/max_response_time")
 @pytest.mark.parametrize("msg_id", SUB_MSGID.valid_values())
-def test_msgid_in_range_becomes_the_packet_id(modem, wire, request, msg_id):
+def test_msgid_in_range_becomes_the_packet_id(modem, qmt, wire, tag, msg_id):
     """3.3.6 "<msgID> ... Range: 1–65535": the SUBSCRIBE carries it as its packet identifier and
     +QMTSUB: <id>,<msgID>,0,<granted> comes within <pkt_timeout> x (<retry_times> + 1)."""
-    tag = _connect(modem, wire, request)
-    sub = result(modem, f'AT+QMTSUB=0,{msg_id},"s/{tag}",1', "+QMTSUB", 0)
+    qmt.open_connect(wire, f"dut-sub-{tag}")
+    sub = qmt.result(f'AT+QMTSUB=0,{msg_id},"s/{tag}",1', "+QMTSUB", 0)
     assert sub.args == [0, msg_id, 0, 1], sub.line
     assert SUB_URC.parse(sub.line) == {"TCP_connectID": 0, "msgID": msg_id, "result": 0, "value": [1]}
-    (packet,) = _wire_subscribes(wire)
+    (packet,) = wire.log.sent(codec.Subscribe)
     assert (packet.packet_id, packet.topics) == (msg_id, [(f"s/{tag}", 1)])
     acks = wire.log.packets(direction="B>C", type=codec.SubAck)
     assert [a.packet_id for a in acks] == [msg_id]
@@ -88,18 +71,17 @@ def test_msgid_in_range_becomes_the_packet_id(modem, wire, request, msg_id):
 
 @pytest.mark.covers("3.3.6/QMTSUB/msgID")
 @pytest.mark.parametrize("msg_id", SUB_MSGID.invalid_values())
-def test_msgid_out_of_range_is_refused(modem, wire, request, msg_id):
-    tag = _connect(modem, wire, request)
-    _assert_refused_and_silent(modem, wire, f'AT+QMTSUB=0,{msg_id},"s/{tag}",1', tag)
+def test_msgid_out_of_range_is_refused(modem, qmt, wire, tag, msg_id):
+    _assert_refused_and_silent(qmt, wire, f'AT+QMTSUB=0,{msg_id},"s/{tag}",1', tag)
 
 
 @pytest.mark.covers("3.3.6/QMTSUB/QoS", "3.3.6/QMTSUB/value/result0")
 @pytest.mark.parametrize("qos", range(SUB_QOS.lo, SUB_QOS.hi + 1))
-def test_each_qos_is_requested_and_granted(modem, wire, request, qos):
+def test_each_qos_is_requested_and_granted(modem, qmt, wire, tag, qos):
     """3.3.6 <QoS> 0/1/2: the SUBSCRIBE requests it; <value> is the QoS the server granted."""
-    tag = _connect(modem, wire, request)
-    sub = result(modem, f'AT+QMTSUB=0,3,"q/{tag}",{qos}', "+QMTSUB", 0)
-    (packet,) = _wire_subscribes(wire)
+    qmt.open_connect(wire, f"dut-sub-{tag}")
+    sub = qmt.result(f'AT+QMTSUB=0,3,"q/{tag}",{qos}', "+QMTSUB", 0)
+    (packet,) = wire.log.sent(codec.Subscribe)
     assert packet.topics == [(f"q/{tag}", qos)]
     (ack,) = wire.log.packets(direction="B>C", type=codec.SubAck)
     assert sub.args == [0, 3, 0, *ack.packet.return_codes], f"{sub.line} vs SUBACK {ack.packet.return_codes}"
@@ -107,26 +89,24 @@ def test_each_qos_is_requested_and_granted(modem, wire, request, qos):
 
 @pytest.mark.covers("3.3.6/QMTSUB/QoS")
 @pytest.mark.parametrize("qos", [*SUB_QOS.invalid_values(), 128])
-def test_qos_out_of_range_is_refused(modem, wire, request, qos):
-    tag = _connect(modem, wire, request)
-    _assert_refused_and_silent(modem, wire, f'AT+QMTSUB=0,5,"q/{tag}",{qos}', tag)
+def test_qos_out_of_range_is_refused(modem, qmt, wire, tag, qos):
+    _assert_refused_and_silent(qmt, wire, f'AT+QMTSUB=0,5,"q/{tag}",{qos}', tag)
 
 
 @pytest.mark.covers("3.3.6/QMTSUB/topic")
-def test_topic_of_256_bytes_is_subscribed_whole(modem, wire, request):
+def test_topic_of_256_bytes_is_subscribed_whole(modem, qmt, wire, tag):
     """3.3.6 "<topic> ... Maximum length: 256 bytes": the longest topic crosses the wire unchanged."""
-    _connect(modem, wire, request)
+    qmt.open_connect(wire, f"dut-sub-{tag}")
     topic = SUB_TOPIC.sample(SUB_TOPIC.max_len)
-    sub = result(modem, f'AT+QMTSUB=0,6,"{topic}",0', "+QMTSUB", 0)
+    sub = qmt.result(f'AT+QMTSUB=0,6,"{topic}",0', "+QMTSUB", 0)
     assert sub.args == [0, 6, 0, 0], sub.line
-    (packet,) = _wire_subscribes(wire)
+    (packet,) = wire.log.sent(codec.Subscribe)
     assert packet.topics == [(topic, 0)] and len(packet.topics[0][0].encode()) == 256
 
 
 @pytest.mark.covers("3.3.6/QMTSUB/topic")
-def test_topic_of_257_bytes_is_refused(modem, wire, request):
-    tag = _connect(modem, wire, request)
-    _assert_refused_and_silent(modem, wire, f'AT+QMTSUB=0,6,"{SUB_TOPIC.sample(SUB_TOPIC.max_len + 1)}",0', tag)
+def test_topic_of_257_bytes_is_refused(modem, qmt, wire, tag):
+    _assert_refused_and_silent(qmt, wire, f'AT+QMTSUB=0,6,"{SUB_TOPIC.sample(SUB_TOPIC.max_len + 1)}",0', tag)
 
 
 BAD_LINES = {
@@ -147,11 +127,10 @@ BAD_LINES = {
 
 @pytest.mark.covers("3.3.6/QMTSUB/write")
 @pytest.mark.parametrize("what", BAD_LINES)
-def test_malformed_write_is_refused(modem, wire, request, what):
+def test_malformed_write_is_refused(modem, qmt, wire, tag, what):
     """3.3.6 write syntax AT+QMTSUB=<TCP_connectID>,<msgID>,<topic1>,<QoS1>[,<topic2>,<QoS2>…]:
     a wrong type or a missing parameter is an error, and no SUBSCRIBE goes out."""
-    tag = _connect(modem, wire, request)
-    _assert_refused_and_silent(modem, wire, BAD_LINES[what].format(tag=tag), tag)
+    _assert_refused_and_silent(qmt, wire, BAD_LINES[what].format(tag=tag), tag)
 
 
 @pytest.mark.covers("3.3.6/QMTSUB/TCP_connectID")
@@ -173,9 +152,8 @@ def test_not_connected_is_an_error(modem, cid):
 
 
 @pytest.mark.covers("3.3.6/QMTSUB/TCP_connectID", "3.3.6/QMTSUB/write")
-def test_opened_but_not_connected_is_an_error(modem, wire):
-    opened = result(modem, f'AT+QMTOPEN=1,"{wire.dut_host}",{wire.port}', "+QMTOPEN", 1)
-    assert opened.args == [1, 0]
+def test_opened_but_not_connected_is_an_error(modem, qmt, wire):
+    qmt.open(wire, 1)
     resp = modem.command('AT+QMTSUB=1,1,"t",0')
     assert is_error(resp), f"AT+QMTSUB before AT+QMTCONN answered {resp.final!r}"
     assert not wire.log.packets(direction="C>B", type=codec.Subscribe)
@@ -183,10 +161,9 @@ def test_opened_but_not_connected_is_an_error(modem, wire):
 
 @pytest.mark.covers("3.3.6/QMTSUB/TCP_connectID", "3.3.6/QMTSUB/urc")
 @pytest.mark.parametrize("cid", [1, 4])
-def test_result_names_its_connect_id(modem, wire, request, cid):
-    tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-sub-{tag}", cid, account=wire.account)
-    sub = result(modem, f'AT+QMTSUB={cid},11,"c/{tag}",2', "+QMTSUB", cid)
+def test_result_names_its_connect_id(modem, qmt, wire, tag, cid):
+    qmt.open_connect(wire, f"dut-sub-{tag}", cid)
+    sub = qmt.result(f'AT+QMTSUB={cid},11,"c/{tag}",2', "+QMTSUB", cid)
     assert sub.args == [cid, 11, 0, 2], sub.line
 
 
@@ -195,14 +172,14 @@ def test_result_names_its_connect_id(modem, wire, request, cid):
 
 @pytest.mark.covers("3.3.6/QMTSUB/write", "3.3.6/QMTSUB/value/result0", "unclear/sub_topics_max")
 @pytest.mark.parametrize("qoses", [(0, 1), (2, 0, 1), (1, 2, 0, 2)], ids=lambda q: "-".join(map(str, q)))
-def test_several_topics_give_granted_vector_in_order(modem, wire, request, qoses):
+def test_several_topics_give_granted_vector_in_order(modem, qmt, wire, tag, qoses):
     """3.3.6 "[,<topic2>,<QoS2>…]" and "When <result>=0, it is a vector of granted QoS levels":
     one SUBSCRIBE with every topic in command order, one <value> per topic in the same order."""
-    tag = _connect(modem, wire, request)
+    qmt.open_connect(wire, f"dut-sub-{tag}")
     topics = [f"v/{tag}/{i}" for i in range(len(qoses))]
     args = ",".join(f'"{t}",{q}' for t, q in zip(topics, qoses, strict=True))
-    sub = result(modem, f"AT+QMTSUB=0,21,{args}", "+QMTSUB", 0)
-    (packet,) = _wire_subscribes(wire)
+    sub = qmt.result(f"AT+QMTSUB=0,21,{args}", "+QMTSUB", 0)
+    (packet,) = wire.log.sent(codec.Subscribe)
     assert packet.topics == list(zip(topics, qoses, strict=True))
     (ack,) = wire.log.packets(direction="B>C", type=codec.SubAck)
     assert sub.args == [0, 21, 0, *ack.packet.return_codes], sub.line
@@ -210,30 +187,19 @@ def test_several_topics_give_granted_vector_in_order(modem, wire, request, qoses
 
 
 @pytest.mark.covers("unclear/sub_topics_max")
-def test_largest_topic_count_is_observed(modem, wire, request, observe):
+def test_largest_topic_count_is_observed(modem, qmt, wire, tag, observe):
     """The note gives no maximum number of topics per command (harness.spec.unclear): record
     whether ten are accepted and, if so, that the vector has ten values."""
-    tag = _connect(modem, wire, request)
+    qmt.open_connect(wire, f"dut-sub-{tag}")
     args = ",".join(f'"w/{tag}/{i}",{i % 3}' for i in range(10))
     resp = modem.command(f"AT+QMTSUB=0,22,{args}")
     observe("AT+QMTSUB with 10 topics", resp.final)  # no plain reading: the note gives no maximum
     if resp.ok:
-        sub = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(0))
+        sub = qmt.urc("+QMTSUB", 0)
         assert sub.args[:3] == [0, 22, 0] and len(sub.args) == 13, sub.line
 
 
 # --- <value> from a scripted server -------------------------------------------------------------
-
-
-def _connect_peer(modem, peer, cid: int = 0):
-    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
-    assert opened.args == [cid, 0], opened.line
-    conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
-    assert modem.command(f'AT+QMTCONN={cid},"dut-peer"').ok
-    conn.handshake(timeout=urc_deadline(modem, "AT+QMTCONN"))
-    connected = modem.wait_urc("+QMTCONN", urc_deadline(modem, "AT+QMTCONN"), predicate=for_id(cid))
-    assert connected.args == [cid, 0, 0], connected.line
-    return conn
 
 
 GRANTS = {
@@ -246,33 +212,33 @@ GRANTS = {
 
 @pytest.mark.covers("3.3.6/QMTSUB/value/128", "3.3.6/QMTSUB/value/result0", "3.3.6/QMTSUB/result/0")
 @pytest.mark.parametrize("case", GRANTS)
-def test_value_reports_what_the_server_granted(modem, peer, case):
+def test_value_reports_what_the_server_granted(modem, qmt, peer, case):
     """3.3.6 "<value>=128 indicate that the subscription is rejected by the server" and <value> is
     the granted QoS vector: a scripted SUBACK with a lower QoS or 0x80 shows up as such, in order."""
     requested, granted, shown = GRANTS[case]
-    conn = _connect_peer(modem, peer)
+    conn, _ = qmt.connect_peer(peer, "dut-peer")
     args = ",".join(f'"g/{i}",{q}' for i, q in enumerate(requested))
     assert modem.command(f"AT+QMTSUB=0,31,{args}").ok
-    sub = conn.expect(Match(codec.Subscribe, packet_id=31), urc_deadline(modem, "AT+QMTSUB"))
+    sub = conn.expect(Match(codec.Subscribe, packet_id=31), qmt.deadline("AT+QMTSUB"))
     assert sub.topics == [(f"g/{i}", q) for i, q in enumerate(requested)]
     conn.send(codec.SubAck(31, granted))
-    got = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(0))
+    got = qmt.urc("+QMTSUB", 0)
     assert got.args == [0, 31, 0, *shown], got.line
     conn.assert_conformant()
 
 
 @pytest.mark.spec("6.1")
 @pytest.mark.covers("3.3.6/QMTSUB/note/1", "3.3.6/QMTSUB/msgID", "6.1/08", "6.1/09")
-def test_msgid_may_be_reused_once_acknowledged(modem, peer):
+def test_msgid_may_be_reused_once_acknowledged(modem, qmt, peer):
     """3.3.6 note: "<msgID> of each message in the inflight window ... must be unique"; 6.1 subscribes
     twice with <msgID> 1. Once a SUBSCRIBE is acknowledged its msgID leaves the inflight window:
     the next SUBSCRIBE with the same msgID goes out with that packet id and gets its own result."""
-    conn = _connect_peer(modem, peer)
+    conn, _ = qmt.connect_peer(peer, "dut-peer")
     for topic, qos in (("a", 1), ("b", 2)):
         assert modem.command(f'AT+QMTSUB=0,1,"{topic}",{qos}').ok
-        sub = conn.expect(Match(codec.Subscribe, packet_id=1), urc_deadline(modem, "AT+QMTSUB"))
+        sub = conn.expect(Match(codec.Subscribe, packet_id=1), qmt.deadline("AT+QMTSUB"))
         assert sub.topics == [(topic, qos)]
         conn.send(codec.SubAck(1, [qos]))
-        got = modem.wait_urc("+QMTSUB", urc_deadline(modem, "AT+QMTSUB"), predicate=for_id(0))
+        got = qmt.urc("+QMTSUB", 0)
         assert got.args == [0, 1, 0, qos], got.line
     conn.assert_conformant()

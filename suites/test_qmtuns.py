@@ -5,11 +5,9 @@ topics in order, and afterwards no more deliveries for the topics left. Retransm
 
 from __future__ import annotations
 
-import zlib
-
 import pytest
 
-from harness.at.flows import for_id, is_error, open_connect, result, urc_deadline
+from harness.at.flows import is_error
 from harness.mqtt import codec
 from harness.spec.commands import QMTUNS, UNS_MSGID, UNS_TOPIC
 from harness.spec.urcs import URCS
@@ -20,27 +18,14 @@ UNS_URC = URCS["+QMTUNS"]
 TEST_PREFIX = "+QMTUNS: (0-4),(1-65535),<topic>"  # harness.spec.unclear "sub_test_line": the verdict part
 
 
-def _tag(request: pytest.FixtureRequest) -> str:
-    return f"{zlib.crc32(request.node.nodeid.encode()):08x}"
-
-
-def _connect(modem, wire, request, cid: int = 0) -> str:
-    tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-uns-{tag}", cid, account=wire.account)
-    return tag
-
-
-def _unsubscribes(wire) -> list[codec.Unsubscribe]:
-    return [r.packet for r in wire.log.packets(direction="C>B", type=codec.Unsubscribe)]
-
-
-def _assert_refused_and_silent(modem, wire, line: str, tag: str) -> None:
-    """ERROR or +CME ERROR (3.3.7), and no UNSUBSCRIBE: a marker AT+QMTUNS afterwards is the only one."""
-    resp = modem.command(line)
-    assert is_error(resp), f"{line} answered {resp.final!r}, expected ERROR or +CME ERROR"
-    marker = result(modem, f'AT+QMTUNS=0,4343,"m/{tag}"', "+QMTUNS", 0)
+def _assert_refused_and_silent(qmt, wire, line: str, tag: str) -> None:
+    """Connected through the proxy, `line` gets ERROR or +CME ERROR (3.3.7), and no UNSUBSCRIBE goes
+    out: a marker AT+QMTUNS afterwards is the only one."""
+    qmt.open_connect(wire, f"dut-uns-{tag}")
+    qmt.refused(line)
+    marker = qmt.unsubscribe(0, 4343, f"m/{tag}")
     assert marker.args == [0, 4343, 0], marker.line
-    assert [u.packet_id for u in _unsubscribes(wire)] == [4343], f"refused {line} still sent UNSUBSCRIBE"
+    assert [u.packet_id for u in wire.log.sent(codec.Unsubscribe)] == [4343], f"refused {line} still sent UNSUBSCRIBE"
 
 
 @pytest.mark.covers("3.3.7/QMTUNS/test", "3.3.7/QMTUNS", "unclear/sub_test_line")
@@ -58,15 +43,15 @@ def test_test_form_prints_ranges(modem, observe):
 @pytest.mark.covers("3.3.7/QMTUNS/write", "3.3.7/QMTUNS/msgID", "3.3.7/QMTUNS/result/0", "3.3.7/QMTUNS/urc",
                     "3.3.7/QMTUNS/max_response_time", "3.3.7/QMTUNS/topic")
 @pytest.mark.parametrize("msg_id", UNS_MSGID.valid_values())
-def test_unsubscribe_carries_msgid_and_reports_result_0(modem, wire, request, msg_id):
+def test_unsubscribe_carries_msgid_and_reports_result_0(modem, qmt, wire, tag, msg_id):
     """3.3.7 "+QMTUNS: <TCP_connectID>,<msgID>,<result>" with <result> 0 "Packet sent successfully
     and ACK received from the server", after the UNSUBACK, with the msgID as packet identifier."""
-    tag = _connect(modem, wire, request)
-    assert result(modem, f'AT+QMTSUB=0,1,"u/{tag}",1', "+QMTSUB", 0).args == [0, 1, 0, 1]
-    uns = result(modem, f'AT+QMTUNS=0,{msg_id},"u/{tag}"', "+QMTUNS", 0)
+    qmt.open_connect(wire, f"dut-uns-{tag}")
+    assert qmt.result(f'AT+QMTSUB=0,1,"u/{tag}",1', "+QMTSUB", 0).args == [0, 1, 0, 1]
+    uns = qmt.result(f'AT+QMTUNS=0,{msg_id},"u/{tag}"', "+QMTUNS", 0)
     assert uns.args == [0, msg_id, 0], uns.line
     assert UNS_URC.parse(uns.line) == {"TCP_connectID": 0, "msgID": msg_id, "result": 0}
-    (packet,) = _unsubscribes(wire)
+    (packet,) = wire.log.sent(codec.Unsubscribe)
     assert (packet.packet_id, packet.topics) == (msg_id, [f"u/{tag}"])
     (ack,) = wire.log.packets(direction="B>C", type=codec.UnsubAck)
     assert ack.packet_id == msg_id and uns.t >= ack.t
@@ -74,26 +59,24 @@ def test_unsubscribe_carries_msgid_and_reports_result_0(modem, wire, request, ms
 
 @pytest.mark.covers("3.3.7/QMTUNS/msgID")
 @pytest.mark.parametrize("msg_id", UNS_MSGID.invalid_values())
-def test_msgid_out_of_range_is_refused(modem, wire, request, msg_id):
+def test_msgid_out_of_range_is_refused(modem, qmt, wire, tag, msg_id):
     """3.3.7 "<msgID> ... Range: 1–65535"."""
-    tag = _connect(modem, wire, request)
-    _assert_refused_and_silent(modem, wire, f'AT+QMTUNS=0,{msg_id},"u/{tag}"', tag)
+    _assert_refused_and_silent(qmt, wire, f'AT+QMTUNS=0,{msg_id},"u/{tag}"', tag)
 
 
 @pytest.mark.covers("3.3.7/QMTUNS/topic")
-def test_topic_of_256_bytes_crosses_whole(modem, wire, request):
+def test_topic_of_256_bytes_crosses_whole(modem, qmt, wire, tag):
     """3.3.7 "<topic> ... Maximum length: 256 bytes"."""
-    _connect(modem, wire, request)
+    qmt.open_connect(wire, f"dut-uns-{tag}")
     topic = UNS_TOPIC.sample(UNS_TOPIC.max_len)
-    assert result(modem, f'AT+QMTUNS=0,2,"{topic}"', "+QMTUNS", 0).args == [0, 2, 0]
-    (packet,) = _unsubscribes(wire)
+    assert qmt.result(f'AT+QMTUNS=0,2,"{topic}"', "+QMTUNS", 0).args == [0, 2, 0]
+    (packet,) = wire.log.sent(codec.Unsubscribe)
     assert packet.topics == [topic]
 
 
 @pytest.mark.covers("3.3.7/QMTUNS/topic")
-def test_topic_of_257_bytes_is_refused(modem, wire, request):
-    tag = _connect(modem, wire, request)
-    _assert_refused_and_silent(modem, wire, f'AT+QMTUNS=0,2,"{UNS_TOPIC.sample(UNS_TOPIC.max_len + 1)}"', tag)
+def test_topic_of_257_bytes_is_refused(modem, qmt, wire, tag):
+    _assert_refused_and_silent(qmt, wire, f'AT+QMTUNS=0,2,"{UNS_TOPIC.sample(UNS_TOPIC.max_len + 1)}"', tag)
 
 
 BAD_LINES = {
@@ -109,11 +92,10 @@ BAD_LINES = {
 
 @pytest.mark.covers("3.3.7/QMTUNS/write")
 @pytest.mark.parametrize("what", BAD_LINES)
-def test_malformed_write_is_refused(modem, wire, request, what):
+def test_malformed_write_is_refused(modem, qmt, wire, tag, what):
     """3.3.7 AT+QMTUNS=<TCP_connectID>,<msgID>,<topic1>[,<topic2>…]: wrong types and missing
     parameters are errors and send nothing."""
-    tag = _connect(modem, wire, request)
-    _assert_refused_and_silent(modem, wire, BAD_LINES[what].format(tag=tag), tag)
+    _assert_refused_and_silent(qmt, wire, BAD_LINES[what].format(tag=tag), tag)
 
 
 @pytest.mark.covers("3.3.7/QMTUNS/TCP_connectID")
@@ -132,37 +114,36 @@ def test_not_connected_is_an_error(modem, cid):
 
 @pytest.mark.covers("3.3.7/QMTUNS/write", "3.3.7/QMTUNS/topic", "unclear/sub_topics_max")
 @pytest.mark.parametrize("count", [2, 3])
-def test_several_topics_in_one_unsubscribe(modem, wire, request, count):
+def test_several_topics_in_one_unsubscribe(modem, qmt, wire, tag, count):
     """3.3.7 "[,<topic2>…]": one UNSUBSCRIBE listing every topic in command order, one result."""
-    tag = _connect(modem, wire, request)
+    qmt.open_connect(wire, f"dut-uns-{tag}")
     topics = [f"m/{tag}/{i}" for i in range(count)]
-    uns = result(modem, "AT+QMTUNS=0,9," + ",".join(f'"{t}"' for t in topics), "+QMTUNS", 0)
+    uns = qmt.result("AT+QMTUNS=0,9," + ",".join(f'"{t}"' for t in topics), "+QMTUNS", 0)
     assert uns.args == [0, 9, 0], uns.line
-    (packet,) = _unsubscribes(wire)
+    (packet,) = wire.log.sent(codec.Unsubscribe)
     assert packet.topics == topics
 
 
 @pytest.mark.covers("3.3.7/QMTUNS", "3.3.7/QMTUNS/result/0")
-def test_no_delivery_after_unsubscribe(modem, wire, observer, request):
+def test_no_delivery_after_unsubscribe(modem, qmt, wire, observer, tag):
     """3.3.7 "unsubscribes from one or more topics": after +QMTUNS: ...,0 a message on the topic
     left is not reported, while the topic still subscribed is (the marker that bounds the wait)."""
-    tag = _connect(modem, wire, request)
+    qmt.open_connect(wire, f"dut-uns-{tag}")
     gone, kept = f"gone/{tag}", f"kept/{tag}"
-    assert result(modem, f'AT+QMTSUB=0,1,"{gone}",1,"{kept}",1', "+QMTSUB", 0).args == [0, 1, 0, 1, 1]
-    assert result(modem, f'AT+QMTUNS=0,2,"{gone}"', "+QMTUNS", 0).args == [0, 2, 0]
+    assert qmt.result(f'AT+QMTSUB=0,1,"{gone}",1,"{kept}",1', "+QMTSUB", 0).args == [0, 1, 0, 1, 1]
+    assert qmt.result(f'AT+QMTUNS=0,2,"{gone}"', "+QMTUNS", 0).args == [0, 2, 0]
     observer.publish(gone, b"must not arrive", qos=1)
     observer.publish(kept, b"marker", qos=1)
-    got = modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTPUB"))
+    got = modem.wait_urc("+QMTRECV", qmt.deadline("AT+QMTPUB"))
     assert got.args[2] == kept, f"after unsubscribing {gone!r} the DUT reported {got.line}"
     assert not [u for u in modem.drain_urcs() if u.name == "+QMTRECV"]
     assert [r.topic for r in wire.log.packets(direction="B>C", type=codec.Publish)] == [kept]
 
 
 @pytest.mark.covers("3.3.7/QMTUNS/TCP_connectID", "3.3.7/QMTUNS/urc")
-def test_result_names_its_connect_id(modem, wire, request):
-    tag = _tag(request)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-uns-{tag}", 2, account=wire.account)
+def test_result_names_its_connect_id(modem, qmt, wire, tag):
+    qmt.open_connect(wire, f"dut-uns-{tag}", 2)
     resp = modem.command(f'AT+QMTUNS=2,12,"c/{tag}"')
     assert resp.ok
-    uns = modem.wait_urc("+QMTUNS", urc_deadline(modem, "AT+QMTUNS"), predicate=for_id(2))
+    uns = qmt.urc("+QMTUNS", 2)
     assert uns.args == [2, 12, 0], uns.line

@@ -5,31 +5,15 @@ on AT+QMTDISC (3.3.1 "will"); clean and non-clean sessions (3.3.1 "session")."""
 
 from __future__ import annotations
 
-import zlib
-
 import pytest
 
-from harness.at.flows import disconnect, for_id, open_connect, publish, result, urc_deadline
+from harness.at.flows import for_id
 from harness.mqtt import codec
 from harness.peer import Match
 from harness.spec.codes import QMTSTAT_BY_CODE
 from harness.spec.plain import qmtstat
 
 pytestmark = pytest.mark.spec("3.3.8")
-
-
-def _tag(request: pytest.FixtureRequest) -> str:
-    return f"{zlib.crc32(request.node.nodeid.encode()):08x}"
-
-
-def _connect_peer(modem, peer, client_id: str = "dut-qos", cid: int = 0):
-    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
-    assert opened.args == [cid, 0], opened.line
-    conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
-    assert modem.command(f'AT+QMTCONN={cid},"{client_id}"').ok
-    conn.handshake(timeout=urc_deadline(modem, "AT+QMTCONN"))
-    assert modem.wait_urc("+QMTCONN", urc_deadline(modem, "AT+QMTCONN"), predicate=for_id(cid)).args == [cid, 0, 0]
-    return conn
 
 
 def _pub_results(modem) -> list[str]:
@@ -47,47 +31,47 @@ def _stat_code(urc) -> int:
 
 
 @pytest.mark.covers("3.3.8/QMTPUB/QoS", "3.3.8/QMTPUB/result/0", "unclear/sub_qos0_wording")
-def test_qos0_is_a_lone_publish(modem, peer):
+def test_qos0_is_a_lone_publish(modem, qmt, peer):
     """3.3.8 <QoS> 0 "At most once - ... the client and the server take no additional steps to
     acknowledge delivery": one PUBLISH without packet identifier, result 0 without any ACK, and
     the next packet the DUT sends is the next command's, nothing in between."""
-    conn = _connect_peer(modem, peer)
-    assert publish(modem, 0, 0, 0, 0, "out/q0", b"fire and forget", form="inline").args == [0, 0, 0]
+    conn, _ = qmt.connect_peer(peer, "dut-qos")
+    assert qmt.publish(0, 0, 0, 0, "out/q0", b"fire and forget", form="inline").args == [0, 0, 0]
     conn.expect(Match(codec.Publish, topic="out/q0", qos=0, dup=False, packet_id=None,
-                      payload=b"fire and forget"), urc_deadline(modem, "AT+QMTPUB"))
+                      payload=b"fire and forget"), qmt.deadline("AT+QMTPUB"))
     assert modem.command('AT+QMTPUB=0,0,0,0,"out/next",1,"n"').ok
-    conn.expect(Match(codec.Publish, topic="out/next", qos=0), urc_deadline(modem, "AT+QMTPUB"))
+    conn.expect(Match(codec.Publish, topic="out/next", qos=0), qmt.deadline("AT+QMTPUB"))
     conn.assert_conformant()
 
 
 @pytest.mark.covers("3.3.8/QMTPUB/QoS", "3.3.8/QMTPUB/result/0", "3.3.8/QMTPUB/msgID")
 @pytest.mark.parametrize("form", ["data", "fixed", "inline"])
-def test_qos1_result_follows_puback(modem, peer, form):
+def test_qos1_result_follows_puback(modem, qmt, peer, form):
     """3.3.8 <QoS> 1 and <result> 0 "Sent packet successfully and received an ACK from the server":
     PUBLISH with DUP=0 and packet id = msgID; no result while the PUBACK is outstanding; result 0
     after it."""
-    conn = _connect_peer(modem, peer)
+    conn, _ = qmt.connect_peer(peer, "dut-qos")
     head = 'AT+QMTPUB=0,501,1,0,"out/q1"'
     line = {"data": head, "fixed": f"{head},2", "inline": f'{head},2,"hi"'}[form]
     resp = modem.send_data(line, b"hi", end=b"\x1a" if form == "data" else None) if form != "inline" \
         else modem.command(line)
     assert resp.ok, f"{line} answered {resp.final!r}"
     conn.expect(Match(codec.Publish, topic="out/q1", qos=1, dup=False, packet_id=501, payload=b"hi"),
-                urc_deadline(modem, line))
+                qmt.deadline(line))
     assert not _pub_results(modem), f"+QMTPUB result before PUBACK: {_pub_results(modem)}"
     conn.send(codec.PubAck(501))
-    assert modem.wait_urc("+QMTPUB", urc_deadline(modem, line), predicate=for_id(0)).args == [0, 501, 0]
+    assert qmt.urc("+QMTPUB", 0, line).args == [0, 501, 0]
     conn.assert_conformant()
 
 
 @pytest.mark.covers("3.3.8/QMTPUB/QoS", "3.3.8/QMTPUB/result/0")
 @pytest.mark.parametrize("retain", [0, 1])
-def test_qos2_four_way_handshake(modem, peer, retain):
+def test_qos2_four_way_handshake(modem, qmt, peer, retain):
     """3.3.8 <QoS> 2 "Exactly once - the sender and receiver engage in a two-level handshake":
     PUBLISH (DUP=0), PUBREC -> PUBREL (same id, flags 0010), PUBCOMP -> result 0; no result before
     PUBCOMP, and never the PUBLISH again once PUBREL went out (session rules of the peer)."""
-    conn = _connect_peer(modem, peer)
-    t = urc_deadline(modem, "AT+QMTPUB")
+    conn, _ = qmt.connect_peer(peer, "dut-qos")
+    t = qmt.deadline("AT+QMTPUB")
     assert modem.command(f'AT+QMTPUB=0,502,2,{retain},"out/q2",3,"two"').ok
     conn.expect(Match(codec.Publish, qos=2, dup=False, retain=bool(retain), packet_id=502, payload=b"two"), t)
     assert not _pub_results(modem)
@@ -109,14 +93,13 @@ FLOWS = {0: [("C>B", "PUBLISH")],
 
 @pytest.mark.covers("3.3.8/QMTPUB/QoS", "3.3.8/QMTPUB/result/0")
 @pytest.mark.parametrize("qos", [0, 1, 2])
-def test_wire_sequence_against_the_broker(modem, wire, observer, request, qos):
+def test_wire_sequence_against_the_broker(modem, qmt, wire, observer, tag, qos):
     """The whole flow on the wire for one publish, in order, every packet with the msgID, and the
     +QMTPUB result reported only after the last packet of the flow was passed to the DUT."""
-    tag = _tag(request)
     observer.subscribe(f"w/{tag}", qos=qos)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-qos-{tag}", account=wire.account)
+    qmt.open_connect(wire, f"dut-qos-{tag}")
     msg_id = 0 if qos == 0 else 600 + qos
-    pub = publish(modem, 0, msg_id, qos, 0, f"w/{tag}", b"flow", form="inline")
+    pub = qmt.publish(0, msg_id, qos, 0, f"w/{tag}", b"flow", form="inline")
     assert pub.args == [0, msg_id, 0]
     wire.log.wait_for(direction="C>B", type=codec.Publish)  # QoS 0: the result may beat the proxy's read
     flow = [r for r in wire.log.packets() if r.type in {"PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP"}
@@ -126,7 +109,7 @@ def test_wire_sequence_against_the_broker(modem, wire, observer, request, qos):
     assert flow[0].dup is False
     if qos:
         assert flow[-1].t_out is not None and pub.t >= flow[-1].t_out, "result reported before the last ACK"
-    assert observer.wait_message(f"w/{tag}", timeout=urc_deadline(modem, "AT+QMTPUB")).payload == b"flow"
+    assert observer.wait_message(f"w/{tag}", timeout=qmt.deadline("AT+QMTPUB")).payload == b"flow"
 
 
 # --- will (3.3.1) -------------------------------------------------------------------------------
@@ -145,23 +128,22 @@ def _will(modem, tag: str, qos: int = 1, retain: int = 0) -> tuple[str, str]:
                     "5.1/QMTSTAT/1", "5.1/QMTSTAT/urc", "5.1/QMTSTAT/closes", "unclear/qmtstat_codes",
                     "5.1/QMTSTAT/8-255")
 @pytest.mark.parametrize("will_qos", [0, 1, 2])
-def test_will_is_published_on_ungraceful_loss(modem, wire, observer, request, observe, will_qos):
+def test_will_is_published_on_ungraceful_loss(modem, qmt, wire, observer, tag, observe, will_qos):
     """3.3.1 <will_msg> "published to the Will topic if the client is unexpectedly disconnected": the
     CONNECT carries the will; when the link is reset under the DUT, the broker publishes it, and the
     DUT reports +QMTSTAT with a 5.1 code (code: observation, the suite expects 1 "closed or reset by
     its remote peer") and closes the connect ID (5.1 "the client will close the MQTT connection")."""
-    tag = _tag(request)
     topic, msg = _will(modem, tag, will_qos)
     observer.subscribe(topic, qos=2)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}", account=wire.account)
+    qmt.open_connect(wire, f"dut-will-{tag}")
     (connect,) = wire.log.packets(direction="C>B", type=codec.Connect)
     c = connect.packet
     assert (c.will_flag, c.will_topic, c.will_payload, c.will_qos, c.will_retain) == \
         (True, topic, msg.encode(), will_qos, False)
     wire.proxy.drop_connections(reset=True)
-    got = observer.wait_message(topic, timeout=urc_deadline(modem, "AT+QMTPUB"))
+    got = observer.wait_message(topic, timeout=qmt.deadline("AT+QMTPUB"))
     assert got.payload == msg.encode()
-    stat = modem.wait_urc("+QMTSTAT", urc_deadline(modem, "AT+QMTPUB"), predicate=for_id(0))
+    stat = modem.wait_urc("+QMTSTAT", qmt.deadline("AT+QMTPUB"), predicate=for_id(0))
     observe("+QMTSTAT after the link was reset (suite expects 1)", _stat_code(stat), plain=qmtstat(1))
     assert modem.command("AT+QMTCONN?").lines == [], "connect ID still listed after +QMTSTAT"
 
@@ -169,32 +151,30 @@ def test_will_is_published_on_ungraceful_loss(modem, wire, observer, request, ob
 @pytest.mark.spec("3.3.1")
 @pytest.mark.needs_broker("will")
 @pytest.mark.covers("3.3.1/will/will_msg", "3.3.5/QMTDISC/write")
-def test_will_is_not_published_after_qmtdisc(modem, wire, observer, request):
+def test_will_is_not_published_after_qmtdisc(modem, qmt, wire, observer, tag):
     """A DISCONNECT is not an unexpected disconnection (3.3.1 <will_msg>; MQTT 3.1.1 3.14.4): after
     AT+QMTDISC the will topic carries only the marker the observer publishes afterwards."""
-    tag = _tag(request)
     topic, _ = _will(modem, tag)
     observer.subscribe(topic, qos=1)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}", account=wire.account)
-    disconnect(modem)
+    qmt.open_connect(wire, f"dut-will-{tag}")
+    qmt.disconnect()
     observer.publish(topic, b"marker", qos=1)
-    assert observer.wait_message(topic, timeout=urc_deadline(modem, "AT+QMTPUB")).payload == b"marker"
+    assert observer.wait_message(topic, timeout=qmt.deadline("AT+QMTPUB")).payload == b"marker"
 
 
 @pytest.mark.spec("3.3.1")
 @pytest.mark.needs_broker("will", "retain")
 @pytest.mark.covers("3.3.1/will/will_retain")
-def test_retained_will_reaches_a_later_subscriber(modem, wire, observer, request):
+def test_retained_will_reaches_a_later_subscriber(modem, qmt, wire, observer, tag):
     """<will_retain> 1: "the server retains the message after delivering it to the current subscribers"."""
-    tag = _tag(request)
     topic, msg = _will(modem, tag, qos=1, retain=1)
-    open_connect(modem, wire.dut_host, wire.port, f"dut-will-{tag}", account=wire.account)
+    qmt.open_connect(wire, f"dut-will-{tag}")
     assert wire.log.packets(direction="C>B", type=codec.Connect)[0].packet.will_retain is True
     wire.proxy.drop_connections(reset=True)
-    modem.wait_urc("+QMTSTAT", urc_deadline(modem, "AT+QMTPUB"), predicate=for_id(0))
+    modem.wait_urc("+QMTSTAT", qmt.deadline("AT+QMTPUB"), predicate=for_id(0))
     try:
         observer.subscribe(topic, qos=1)
-        got = observer.wait_message(topic, timeout=urc_deadline(modem, "AT+QMTPUB"))
+        got = observer.wait_message(topic, timeout=qmt.deadline("AT+QMTPUB"))
         assert (got.payload, got.retain) == (msg.encode(), True)
     finally:
         observer.publish(topic, b"", qos=1, retain=True)
@@ -203,51 +183,49 @@ def test_retained_will_reaches_a_later_subscriber(modem, wire, observer, request
 # --- sessions (3.3.1) ---------------------------------------------------------------------------
 
 
-def _session_round(modem, wire, observer, tag: str, clean: int) -> None:
+def _session_round(modem, qmt, wire, observer, tag: str, clean: int) -> None:
     """Connect with <clean_session>, subscribe at QoS 1, disconnect, let the observer publish while
     the DUT is away, connect again with the same client ID."""
     assert modem.command(f'AT+QMTCFG="session",0,{clean}').ok
     client = f"dut-sess-{tag}"
-    open_connect(modem, wire.dut_host, wire.port, client, account=wire.account)
-    assert result(modem, f'AT+QMTSUB=0,1,"sess/{tag}",1', "+QMTSUB", 0).args == [0, 1, 0, 1]
+    qmt.open_connect(wire, client)
+    assert qmt.result(f'AT+QMTSUB=0,1,"sess/{tag}",1', "+QMTSUB", 0).args == [0, 1, 0, 1]
     first = wire.log.packets(direction="C>B", type=codec.Connect)[-1].conn
-    disconnect(modem)
+    qmt.disconnect()
     wire.log.broker_ended(first)  # the broker holds the session offline before the message comes
     observer.publish(f"sess/{tag}", b"while away", qos=1)
-    open_connect(modem, wire.dut_host, wire.port, client, account=wire.account)
+    qmt.open_connect(wire, client)
 
 
 @pytest.mark.spec("3.3.1")
 @pytest.mark.needs_broker("persistent_sessions")
 @pytest.mark.covers("3.3.1/session/clean_session")
-def test_non_clean_session_gets_offline_messages(modem, wire, observer, request):
+def test_non_clean_session_gets_offline_messages(modem, qmt, wire, observer, tag):
     """<clean_session> 0 "Non-clean session - the server saves client subscriptions after the client is
     disconnected": CONNECT has CleanSession=0, the second CONNACK says session present, and the QoS 1
     message published while the DUT was away arrives without subscribing again."""
-    tag = _tag(request)
-    _session_round(modem, wire, observer, tag, clean=0)
+    _session_round(modem, qmt, wire, observer, tag, clean=0)
     connects = wire.log.packets(direction="C>B", type=codec.Connect)
     assert [c.packet.clean_session for c in connects] == [False, False]
     assert wire.log.packets(direction="B>C", type=codec.ConnAck)[-1].packet.session_present is True
-    got = modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTPUB"), predicate=for_id(0))
+    got = modem.wait_urc("+QMTRECV", qmt.deadline("AT+QMTPUB"), predicate=for_id(0))
     assert got.args[2:] == [f"sess/{tag}", "while away"], got.line
-    disconnect(modem)
+    qmt.disconnect()
     assert modem.command('AT+QMTCFG="session",0,1').ok  # leave no session behind on the broker
-    open_connect(modem, wire.dut_host, wire.port, f"dut-sess-{tag}", account=wire.account)
+    qmt.open_connect(wire, f"dut-sess-{tag}")
 
 
 @pytest.mark.spec("3.3.1")
 @pytest.mark.covers("3.3.1/session/clean_session", "3.3.1/note/2")
-def test_clean_session_forgets_subscriptions(modem, wire, observer, request):
+def test_clean_session_forgets_subscriptions(modem, qmt, wire, observer, tag):
     """<clean_session> 1 "the server deletes all the previously retained information about the client":
     CleanSession=1 on the wire, no session present, and nothing queued arrives; a fresh subscription's
     marker bounds the wait."""
-    tag = _tag(request)
-    _session_round(modem, wire, observer, tag, clean=1)
+    _session_round(modem, qmt, wire, observer, tag, clean=1)
     connects = wire.log.packets(direction="C>B", type=codec.Connect)
     assert [c.packet.clean_session for c in connects] == [True, True]
     assert wire.log.packets(direction="B>C", type=codec.ConnAck)[-1].packet.session_present is False
-    assert result(modem, f'AT+QMTSUB=0,2,"mark/{tag}",1', "+QMTSUB", 0).args == [0, 2, 0, 1]
+    assert qmt.result(f'AT+QMTSUB=0,2,"mark/{tag}",1', "+QMTSUB", 0).args == [0, 2, 0, 1]
     observer.publish(f"mark/{tag}", b"marker", qos=1)
-    got = modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTPUB"), predicate=for_id(0))
+    got = modem.wait_urc("+QMTRECV", qmt.deadline("AT+QMTPUB"), predicate=for_id(0))
     assert got.args[2:] == [f"mark/{tag}", "marker"], f"clean session still got {got.line}"

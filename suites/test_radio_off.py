@@ -14,9 +14,8 @@ import contextlib
 import pytest
 
 from harness.at import ATTimeout
-from harness.at.flows import for_id, result, urc_deadline
+from harness.at.flows import for_id
 from harness.mqtt import codec
-from harness.rig import uplink
 from harness.spec.plain import qmtstat, reading
 
 pytestmark = pytest.mark.spec("5.1")
@@ -37,30 +36,26 @@ def _expect_ok(modem, line: str) -> None:
     assert resp.ok, f"{line} answered {resp.final!r}"
 
 
-def _open(modem, peer, keepalive: int = 0):
+def _open(qmt, peer, keepalive: int = 0):
     """Open connect ID 0 on the scripted peer, T1 = 1 s without retries (longer than the uplink's
     round trip on a slow link, harness.rig.uplink, so CONNACK can come back); the peer's connection."""
-    pkt = uplink.current().pkt_timeout(PKT_TIMEOUT)
-    _expect_ok(modem, f'AT+QMTCFG="timeout",0,{pkt},0,0')
-    _expect_ok(modem, f'AT+QMTCFG="keepalive",0,{keepalive}')
-    modem.pkt_timeout, modem.retry_times = pkt, 0
-    assert result(modem, f'AT+QMTOPEN=0,"{peer.dut_host}",{peer.port}', "+QMTOPEN", 0).args == [0, 0]
-    return peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
+    qmt.uplink_timeout(0, PKT_TIMEOUT)
+    qmt.ok(f'AT+QMTCFG="keepalive",0,{keepalive}')
+    return qmt.accept(peer)
 
 
-def _connect(modem, conn, client_id: str) -> None:
-    _expect_ok(modem, f'AT+QMTCONN=0,"{client_id}"')
-    conn.handshake(timeout=urc_deadline(modem, "AT+QMTCONN"))
-    assert modem.wait_urc("+QMTCONN", urc_deadline(modem, "AT+QMTCONN"), predicate=for_id(0)).args[:2] == [0, 0]
+def _connect(qmt, conn, client_id: str) -> None:
+    qmt.start_connect(conn, client_id)
+    assert qmt.urc("+QMTCONN", 0).args[:2] == [0, 0]
 
 
-def _outcome(modem, line: str, urc: str) -> str | None:
+def _outcome(qmt, line: str, urc: str) -> str | None:
     """The result URC of `line` if the DUT accepted the command, else its final answer; None if none came."""
-    resp = modem.command(line)
+    resp = qmt.channel.command(line)
     if not resp.ok:
         return resp.final
     with contextlib.suppress(ATTimeout):
-        return modem.wait_urc(urc, urc_deadline(modem, line), predicate=for_id(0)).line
+        return qmt.urc(urc, 0, line).line
     return None
 
 
@@ -71,41 +66,41 @@ def _stat(modem, timeout: float) -> str | None:
 
 
 @pytest.mark.covers("5.1/QMTSTAT/3", "unclear/qmtstat_codes")
-def test_connect_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off):
-    conn = _open(modem, peer)
+def test_connect_cannot_leave_with_the_radio_off(modem, qmt, peer, observe, radio_off):
+    conn = _open(qmt, peer)
     radio_off()
     line = 'AT+QMTCONN=0,"dut-radio-off"'
-    outcome = _outcome(modem, line, "+QMTCONN")
+    outcome = _outcome(qmt, line, "+QMTCONN")
     observe("AT+QMTCONN with the radio off (expected +QMTCONN: 0,2)", outcome,
             plain=reading("3.3.4/QMTCONN/result/2", "+QMTCONN: 0,2"))
     assert not (outcome or "").startswith("+QMTCONN: 0,0"), f"{outcome}: connected with the radio off"
-    conn.expect_nothing(modem.pkt_timeout * modem.time_scale)
-    observe("+QMTSTAT (expected +QMTSTAT: 0,3)", _stat(modem, urc_deadline(modem, line)), plain=qmtstat(3, cid=0))
+    conn.expect_nothing(qmt.period())
+    observe("+QMTSTAT (expected +QMTSTAT: 0,3)", _stat(modem, qmt.deadline(line)), plain=qmtstat(3, cid=0))
 
 
 @pytest.mark.covers("5.1/QMTSTAT/2", "unclear/qmtstat_codes")
-def test_pingreq_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off):
-    conn = _open(modem, peer, keepalive=KEEPALIVE)
-    _connect(modem, conn, "dut-radio-ping")
+def test_pingreq_cannot_leave_with_the_radio_off(modem, qmt, peer, observe, radio_off):
+    conn = _open(qmt, peer, keepalive=KEEPALIVE)
+    _connect(qmt, conn, "dut-radio-ping")
     radio_off()
     # Figure 1 T2: a PINGREQ falls due after keep-alive seconds; T1 later the module knows it got nowhere.
-    window = (KEEPALIVE + modem.pkt_timeout) * modem.time_scale * 2
-    stat = _stat(modem, window + urc_deadline(modem, "AT+QMTCONN"))
+    window = (KEEPALIVE + qmt.pkt_timeout()) * modem.time_scale * 2
+    stat = _stat(modem, window + qmt.deadline("AT+QMTCONN"))
     observe("+QMTSTAT (expected +QMTSTAT: 0,2)", stat, plain=qmtstat(2, cid=0))
     assert conn.received(codec.PingReq) == [], "PINGREQ reached the server with the radio off"
 
 
 @pytest.mark.covers("5.1/QMTSTAT/7", "unclear/qmtstat_codes")
 @pytest.mark.parametrize("qos", [0, 1, 2])
-def test_publish_cannot_leave_with_the_radio_off(modem, peer, observe, radio_off, qos):
-    conn = _open(modem, peer)
-    _connect(modem, conn, "dut-radio-pub")
+def test_publish_cannot_leave_with_the_radio_off(modem, qmt, peer, observe, radio_off, qos):
+    conn = _open(qmt, peer)
+    _connect(qmt, conn, "dut-radio-pub")
     radio_off()
     msg_id = 1 if qos else 0
     line = f'AT+QMTPUB=0,{msg_id},{qos},0,"radio/off",2,"hi"'
-    outcome = _outcome(modem, line, "+QMTPUB")
+    outcome = _outcome(qmt, line, "+QMTPUB")
     observe(f"AT+QMTPUB QoS {qos} with the radio off (expected +QMTPUB: 0,{msg_id},2)", outcome,
             plain=reading("3.3.8/QMTPUB/result/2", f"+QMTPUB: 0,{msg_id},2"))
     assert outcome != f"+QMTPUB: 0,{msg_id},0", f"{outcome}: published with the radio off"
-    conn.expect_nothing(modem.pkt_timeout * modem.time_scale)
-    observe("+QMTSTAT (expected +QMTSTAT: 0,7)", _stat(modem, urc_deadline(modem, line)), plain=qmtstat(7, cid=0))
+    conn.expect_nothing(qmt.period())
+    observe("+QMTSTAT (expected +QMTSTAT: 0,7)", _stat(modem, qmt.deadline(line)), plain=qmtstat(7, cid=0))

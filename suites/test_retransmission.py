@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from harness.at import ATTimeout
-from harness.at.flows import for_id, result, urc_deadline
 from harness.mqtt import codec
 from harness.peer import Match
 
@@ -25,59 +24,56 @@ PKT_TIMEOUT = 10
 QMTSTAT_CODES = range(1, 8)  # 5.1 Table 4
 
 
-def _settings(modem, clean: int) -> None:
+def _settings(qmt, clean: int) -> None:
     """3.3.1 "session" <clean_session> and "timeout" (no retransmission before the link drops)."""
-    assert modem.command(f'AT+QMTCFG="session",0,{clean}').ok
-    assert modem.command(f'AT+QMTCFG="timeout",0,{PKT_TIMEOUT},0,0').ok
-    modem.pkt_timeout, modem.retry_times = PKT_TIMEOUT, 0
+    qmt.ok(f'AT+QMTCFG="session",0,{clean}')
+    qmt.timeout(0, PKT_TIMEOUT)
 
 
-def _connect(modem, peer, clean: bool, session_present: bool):
+def _connect(qmt, peer, clean: bool, session_present: bool):
     """AT+QMTOPEN, AT+QMTCONN (3.3.2, 3.3.4); the peer answers CONNACK with `session_present`. The
     +QMTCONN result is left queued: re-sent packets may come before or after it."""
-    opened = result(modem, f'AT+QMTOPEN=0,"{peer.dut_host}",{peer.port}', "+QMTOPEN", 0)
-    assert opened.args == [0, 0], opened.line
-    conn = peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
+    conn = qmt.accept(peer)
     line = f'AT+QMTCONN=0,"{CLIENT_ID}"'
-    assert modem.command(line).ok
-    conn.expect(Match(codec.Connect, client_id=CLIENT_ID, clean_session=clean), urc_deadline(modem, line))
+    qmt.ok(line)
+    conn.expect(Match(codec.Connect, client_id=CLIENT_ID, clean_session=clean), qmt.deadline(line))
     conn.send(codec.ConnAck(session_present, 0))
     return conn
 
 
-def _connected(modem) -> None:
+def _connected(qmt) -> None:
     line = f'AT+QMTCONN=0,"{CLIENT_ID}"'
-    assert modem.wait_urc("+QMTCONN", urc_deadline(modem, line), predicate=for_id(0)).args == [0, 0, 0]
+    assert qmt.urc("+QMTCONN", 0, line).args == [0, 0, 0]
 
 
-def _no_session_left(modem, peer) -> None:
+def _no_session_left(qmt, peer) -> None:
     """Start from an empty session: one connection with CleanSession 1, ended with AT+QMTDISC, makes
     the DUT discard any session an earlier case left on connect ID 0 [MQTT-3.1.2-6]."""
-    _settings(modem, clean=1)
-    _connect(modem, peer, clean=True, session_present=False)
-    _connected(modem)
-    assert result(modem, "AT+QMTDISC=0", "+QMTDISC", 0).args == [0, 0]
+    _settings(qmt, clean=1)
+    _connect(qmt, peer, clean=True, session_present=False)
+    _connected(qmt)
+    assert qmt.result("AT+QMTDISC=0", "+QMTDISC", 0).args == [0, 0]
 
 
-def _interrupted(modem, peer, observe, qos: int, stage: str):
+def _interrupted(qmt, peer, observe, qos: int, stage: str):
     """First connection (CleanSession 0): AT+QMTPUB at `qos`; the peer takes the flow to `stage`
     ("PUBLISH": nothing acknowledged; "PUBREL": PUBREC given, PUBCOMP withheld) and resets the link.
     Returns the PUBLISH as first sent. What the host is told is observed."""
-    conn = _connect(modem, peer, clean=False, session_present=False)
-    _connected(modem)
+    conn = _connect(qmt, peer, clean=False, session_present=False)
+    _connected(qmt)
     line = f'AT+QMTPUB=0,{MID},{qos},0,"rd/{qos}",4,"keep"'
-    assert modem.command(line).ok
-    first = conn.expect(Match(codec.Publish, packet_id=MID, qos=qos, dup=False), urc_deadline(modem, line))
+    qmt.ok(line)
+    first = conn.expect(Match(codec.Publish, packet_id=MID, qos=qos, dup=False), qmt.deadline(line))
     if stage == "PUBREL":
         conn.send(codec.PubRec(MID))
-        conn.expect(Match(codec.PubRel, packet_id=MID, flags=0b0010), urc_deadline(modem, line))
+        conn.expect(Match(codec.PubRel, packet_id=MID, flags=0b0010), qmt.deadline(line))
     conn.assert_conformant()
     conn.reset()
-    stat = modem.wait_urc("+QMTSTAT", urc_deadline(modem, line), predicate=for_id(0))
+    stat = qmt.urc("+QMTSTAT", 0, line)
     assert stat.args[1] in QMTSTAT_CODES, stat.line
     try:  # the note has no row for a flow cut by the link: observed
-        outcome: str | None = modem.wait_urc("+QMTPUB", urc_deadline(modem, line),
-                                             predicate=lambda u: u.args[:2] == [0, MID]).line
+        outcome: str | None = qmt.channel.wait_urc("+QMTPUB", qmt.deadline(line),
+                                                   predicate=lambda u: u.args[:2] == [0, MID]).line
     except ATTimeout:
         outcome = None
     observe(f"+QMTPUB after the link dropped at {stage} (QoS {qos})", outcome)
@@ -90,7 +86,7 @@ STAGES = {"qos1-PUBLISH": (1, "PUBLISH"), "qos2-PUBLISH": (2, "PUBLISH"), "qos2-
 
 @pytest.mark.covers("3.3.1/session", "3.3.1/session/clean_session", "3.3.8/QMTPUB/QoS")
 @pytest.mark.parametrize(("qos", "stage"), STAGES.values(), ids=STAGES.keys())
-def test_unacknowledged_flow_is_resent_after_reconnect(modem, peer, observe, qos, stage):
+def test_unacknowledged_flow_is_resent_after_reconnect(modem, qmt, peer, observe, qos, stage):
     """paho client_test test_redelivery_on_reconnect. "When a Client reconnects with CleanSession set to 0,
     both the Client and Server MUST re-send any unacknowledged PUBLISH Packets (where QoS > 0) and PUBREL
     Packets using their original Packet Identifiers" [MQTT-4.4.0-1]. A flow cut before its
@@ -100,11 +96,11 @@ def test_unacknowledged_flow_is_resent_after_reconnect(modem, peer, observe, qos
     PUBREL (flags 0010, [MQTT-3.6.1-1]) and never the PUBLISH again [MQTT-4.3.3-1]. The peer then
     completes the flow and judges the new connection (its session rules take a PUBREL on a
     CleanSession 0 connection as the resumed session's)."""
-    _no_session_left(modem, peer)
-    _settings(modem, clean=0)
-    first = _interrupted(modem, peer, observe, qos, stage)
-    conn = _connect(modem, peer, clean=False, session_present=True)
-    within = urc_deadline(modem, "AT+QMTCONN")
+    _no_session_left(qmt, peer)
+    _settings(qmt, clean=0)
+    first = _interrupted(qmt, peer, observe, qos, stage)
+    conn = _connect(qmt, peer, clean=False, session_present=True)
+    within = qmt.deadline("AT+QMTCONN")
     if stage == "PUBLISH":
         again = conn.expect(Match(codec.Publish, packet_id=MID), within, ignore=(codec.PingReq,))
         assert again.dup, f"re-sent PUBLISH has DUP=0: {again}"
@@ -117,32 +113,32 @@ def test_unacknowledged_flow_is_resent_after_reconnect(modem, peer, observe, qos
     else:
         conn.expect(Match(codec.PubRel, packet_id=MID, flags=0b0010), within, ignore=(codec.PingReq,))
         conn.send(codec.PubComp(MID))
-    _connected(modem)
-    _fence(modem, conn)
+    _connected(qmt)
+    _fence(qmt, conn)
     conn.assert_conformant()
 
 
 @pytest.mark.covers("3.3.1/session", "3.3.1/session/clean_session", "3.3.1/note/2")
-def test_clean_session_discards_the_unacknowledged_flow(modem, peer, observe):
+def test_clean_session_discards_the_unacknowledged_flow(modem, qmt, peer, observe):
     """"If CleanSession is set to 1, the Client and Server MUST discard any previous Session and start a
     new one" [MQTT-3.1.2-6] (3.3.1 "session" 1: "the server deletes all the previously retained
     information about the client"): the same QoS 1 flow cut on a persistent session, then "session" 1
     and a reconnect: nothing of the old flow is re-sent; the first packet after CONNACK is the next
     command's (a QoS 0 PUBLISH as a fence)."""
-    _no_session_left(modem, peer)
-    _settings(modem, clean=0)
-    _interrupted(modem, peer, observe, 1, "PUBLISH")
-    _settings(modem, clean=1)
-    conn = _connect(modem, peer, clean=True, session_present=False)
-    _connected(modem)
-    _fence(modem, conn)
+    _no_session_left(qmt, peer)
+    _settings(qmt, clean=0)
+    _interrupted(qmt, peer, observe, 1, "PUBLISH")
+    _settings(qmt, clean=1)
+    conn = _connect(qmt, peer, clean=True, session_present=False)
+    _connected(qmt)
+    _fence(qmt, conn)
     conn.assert_conformant()
 
 
-def _fence(modem, conn) -> None:
+def _fence(qmt, conn) -> None:
     """AT+QMTPUB at QoS 0 (3.3.8): its PUBLISH is the next packet the module sends."""
     line = 'AT+QMTPUB=0,0,0,0,"rd/fence",5,"fence"'
-    assert modem.command(line).ok
-    conn.expect(Match(codec.Publish, topic="rd/fence", qos=0), urc_deadline(modem, line), ignore=(codec.PingReq,))
-    assert modem.wait_urc("+QMTPUB", urc_deadline(modem, line), predicate=lambda u: u.args[:2] == [0, 0]).args \
+    qmt.ok(line)
+    conn.expect(Match(codec.Publish, topic="rd/fence", qos=0), qmt.deadline(line), ignore=(codec.PingReq,))
+    assert qmt.channel.wait_urc("+QMTPUB", qmt.deadline(line), predicate=lambda u: u.args[:2] == [0, 0]).args \
         == [0, 0, 0]

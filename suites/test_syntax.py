@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from _cfg_support import RawTap, error_code, expect_error, expect_ok
 
-from harness.at.flows import is_error, result
+from harness.at.flows import is_error
 from harness.spec.commands import COMMANDS
 from harness.spec.timing import deadline_s
 
@@ -42,11 +42,10 @@ def test_responses_are_framed_by_cr_lf(modem, line):
 
 
 @pytest.mark.covers("3.3.2/QMTOPEN/urc")
-def test_urc_is_framed_by_cr_lf(modem, wire):
+def test_urc_is_framed_by_cr_lf(modem, qmt, wire):
     """A result code reported after OK (+QMTOPEN, 3.3.2) is framed the same way."""
-    line = f'AT+QMTOPEN=0,"{wire.dut_host}",{wire.port}'
     with RawTap(modem) as tap:
-        opened = result(modem, line, "+QMTOPEN", 0)
+        opened = qmt.open_result(wire)
         want = CRLF + opened.line.encode() + CRLF
         assert tap.wait(lambda d: d.endswith(want), deadline_s("AT", modem.time_scale)), tap.data
         raw = tap.take()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness.at import ATTimeout
-from harness.at.flows import for_id, is_error, result, urc_deadline
+from harness.at.flows import is_error
 from harness.mqtt import codec
 from harness.peer import Match
 from harness.spec.plain import qmtstat
@@ -23,29 +23,21 @@ QMTSTAT_CODES = range(1, 8)  # 5.1 Table 4: 1..7 defined, "8-255 Reserved for fu
 EARLY = 0.9  # a timer may fire at 90 % of its nominal time, not earlier (as suites/test_timers.py)
 
 
-def _open(modem, peer, cid: int = 0):
-    """AT+QMTOPEN to the scripted peer (3.3.2); the peer's side of the new connection."""
-    opened = result(modem, f'AT+QMTOPEN={cid},"{peer.dut_host}",{peer.port}', "+QMTOPEN", cid)
-    assert opened.args == [cid, 0], opened.line
-    return peer.accept(urc_deadline(modem, "AT+QMTOPEN"))
+def _recv(qmt):
+    return qmt.urc("+QMTRECV", 0, "AT+QMTPUB")
 
 
-def _conn_urc(modem, line: str, cid: int = 0):
-    return modem.wait_urc("+QMTCONN", urc_deadline(modem, line), predicate=for_id(cid))
-
-
-def _connected(modem, peer, client_id: str):
-    """Open and connect connect ID 0 (3.3.2, 3.3.4), the peer accepting."""
-    conn = _open(modem, peer)
-    line = f'AT+QMTCONN=0,"{client_id}"'
-    assert modem.command(line).ok, line
-    conn.handshake(timeout=urc_deadline(modem, line))
-    assert _conn_urc(modem, line).args == [0, 0, 0]
-    return conn
-
-
-def _recv(modem, predicate=None):
-    return modem.wait_urc("+QMTRECV", urc_deadline(modem, "AT+QMTPUB"), predicate=predicate or for_id(0))
+def _connect_or_refusal(qmt, conn, line: str, observe, what: str) -> codec.Connect | None:
+    """AT+QMTCONN whose answer is the module's choice (observed as `what`): refused, it is an error
+    and no CONNECT went out (None); accepted, the CONNECT the peer got."""
+    resp = qmt.channel.command(line)
+    observe(what, resp.final)
+    if not resp.ok:
+        assert is_error(resp), resp.final
+        qmt.close_peer(conn)  # everything sent before the FIN is in
+        assert conn.received(codec.Connect) == [], "a refused AT+QMTCONN sent CONNECT"
+        return None
+    return conn.expect(codec.Connect, qmt.deadline(line))
 
 
 # --- CONNECT ---------------------------------------------------------------------------------
@@ -54,7 +46,7 @@ def _recv(modem, predicate=None):
 @pytest.mark.spec("3.3.1")
 @pytest.mark.covers("3.3.1/will", "3.3.1/will/will_topic", "3.3.1/will/will_msg", "3.3.4/QMTCONN/write",
                     "3.3.4/QMTCONN/user_name", "3.3.4/QMTCONN/pass_word")
-def test_connect_payload_has_all_five_fields_in_order(modem, peer):
+def test_connect_payload_has_all_five_fields_in_order(modem, qmt, peer):
     """TP_MQTT_Client_CONNECT_10: with a will (3.3.1 "will") and AT+QMTCONN=<id>,<clientID>,<username>,
     <password> (3.3.4) the CONNECT payload holds all five fields, which "MUST appear in the order Client
     Identifier, Will Topic, Will Message, User Name, Password" [MQTT-3.1.3-1]: each decodes to what
@@ -62,11 +54,11 @@ def test_connect_payload_has_all_five_fields_in_order(modem, peer):
     fields = ("dut-five", "w5/topic", "w5-message", "u5-name", "p5-secret")
     client_id, will_topic, will_msg, user, password = fields
     assert modem.command(f'AT+QMTCFG="will",0,1,1,0,"{will_topic}","{will_msg}"').ok
-    conn = _open(modem, peer)
+    conn = qmt.accept(peer)
     line = f'AT+QMTCONN=0,"{client_id}","{user}","{password}"'
     assert modem.command(line).ok
-    connect = conn.handshake(timeout=urc_deadline(modem, line))
-    assert _conn_urc(modem, line).args == [0, 0, 0]
+    connect = conn.handshake(timeout=qmt.deadline(line))
+    assert qmt.urc("+QMTCONN", 0, line).args == [0, 0, 0]
     got = (connect.client_id, connect.will_topic, connect.will_payload, connect.username, connect.password)
     assert got == (client_id, will_topic, will_msg.encode(), user, password.encode()), \
         f"CONNECT payload decodes as {got}: a field is missing or out of order [MQTT-3.1.3-1]"
@@ -78,7 +70,7 @@ def test_connect_payload_has_all_five_fields_in_order(modem, peer):
 
 @pytest.mark.spec("3.3.1")
 @pytest.mark.covers("3.3.4/QMTCONN/clientID", "3.3.1/session/clean_session", "3.3.4/QMTCONN/ret_code/2")
-def test_zero_byte_client_id_with_session_0(modem, peer, observe):
+def test_zero_byte_client_id_with_session_0(modem, qmt, peer, observe):
     """TP_MQTT_Client_CONNECT_12 (and the client's side of paho's test_zero_length_clientid): "If the
     Client supplies a zero-byte ClientId, the Client MUST also set CleanSession to 1" [MQTT-3.1.3-7].
     With AT+QMTCFG="session",0,0 and AT+QMTCONN=0,"": the module may refuse the command (then no
@@ -88,23 +80,18 @@ def test_zero_byte_client_id_with_session_0(modem, peer, observe):
     rejected" to a zero-byte id with CleanSession 0 [MQTT-3.1.3-8], else 0; the result URC carries that
     <ret_code> (3.3.4)."""
     assert modem.command('AT+QMTCFG="session",0,0').ok
-    conn = _open(modem, peer)
+    conn = qmt.accept(peer)
     line = 'AT+QMTCONN=0,""'
-    resp = modem.command(line)
-    observe('AT+QMTCONN=0,"" with "session" 0', resp.final)  # no plain reading: the note has no minimum
-    if not resp.ok:
-        assert is_error(resp), resp.final
-        assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
-        conn.wait_closed(urc_deadline(modem, "AT+QMTOPEN"))  # everything sent before the FIN is in
-        assert conn.received(codec.Connect) == [], "a refused AT+QMTCONN sent CONNECT"
+    # no plain reading: the note has no minimum
+    connect = _connect_or_refusal(qmt, conn, line, observe, 'AT+QMTCONN=0,"" with "session" 0')
+    if connect is None:
         return
-    connect = conn.expect(codec.Connect, urc_deadline(modem, line))
     observe("CONNECT client id and clean session", (connect.client_id, connect.clean_session))
     rejected = not connect.client_id and not connect.clean_session
     conn.send(codec.ConnAck(False, 2 if rejected else 0))
     if rejected:
         conn.close()  # [MQTT-3.2.2-5] a server closes after a refusal
-    assert _conn_urc(modem, line).args == [0, 0, 2 if rejected else 0]
+    assert qmt.urc("+QMTCONN", 0, line).args == [0, 0, 2 if rejected else 0]
     conn.assert_conformant()
 
 
@@ -115,7 +102,7 @@ CONNACK_PKT_TIMEOUT = 20  # module s: the module's own CONNACK wait, far beyond 
 
 @pytest.mark.spec("5.1")
 @pytest.mark.covers("5.1/QMTSTAT/urc", "5.1/QMTSTAT/closes", "5.1/QMTSTAT/4", "unclear/qmtstat_codes")
-def test_connack_with_invalid_flags_closes_the_link(modem, peer, observe):
+def test_connack_with_invalid_flags_closes_the_link(modem, qmt, peer, observe):
     """TP_MQTT_Client_CONNACK_01: a CONNACK with fixed-header flags 1111 (MQTT 3.1.1 Table 2.2: 0000).
     "If invalid flags are received, the receiver MUST close the Network Connection" [MQTT-2.2.2-2],
     [MQTT-2.2.2-1]; a packet it cannot accept is closed on ([MQTT-4.8.0-1]). The module closes the link
@@ -123,20 +110,19 @@ def test_connack_with_invalid_flags_closes_the_link(modem, peer, observe):
     connected, and, chapter 5, "will close the MQTT connection and report the URC": some
     +QMTSTAT: 0,<1..7> (verdict). Its code (4 "Receiving CONNACK packet timed out or failed" by the
     plain reading) and the +QMTCONN result are observed."""
-    assert modem.command(f'AT+QMTCFG="timeout",0,{CONNACK_PKT_TIMEOUT},0,0').ok
-    modem.pkt_timeout, modem.retry_times = CONNACK_PKT_TIMEOUT, 0
-    conn = _open(modem, peer)
+    qmt.timeout(0, CONNACK_PKT_TIMEOUT)
+    conn = qmt.accept(peer)
     line = 'AT+QMTCONN=0,"dut-bad-connack"'
     assert modem.command(line).ok
-    conn.expect(codec.Connect, urc_deadline(modem, line))
+    conn.expect(codec.Connect, qmt.deadline(line))
     conn.send_raw(bytes([0x2F, 0x02, 0x00, 0x00]), "CONNACK, fixed-header flags 1111")
     how = conn.wait_closed(EARLY * CONNACK_PKT_TIMEOUT * modem.time_scale)
     observe("how the module closed after a CONNACK with flags 1111", how)
-    stat = modem.wait_urc("+QMTSTAT", urc_deadline(modem, line), predicate=for_id(0))
+    stat = qmt.urc("+QMTSTAT", 0, line)
     assert stat.args[1] in QMTSTAT_CODES, f"{stat.line}: <err_code> is not one of 5.1's 1..7"
     observe("+QMTSTAT after a CONNACK with invalid flags (expected 4)", stat.line, plain=qmtstat(4, cid=0))
     try:  # whether the pending AT+QMTCONN still reports a result is not in the note: observed
-        outcome: str | None = _conn_urc(modem, line).line
+        outcome: str | None = qmt.urc("+QMTCONN", 0, line).line
     except ATTimeout:
         outcome = None
     observe("+QMTCONN result after a CONNACK with invalid flags", outcome)
@@ -148,28 +134,28 @@ def test_connack_with_invalid_flags_closes_the_link(modem, peer, observe):
 # --- PUBLISH from the server -----------------------------------------------------------------
 
 
-def _subscribed(modem, conn, line: str, granted: list[int]) -> None:
-    assert modem.command(line).ok, line
-    conn.ack_subscribe(granted, timeout=urc_deadline(modem, line))
-    sub = modem.wait_urc("+QMTSUB", urc_deadline(modem, line), predicate=for_id(0))
+def _subscribed(qmt, conn, line: str, granted: list[int]) -> None:
+    qmt.ok(line)
+    conn.ack_subscribe(granted, timeout=qmt.deadline(line))
+    sub = qmt.urc("+QMTSUB", 0, line)
     assert sub.args[:3] == [0, int(line.split(",")[1]), 0], sub.line
 
 
 @pytest.mark.spec("5.2")
 @pytest.mark.covers("5.2/QMTRECV/urc", "3.3.6/QMTSUB/QoS")
-def test_qos0_delivery_gets_no_reply(modem, peer):
+def test_qos0_delivery_gets_no_reply(modem, qmt, peer):
     """TP_MQTT_Client_PUBLISH_06: the response a receiver sends to a QoS 0 PUBLISH is "None" (MQTT 3.1.1
     Table 3.4, [MQTT-3.3.4-1]): the module reports the message (5.2 +QMTRECV, <msgID> 0) and sends
     nothing back. No wait decides it: a QoS 1 PUBLISH follows as a fence, and the first packet the
     module sends after the QoS 0 one must be the fence's PUBACK (same packet id, [MQTT-2.3.1-6])."""
-    conn = _connected(modem, peer, "dut-q0-in")
-    _subscribed(modem, conn, 'AT+QMTSUB=0,1,"in0/#",1', [1])
+    conn, _ = qmt.connect_peer(peer, "dut-q0-in")
+    _subscribed(qmt, conn, 'AT+QMTSUB=0,1,"in0/#",1', [1])
     conn.send(codec.Publish("in0/zero", b"no reply", 0, False, False, None))
-    got = _recv(modem)
+    got = _recv(qmt)
     assert got.args[1:3] == [0, "in0/zero"], got.line
     conn.send(codec.Publish("in0/fence", b"fence", 1, False, False, 31))
-    conn.expect(Match(codec.PubAck, packet_id=31), urc_deadline(modem, "AT+QMTPUB"), ignore=(codec.PingReq,))
-    fence = _recv(modem)
+    conn.expect(Match(codec.PubAck, packet_id=31), qmt.deadline("AT+QMTPUB"), ignore=(codec.PingReq,))
+    fence = _recv(qmt)
     assert fence.args[1:3] == [31, "in0/fence"], fence.line
     conn.assert_conformant()
 
@@ -177,19 +163,19 @@ def test_qos0_delivery_gets_no_reply(modem, peer):
 @pytest.mark.spec("3.3.6")
 @pytest.mark.spec("5.2")
 @pytest.mark.covers("3.3.6/QMTSUB/write", "3.3.6/QMTSUB/value/result0", "5.2/QMTRECV/urc")
-def test_overlapping_subscriptions_each_copy_is_handled(modem, peer):
+def test_overlapping_subscriptions_each_copy_is_handled(modem, qmt, peer):
     """paho client_test test_overlapping_subscriptions: two filters that both match one topic ("ov/#"
     at QoS 1 and "ov/+" at QoS 0, one AT+QMTSUB, 3.3.6) may bring the message once or once per matching
     subscription [MQTT-3.3.5-1]; the peer sends a copy per subscription, each at its granted QoS. Each
     copy is handled on its own: the QoS 1 copy is answered with a PUBACK of its packet id, the QoS 0
     copy with nothing ([MQTT-3.3.4-1]; the PUBACK is the first packet back), and both are reported
     (5.2), the QoS 0 one with <msgID> 0."""
-    conn = _connected(modem, peer, "dut-overlap")
-    _subscribed(modem, conn, 'AT+QMTSUB=0,2,"ov/#",1,"ov/+",0', [1, 0])
+    conn, _ = qmt.connect_peer(peer, "dut-overlap")
+    _subscribed(qmt, conn, 'AT+QMTSUB=0,2,"ov/#",1,"ov/+",0', [1, 0])
     conn.send(codec.Publish("ov/x", b"copy", 0, False, False, None))
     conn.send(codec.Publish("ov/x", b"copy", 1, False, False, 41))
-    conn.expect(Match(codec.PubAck, packet_id=41), urc_deadline(modem, "AT+QMTPUB"), ignore=(codec.PingReq,))
-    copies = [_recv(modem) for _ in range(2)]
+    conn.expect(Match(codec.PubAck, packet_id=41), qmt.deadline("AT+QMTPUB"), ignore=(codec.PingReq,))
+    copies = [_recv(qmt) for _ in range(2)]
     assert sorted(u.args[1] for u in copies) == [0, 41], [u.line for u in copies]
     assert all(u.args[2] == "ov/x" and u.args[-1] == "copy" for u in copies), [u.line for u in copies]
     conn.assert_conformant()
@@ -212,7 +198,7 @@ IN_FLIGHT = {
 @pytest.mark.spec("3.3.8")
 @pytest.mark.covers("3.3.6/QMTSUB/msgID", "3.3.8/QMTPUB/msgID")
 @pytest.mark.parametrize("kind", IN_FLIGHT)
-def test_msgid_still_in_flight_is_not_reused_on_the_wire(modem, peer, observe, kind):
+def test_msgid_still_in_flight_is_not_reused_on_the_wire(modem, qmt, peer, observe, kind):
     """TP_MQTT_Client_PUBLISH_10 / TP_MQTT_Client_SUBSCRIBE_03: "Each time a Client sends a new SUBSCRIBE,
     UNSUBSCRIBE, or PUBLISH (where QoS > 0) MQTT Control Packet it MUST assign it a currently unused
     Packet Identifier" [MQTT-2.3.1-2]. The host gives the id as <msgID>, and 3.3.6/3.3.8 say it "must be
@@ -222,25 +208,24 @@ def test_msgid_still_in_flight_is_not_reused_on_the_wire(modem, peer, observe, k
     that id on the wire while the first is unacknowledged is a violation. A QoS 0 PUBLISH after it is
     the fence: it must be the next packet. Then the ACK comes and the first command ends with result 0."""
     first_line, second_line, ptype, ack, urc = IN_FLIGHT[kind]
-    assert modem.command(f'AT+QMTCFG="timeout",0,{IN_FLIGHT_PKT_TIMEOUT},0,0').ok
-    modem.pkt_timeout, modem.retry_times = IN_FLIGHT_PKT_TIMEOUT, 0
-    conn = _connected(modem, peer, "dut-inflight")
+    qmt.timeout(0, IN_FLIGHT_PKT_TIMEOUT)
+    conn, _ = qmt.connect_peer(peer, "dut-inflight")
     mid = IN_FLIGHT_MID
     first = first_line.format(mid=mid)
     assert modem.command(first).ok
-    conn.expect(Match(ptype, packet_id=mid), urc_deadline(modem, first))
+    conn.expect(Match(ptype, packet_id=mid), qmt.deadline(first))
     resp = modem.command(second_line.format(mid=mid))
     observe(f"a second {kind} command with a <msgID> still in flight", resp.final)
     fence = 'AT+QMTPUB=0,0,0,0,"id/fence",1,"f"'
     assert modem.command(fence).ok
-    conn.expect(Match(codec.Publish, topic="id/fence", qos=0), urc_deadline(modem, fence), ignore=(codec.PingReq,))
+    conn.expect(Match(codec.Publish, topic="id/fence", qos=0), qmt.deadline(fence), ignore=(codec.PingReq,))
     conn.send(ack(mid))
-    done = modem.wait_urc(urc, urc_deadline(modem, first), predicate=lambda u: u.args[:2] == [0, mid])
+    done = modem.wait_urc(urc, qmt.deadline(first), predicate=lambda u: u.args[:2] == [0, mid])
     assert done.args[2] == 0, done.line
     if resp.ok:  # held until the first completed: it may go out now, and is answered like any other
-        conn.expect(Match(ptype, packet_id=mid), urc_deadline(modem, first), ignore=(codec.PingReq,))
+        conn.expect(Match(ptype, packet_id=mid), qmt.deadline(first), ignore=(codec.PingReq,))
         conn.send(ack(mid))
-        observe("its result", modem.wait_urc(urc, urc_deadline(modem, first),
+        observe("its result", modem.wait_urc(urc, qmt.deadline(first),
                                              predicate=lambda u: u.args[:2] == [0, mid]).line)
     conn.assert_conformant()
 
@@ -248,26 +233,34 @@ def test_msgid_still_in_flight_is_not_reused_on_the_wire(modem, peer, observe, k
 # --- PUBLISH topic names -----------------------------------------------------------------------
 
 
+def _publish_then_fence(qmt, observe, line: str, what: str, fence_topic: str) -> str:
+    """AT+QMTPUB with a <topic> the note has no rule for: the answer (OK or an error) and any result
+    are observed (no plain reading); then a QoS 0 PUBLISH on `fence_topic`, the fence the case waits
+    for on the wire. Returns the fence's command line."""
+    resp = qmt.channel.command(line)
+    observe(what, resp.final)
+    assert resp.ok or is_error(resp), resp.final
+    if resp.ok:
+        observe("its result", qmt.urc("+QMTPUB", 0, line).line)
+    fence = f'AT+QMTPUB=0,0,0,0,"{fence_topic}",1,"f"'
+    assert qmt.channel.command(fence).ok
+    return fence
+
+
 @pytest.mark.spec("3.3.8")
 @pytest.mark.spec("4")
 @pytest.mark.covers("3.3.8/QMTPUB/topic", "4/8505")
 @pytest.mark.parametrize("topic", ["wild/+/x", "wild/#"])
-def test_wildcard_in_publish_topic_never_reaches_the_wire(modem, peer, observe, topic):
+def test_wildcard_in_publish_topic_never_reaches_the_wire(modem, qmt, peer, observe, topic):
     """TP_MQTT_Client_PUBLISH_05: "The Topic Name in the PUBLISH Packet MUST NOT contain wildcard
     characters" [MQTT-3.3.2-2]. AT+QMTPUB with '+' or '#' in <topic> (3.3.8): the note says nothing of
     wildcards, so the answer is observed (chapter 4 has 8505 "MQTT illegal character"); the verdict is
     that no PUBLISH with such a topic name goes out: a QoS 0 PUBLISH after it is the fence, and it
     must be the next packet."""
-    conn = _connected(modem, peer, "dut-wild")
+    conn, _ = qmt.connect_peer(peer, "dut-wild")
     line = f'AT+QMTPUB=0,0,0,0,"{topic}",1,"w"'
-    resp = modem.command(line)
-    observe(f"AT+QMTPUB with topic {topic!r}", resp.final)  # no plain reading: the note has no rule
-    assert resp.ok or is_error(resp), resp.final
-    if resp.ok:
-        observe("its result", modem.wait_urc("+QMTPUB", urc_deadline(modem, line), predicate=for_id(0)).line)
-    fence = 'AT+QMTPUB=0,0,0,0,"wild/fence",1,"f"'
-    assert modem.command(fence).ok
-    conn.expect(Match(codec.Publish, topic="wild/fence", qos=0), urc_deadline(modem, fence), ignore=(codec.PingReq,))
+    fence = _publish_then_fence(qmt, observe, line, f"AT+QMTPUB with topic {topic!r}", "wild/fence")
+    conn.expect(Match(codec.Publish, topic="wild/fence", qos=0), qmt.deadline(fence), ignore=(codec.PingReq,))
     conn.assert_conformant()
 
 
@@ -296,7 +289,7 @@ CLIENT_IDS = {"non-ascii": "dut-\u00dcn\u00efc\u00f8d\u00e9", "not-utf8": "dut-"
 @pytest.mark.spec("3.3.4")
 @pytest.mark.covers("3.3.4/QMTCONN/clientID")
 @pytest.mark.parametrize("kind", CLIENT_IDS)
-def test_client_id_reaches_the_wire_as_utf8(modem, peer, observe, kind):
+def test_client_id_reaches_the_wire_as_utf8(modem, qmt, peer, observe, kind):
     """TP_MQTT_Client_CONNECT_11: "The ClientId MUST be a UTF-8 encoded string" [MQTT-3.1.3-4], and
     every MQTT string is well-formed UTF-8 [MQTT-1.5.3-1]. AT+QMTCONN=0,<clientID> (3.3.4) with
     non-ASCII text sent as its UTF-8 bytes, and with bytes that are not UTF-8. Accepting or refusing
@@ -304,17 +297,11 @@ def test_client_id_reaches_the_wire_as_utf8(modem, peer, observe, kind):
     <clientID>); the verdict is that a CONNECT that reaches the peer carries a well-formed client id,
     and for well-formed input exactly what was typed."""
     client_id = CLIENT_IDS[kind]
-    conn = _open(modem, peer)
+    conn = qmt.accept(peer)
     line = f'AT+QMTCONN=0,"{client_id}"'
-    resp = modem.command(line)
-    observe(f"AT+QMTCONN with a {kind} <clientID>", resp.final)
-    if not resp.ok:
-        assert is_error(resp), resp.final
-        assert result(modem, "AT+QMTCLOSE=0", "+QMTCLOSE", 0).args == [0, 0]
-        conn.wait_closed(urc_deadline(modem, "AT+QMTOPEN"))  # everything sent before the FIN is in
-        assert conn.received(codec.Connect) == [], "a refused AT+QMTCONN sent CONNECT"
+    connect = _connect_or_refusal(qmt, conn, line, observe, f"AT+QMTCONN with a {kind} <clientID>")
+    if connect is None:
         return
-    connect = conn.expect(codec.Connect, urc_deadline(modem, line))
     problems = _string_problems(connect.client_id, "client identifier")
     assert not problems, f"CONNECT for {line!r}: {problems} [MQTT-3.1.3-4]"
     if kind == "non-ascii":
@@ -323,30 +310,24 @@ def test_client_id_reaches_the_wire_as_utf8(modem, peer, observe, kind):
     else:  # what a module makes of bytes that are not UTF-8 (replacement, dropping) is its own
         observe(f"CONNECT client id for a {kind} <clientID>", connect.client_id)
     conn.send(codec.ConnAck(False, 0))
-    assert _conn_urc(modem, line).args == [0, 0, 0]
+    assert qmt.urc("+QMTCONN", 0, line).args == [0, 0, 0]
     conn.assert_conformant()
 
 
 @pytest.mark.spec("3.3.8")
 @pytest.mark.covers("3.3.8/QMTPUB/topic")
 @pytest.mark.parametrize("kind", BAD_STRINGS)
-def test_ill_formed_publish_topic_never_reaches_the_wire(modem, peer, observe, kind):
+def test_ill_formed_publish_topic_never_reaches_the_wire(modem, qmt, peer, observe, kind):
     """TP_MQTT_Client_PUBLISH_04: the topic name "MUST be a UTF-8 encoded string" [MQTT-3.3.2-1], well
     formed [MQTT-1.5.3-1] and without U+0000 [MQTT-1.5.3-2]. AT+QMTPUB (3.3.8) with a <topic> holding
     bytes that are not UTF-8 (raw on the AT line), or U+0000: refusing it is the module's choice (the
     answer is observed; chapter 4 has 8506 "MQTT illegal UTF8"); the verdict is that no PUBLISH with an
     ill-formed topic name goes out: every PUBLISH up to a QoS 0 fence after it is checked."""
-    conn = _connected(modem, peer, "dut-utf8-pub")
+    conn, _ = qmt.connect_peer(peer, "dut-utf8-pub")
     line = f'AT+QMTPUB=0,0,0,0,"utf8/{BAD_STRINGS[kind]}/t",1,"u"'
-    resp = modem.command(line)
-    observe(f"AT+QMTPUB with a {kind} <topic>", resp.final)  # no plain reading: the note has no rule
-    assert resp.ok or is_error(resp), resp.final
-    if resp.ok:
-        observe("its result", modem.wait_urc("+QMTPUB", urc_deadline(modem, line), predicate=for_id(0)).line)
-    fence = 'AT+QMTPUB=0,0,0,0,"utf8/fence",1,"f"'
-    assert modem.command(fence).ok
+    fence = _publish_then_fence(qmt, observe, line, f"AT+QMTPUB with a {kind} <topic>", "utf8/fence")
     while True:
-        pub = conn.expect(codec.Publish, urc_deadline(modem, fence), ignore=(codec.PingReq,))
+        pub = conn.expect(codec.Publish, qmt.deadline(fence), ignore=(codec.PingReq,))
         problems = _string_problems(pub.topic, "topic name")
         assert not problems, f"PUBLISH for {line!r}: {problems} [MQTT-3.3.2-1]"
         if pub.topic == "utf8/fence":
@@ -357,13 +338,13 @@ def test_ill_formed_publish_topic_never_reaches_the_wire(modem, peer, observe, k
 @pytest.mark.spec("3.3.7")
 @pytest.mark.covers("3.3.7/QMTUNS/topic")
 @pytest.mark.parametrize("kind", BAD_STRINGS)
-def test_ill_formed_unsubscribe_filter_never_reaches_the_wire(modem, peer, observe, kind):
+def test_ill_formed_unsubscribe_filter_never_reaches_the_wire(modem, qmt, peer, observe, kind):
     """TP_MQTT_Client_UNSUBSCRIBE_02: the topic filters of an UNSUBSCRIBE "MUST be UTF-8 encoded strings"
     [MQTT-3.10.3-1], well formed [MQTT-1.5.3-1] and without U+0000 [MQTT-1.5.3-2]. AT+QMTUNS (3.3.7)
     with a <topic> holding bytes that are not UTF-8 (raw on the AT line), or U+0000: refusing it is the
     module's choice (observed); the verdict is that no UNSUBSCRIBE with an ill-formed filter goes out:
     every UNSUBSCRIBE up to a well-formed one after it (the fence) is checked, and each is answered."""
-    conn = _connected(modem, peer, "dut-utf8-uns")
+    conn, _ = qmt.connect_peer(peer, "dut-utf8-uns")
     line = f'AT+QMTUNS=0,71,"utf8/{BAD_STRINGS[kind]}/#"'
     resp = modem.command(line)
     observe(f"AT+QMTUNS with a {kind} <topic>", resp.final)  # no plain reading: the note has no rule
@@ -371,15 +352,15 @@ def test_ill_formed_unsubscribe_filter_never_reaches_the_wire(modem, peer, obser
     fence = 'AT+QMTUNS=0,72,"utf8/fence"'
     assert modem.command(fence).ok
     while True:
-        uns = conn.expect(codec.Unsubscribe, urc_deadline(modem, fence), ignore=(codec.PingReq,))
+        uns = conn.expect(codec.Unsubscribe, qmt.deadline(fence), ignore=(codec.PingReq,))
         problems = [p for f in uns.topics for p in _string_problems(f, "topic filter")]
         assert not problems, f"UNSUBSCRIBE for {line!r}: {problems} [MQTT-3.10.3-1]"
         conn.send(codec.UnsubAck(uns.packet_id))
         if uns.packet_id == 72:
             break
     if resp.ok:
-        observe("its result", modem.wait_urc("+QMTUNS", urc_deadline(modem, line),
+        observe("its result", modem.wait_urc("+QMTUNS", qmt.deadline(line),
                                              predicate=lambda u: u.args[:2] == [0, 71]).line)
-    done = modem.wait_urc("+QMTUNS", urc_deadline(modem, fence), predicate=lambda u: u.args[:2] == [0, 72])
+    done = modem.wait_urc("+QMTUNS", qmt.deadline(fence), predicate=lambda u: u.args[:2] == [0, 72])
     assert done.args[2] == 0, done.line
     conn.assert_conformant()

@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from at_peer import OK, AtPeer, DataMode, Dribble, Gate, Pause, resp
-from emulated import running_emulator
 
 from harness.at import ATChannel, ATError, ATProtocolError, ATResyncError, ATTimeout, Transcript
 from harness.at.channel import ECHO_WAIT_S
@@ -374,11 +373,7 @@ def test_disconnect_mid_response_names_the_port_and_the_reader_ends() -> None:
 # --------------------------------------------------------------- the emulator's control socket
 
 SCALE = 0.05
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE, control=True)
+EMULATOR_START = {"control": True}  # tests/conftest.py's `emulator`, with its control socket
 
 
 @pytest.fixture
@@ -433,20 +428,21 @@ def _module_answers(at: ATChannel) -> None:
     assert at.command("AT+CGMM").lines == ["Quectel_BC660K-GL"]
 
 
-def test_power_off_mid_data_mode_then_power_on(at: ATChannel, relay: EmulatedRelay) -> None:
-    _into_data_mode_then(at, relay.off)
+def _fault_mid_data_mode_then(at: ATChannel, fault: Callable[[], None], recover: Callable[[], None]) -> None:
+    """The fault in data mode gives a resync error; after `recover` the module boots and answers."""
+    _into_data_mode_then(at, fault)
     _gives_a_resync_error(at)
-    relay.on()
+    recover()
     at.wait_urc("RDY", boot_deadline_s(SCALE))
     _module_answers(at)
+
+
+def test_power_off_mid_data_mode_then_power_on(at: ATChannel, relay: EmulatedRelay) -> None:
+    _fault_mid_data_mode_then(at, relay.off, relay.on)
 
 
 def test_hang_mid_data_mode_then_reset(at: ATChannel, relay: EmulatedRelay) -> None:
-    _into_data_mode_then(at, relay.hang)
-    _gives_a_resync_error(at)
-    relay.pulse()
-    at.wait_urc("RDY", boot_deadline_s(SCALE))
-    _module_answers(at)
+    _fault_mid_data_mode_then(at, relay.hang, relay.pulse)
 
 
 def test_hang_then_the_recovery_ladder_takes_over(at: ATChannel, relay: EmulatedRelay,

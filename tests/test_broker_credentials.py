@@ -27,7 +27,7 @@ import pytest
 
 from harness.broker import EmbeddedBroker
 from harness.rig.exits import PASSED, USAGE
-from tests.run_project import env, make_project, summary_counts
+from tests.run_project import make_project, run, summary_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = "BC_TEST_PW"
@@ -64,10 +64,8 @@ def pub_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comple
     tmp = tmp_path_factory.mktemp("pub")
     password, reports, rig = _password(), tmp / "reports", tmp / "rig.yaml"
     rig.write_text(_rig_text(reports))
-    cmd = [sys.executable, "-m", "pytest", "suites/test_qmtpub.py", f"suites/test_qmtcfg_effects.py::{SHORTEST}",
-           "-p", "no:cacheprovider", "-q", "--rig", str(rig), "--report-dir", str(reports)]
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, VAR: password}, capture_output=True, text=True,
-                          timeout=140)
+    proc = run(ROOT, "suites/test_qmtpub.py", f"suites/test_qmtcfg_effects.py::{SHORTEST}", "-q", "--rig", str(rig),
+               "--report-dir", str(reports), extra_env={VAR: password}, timeout=140)
     return proc, reports, password
 
 
@@ -114,9 +112,7 @@ def test_b_connect_with_the_account_fails(modem, wire):
 def test_a_failed_connect_with_the_password_does_not_show_it(tmp_path: Path) -> None:
     password, reports = _password(), tmp_path / "reports"
     project = make_project(tmp_path, {"test_creds.py": CASES}, rig=_rig_text(reports))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--report-dir",
-                           str(reports)], cwd=project, env={**env(), VAR: password},
-                          capture_output=True, text=True, timeout=120)
+    proc = run(project, "-q", "--report-dir", str(reports), extra_env={VAR: password})
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert summary_counts(proc.stdout) == {"passed": 1, "failed": 1}, proc.stdout[-3000:]
     assert _leaks(reports, password) == []

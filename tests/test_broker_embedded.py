@@ -3,7 +3,6 @@ amqtt deviations the ``capabilities`` table claims (checked on the wire, not tak
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import ssl
@@ -14,53 +13,16 @@ from pathlib import Path
 
 import pytest
 import trustme
+from emulated import ACCEPTED, Raw, back_after_offline, given_password_checked, password_checked
 from leaks import assert_cycles_leak_nothing
 
 from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError
-from harness.mqtt import codec
 from harness.pki import TlsFiles
 
 pytestmark = pytest.mark.timeout(30)
 
 
-# -- raw MQTT 3.1.1 over a socket (our codec, not an MQTT client library), the answers byte for byte --
-
-def _connect(client_id: str, *, keepalive: int = 60, name: str = "MQTT", level: int = 4) -> bytes:
-    return codec.encode(codec.Connect(client_id, keepalive=keepalive, protocol_name=name, protocol_level=level))
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _raw(port: int, timeout: float = 3.0) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    sock.settimeout(timeout)
-    return sock
-
-
-@contextlib.contextmanager
-def _raw_after_start(broker: EmbeddedBroker) -> Iterator[tuple[EmbeddedBroker, socket.socket]]:
-    broker.start()
-    try:
-        with _raw(broker.port) as sock:
-            yield broker, sock
-    finally:
-        broker.stop()
-
-
-def _closed_by_peer(sock: socket.socket) -> bool:
-    """EOF, or RST when the connection was still in the listen backlog as the listener closed."""
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
+# raw MQTT over a socket (our codec, not an MQTT client library), each answer a decoded packet: tests/emulated.py
 
 
 @pytest.fixture(scope="module")
@@ -76,20 +38,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.CA, 
     yield ca, files
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as running:
-        yield running
-
-
 # -- listener ---------------------------------------------------------------------------------------
 
-def test_port_zero_binds_a_real_loopback_listener_that_answers_connack(broker: EmbeddedBroker) -> None:
-    assert broker.host == "127.0.0.1"
-    assert broker.port > 0
-    with _raw(broker.port) as sock:
-        sock.sendall(_connect("raw-check"))
-        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"  # CONNACK, session present 0, accepted
+def test_port_zero_binds_a_real_loopback_listener_that_answers_connack(amqtt_broker: EmbeddedBroker) -> None:
+    assert amqtt_broker.host == "127.0.0.1"
+    assert amqtt_broker.port > 0
+    with Raw(amqtt_broker.port) as raw:
+        assert raw.connect("raw-check") == ACCEPTED  # CONNACK, session present 0, accepted
 
 
 def test_port_in_use_is_one_line_broker_error() -> None:
@@ -116,10 +71,9 @@ def test_tls_port_in_use_names_the_tls_port(pki: tuple[trustme.CA, TlsFiles]) ->
 
 
 def test_host_name_is_resolved_to_one_ipv4_address() -> None:
-    with EmbeddedBroker(host="localhost") as running, _raw(running.port) as sock:
+    with EmbeddedBroker(host="localhost") as running, Raw(running.port) as raw:
         assert running.host == "127.0.0.1"
-        sock.sendall(_connect("by-name"))
-        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+        assert raw.connect("by-name") == ACCEPTED
 
 
 @pytest.mark.parametrize(("kwargs", "fragment"), [
@@ -135,9 +89,9 @@ def test_bad_configuration_is_one_line_broker_error(kwargs: dict[str, object], f
     assert "\n" not in str(info.value)
 
 
-def test_start_twice_is_refused(broker: EmbeddedBroker) -> None:
+def test_start_twice_is_refused(amqtt_broker: EmbeddedBroker) -> None:
     with pytest.raises(BrokerError, match="already running"):
-        broker.start()
+        amqtt_broker.start()
 
 
 # -- lifecycle --------------------------------------------------------------------------------------
@@ -152,14 +106,14 @@ def test_stop_is_quick_quiet_and_idempotent_with_clients_and_traffic(
         for qos in (0, 1, 2):
             pub.publish(f"load/{qos}", b"x" * 100, qos=qos)
         sub.wait_message("load/2")
-        idle = _raw(port)  # a TCP client that never sends CONNECT
+        idle = Raw(port)  # a TCP client that never sends CONNECT
         started = time.monotonic()
         running.stop()
         elapsed = time.monotonic() - started
         with capfd.disabled():
             print(f"\nEmbeddedBroker.stop() with 2 clients + 1 idle socket: {elapsed * 1000:.1f} ms")
         assert elapsed < 3.0
-        assert _closed_by_peer(idle)  # the broker closed the idle connection, not just the listener
+        assert idle.next() is None  # the broker closed the idle connection, not just the listener
         idle.close()
     running.stop()  # idempotent
     with pytest.raises(ConnectionRefusedError):
@@ -172,12 +126,11 @@ def test_stop_is_quick_quiet_and_idempotent_with_clients_and_traffic(
 
 def test_fifty_start_stop_cycles_leak_no_thread_and_no_fd(pki: tuple[trustme.CA, TlsFiles]) -> None:
     def cycle() -> None:
-        with _raw_after_start(EmbeddedBroker(tls=pki[1])) as (running, sock):
+        with EmbeddedBroker(tls=pki[1]) as running, Raw(running.port) as raw:
             assert running.tls_port is not None and running.tls_port != running.port
-            sock.sendall(_connect("leak-check"))  # a live client connection at stop time
-            assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+            assert raw.connect("leak-check") == ACCEPTED  # a live client connection at stop time
             running.stop()
-            assert _closed_by_peer(sock)
+            assert raw.next() is None  # EOF, or RST when it was still in the listen backlog
 
     assert_cycles_leak_nothing(cycle, 50)
 
@@ -187,26 +140,13 @@ def test_fifty_start_stop_cycles_leak_no_thread_and_no_fd(pki: tuple[trustme.CA,
 def test_users_right_password_connects_wrong_password_gets_connack_5() -> None:
     threads = set(threading.enumerate())
     with EmbeddedBroker(users={"dut": "s3cret"}, allow_anonymous=False) as running:
-        with Observer("127.0.0.1", running.port, username="dut", password="s3cret").connect() as ok:
-            assert ok.connack_code == 0
-        for user, password in (("dut", "wrong"), ("nobody", "s3cret")):
-            refused = Observer("127.0.0.1", running.port, username=user, password=password)
-            with pytest.raises(ObserverError) as info:
-                refused.connect()
-            # amqtt answers a failed password check with 5 (not authorized), never 4.
-            assert str(info.value).endswith("refused the connection: CONNACK return code 5")
-            assert refused.connack_code == 5
-            assert "wrong" not in str(info.value) and "s3cret" not in str(info.value)
-        with pytest.raises(ObserverError, match="CONNACK return code 5"):
-            Observer("127.0.0.1", running.port).connect()  # no user name and anonymous not allowed
+        password_checked(running.port)  # amqtt answers a failed password check with 5 (not authorized), never 4
     assert set(threading.enumerate()) == threads  # refused observers stopped their network threads
 
 
 def test_users_with_anonymous_allowed_still_checks_given_passwords() -> None:
     with EmbeddedBroker(users={"dut": "s3cret"}, allow_anonymous=True) as running:
-        Observer("127.0.0.1", running.port).connect().close()
-        with pytest.raises(ObserverError, match="CONNACK return code 5"):
-            Observer("127.0.0.1", running.port, username="dut", password="nope").connect()
+        given_password_checked(running.port)
 
 
 # -- TLS --------------------------------------------------------------------------------------------
@@ -222,9 +162,8 @@ def test_tls_listener_serves_clients_that_trust_the_ca(pki: tuple[trustme.CA, Tl
             assert obs.wait_message("tls/echo").payload == b"over tls"
         with pytest.raises(ObserverError, match=r"TLS handshake .* failed: CERTIFICATE_VERIFY_FAILED"):
             Observer("127.0.0.1", running.tls_port or 0, tls=ssl.create_default_context()).connect()
-        with _raw(running.port) as sock:  # the plain listener keeps working beside it
-            sock.sendall(_connect("plain-beside-tls"))
-            assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+        with Raw(running.port) as raw:  # the plain listener keeps working beside it
+            assert raw.connect("plain-beside-tls") == ACCEPTED
 
 
 def test_mutual_tls_refuses_clients_without_a_certificate(pki: tuple[trustme.CA, TlsFiles]) -> None:
@@ -251,50 +190,38 @@ def test_mutual_tls_refuses_clients_without_a_certificate(pki: tuple[trustme.CA,
 
 # -- the amqtt deviations the capabilities table records --------------------------------------------
 
-def test_capabilities_mqtt31_false_connect_mqisdp_gets_no_connack(broker: EmbeddedBroker) -> None:
-    assert broker.capabilities["mqtt31"] is False
-    with _raw(broker.port) as sock:
-        sock.sendall(_connect("v31", name="MQIsdp", level=3))
-        assert _recv_exact(sock, 4) == b""  # closed without CONNACK (a 3.1 broker answers 0x20 0x02 ..)
+def test_capabilities_mqtt31_false_connect_mqisdp_gets_no_connack(amqtt_broker: EmbeddedBroker) -> None:
+    assert amqtt_broker.capabilities["mqtt31"] is False
+    with Raw(amqtt_broker.port) as raw:
+        # closed without CONNACK (a 3.1 broker answers 0x20 0x02 ..)
+        assert raw.connect("v31", protocol_name="MQIsdp", protocol_level=3) is None
 
 
-def test_capabilities_pubrel_retry_false_second_pubrel_gets_no_pubcomp(broker: EmbeddedBroker) -> None:
-    assert broker.capabilities["pubrel_retry_ok"] is False
-    with _raw(broker.port, timeout=1.0) as sock:
-        sock.sendall(_connect("pubrel-retry"))
-        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
-        sock.sendall(codec.encode(codec.Publish("pubrel/retry", b"payload", qos=2, packet_id=7)))
-        assert _recv_exact(sock, 4) == b"\x50\x02\x00\x07"  # PUBREC 7
-        sock.sendall(codec.encode(codec.PubRel(7)))
-        assert _recv_exact(sock, 4) == b"\x70\x02\x00\x07"  # PUBCOMP 7
-        sock.sendall(codec.encode(codec.PubRel(7)))  # retransmitted PUBREL: 3.1.1 4.3.3 wants PUBCOMP again
-        with pytest.raises(TimeoutError):
-            sock.recv(4)
+def test_capabilities_pubrel_retry_false_second_pubrel_gets_no_pubcomp(amqtt_broker: EmbeddedBroker) -> None:
+    assert amqtt_broker.capabilities["pubrel_retry_ok"] is False
+    with Raw(amqtt_broker.port, timeout=1.0) as raw:
+        raw.retransmit_pubrel()
+        with pytest.raises(TimeoutError):  # no PUBCOMP for the retransmitted PUBREL
+            raw.next()
 
 
-def test_capabilities_qos_downgrade_false_delivery_uses_subscription_qos(broker: EmbeddedBroker) -> None:
-    assert broker.capabilities["qos_downgrade"] is False
-    with Observer("127.0.0.1", broker.port).connect() as obs:
+def test_capabilities_qos_downgrade_false_delivery_uses_subscription_qos(amqtt_broker: EmbeddedBroker) -> None:
+    assert amqtt_broker.capabilities["qos_downgrade"] is False
+    with Observer("127.0.0.1", amqtt_broker.port).connect() as obs:
         obs.subscribe("qos/up", qos=2)
         obs.publish("qos/up", b"sent at qos 0", qos=0)
         assert obs.wait_message("qos/up").qos == 2  # 3.1.1 3.8.4 says min(0, 2) = 0
 
 
-def test_capabilities_keepalive_not_enforced(broker: EmbeddedBroker) -> None:
-    assert broker.capabilities["keepalive_enforced"] is False
-    with _raw(broker.port, timeout=2.5) as sock:
-        sock.sendall(_connect("silent", keepalive=1))
-        assert _recv_exact(sock, 4) == b"\x20\x02\x00\x00"
+def test_capabilities_keepalive_not_enforced(amqtt_broker: EmbeddedBroker) -> None:
+    assert amqtt_broker.capabilities["keepalive_enforced"] is False
+    with Raw(amqtt_broker.port, timeout=2.5) as raw:
+        assert raw.connect("silent", keepalive=1) == ACCEPTED
         with pytest.raises(TimeoutError):  # 3.1.1 3.1.2.10: closed after 1.5 s of silence
-            sock.recv(1)
+            raw.next()
 
 
-def test_capabilities_persistent_session_survives_with_anonymous_allowed(broker: EmbeddedBroker) -> None:
-    assert broker.capabilities["persistent_sessions"] is True
-    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as first:
-        first.subscribe("persist/t", qos=1)
-    with Observer("127.0.0.1", broker.port).connect() as pub:
-        pub.publish("persist/t", b"while offline", qos=1)
-    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as again:
-        message = again.wait_message("persist/t", timeout=3)
-        assert message.payload == b"while offline"
+def test_capabilities_persistent_session_survives_with_anonymous_allowed(amqtt_broker: EmbeddedBroker) -> None:
+    assert amqtt_broker.capabilities["persistent_sessions"] is True
+    with back_after_offline(amqtt_broker.port):
+        pass  # persist-1 back was sent what was published while it was away

@@ -11,11 +11,11 @@ default (``restart: false``, the run stops) is tests/test_rig_fault_blame.py's."
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,40 +24,14 @@ from harness.broker import BrokerError, EmbeddedBroker, MosquittoBroker
 from harness.broker.mosquitto import missing_reason
 from harness.pki import SessionPki
 from harness.rig.loader import RigError, load_rig
-from tests.run_project import make_project, run
+from tests.run_project import BROKER_CHILDREN, BROKER_CRASH_IMPORTS, case_module, run_cases
 
 pytestmark = pytest.mark.timeout(150)
 
 MOSQUITTO_RIG = "dut: {kind: emulator, time_scale: 0.1}\nbroker: {kind: mosquitto, restart: true}\n"
 AMQTT_RIG = "dut: {kind: emulator, time_scale: 0.1}\nbroker: {kind: amqtt, restart: true}\n"
 
-KILLED_TWICE = '''
-import os
-import signal
-from pathlib import Path
-
-import pytest
-
-from harness.at.flows import open_connect
-
-pytestmark = pytest.mark.spec("3.3.2")
-PORTS = Path("ports.txt")
-
-
-def _broker_children() -> list[int]:
-    """The mosquitto processes this pytest started (its children)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            comm, rest = stat.read_text().split(") ", 1)
-        except (OSError, ValueError):
-            continue
-        if comm.endswith("(mosquitto") and int(rest.split()[1]) == os.getpid():
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _crash(broker) -> None:
+KILLED_TWICE = case_module('PORTS = Path("ports.txt")\n', BROKER_CHILDREN, '''def _crash(broker) -> None:
     (pid,) = _broker_children()
     os.kill(pid, signal.SIGKILL)
     with PORTS.open("a") as out:
@@ -83,7 +57,7 @@ def test_4_runs_again(modem, broker):
     (pid,) = _broker_children()
     with PORTS.open("a") as out:
         out.write(f"{broker.port} {pid}\\n")
-'''
+''', spec="3.3.2", imports=BROKER_CRASH_IMPORTS)
 
 AMQTT_STOPPED = '''
 import socket
@@ -164,35 +138,23 @@ def test_2_needs_the_proxy(modem, wire):
 '''
 
 
-def _cases(project: Path) -> tuple[dict, dict[str, dict]]:
-    data = json.loads((project / "reports" / "record.json").read_text())
-    return data, {c["nodeid"].rsplit("::", 1)[1]: c for c in data["cases"]}
-
-
-def _junit(project: Path) -> dict[str, ET.Element]:
-    root = ET.parse(project / "reports" / "junit.xml").getroot()
-    return {c.get("name", ""): c for c in root.iter("testcase")}
-
-
 @pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 def test_a_killed_mosquitto_is_restarted_on_its_port_once_per_death(tmp_path: Path) -> None:
-    project = make_project(tmp_path, {"test_restart.py": KILLED_TWICE}, rig=MOSQUITTO_RIG)
-    proc = run(project, "-q")
-    assert proc.returncode == 1, proc.stdout[-3000:]  # two errors, no failure, no rig broken
-    data, cases = _cases(project)
+    # two errors, no failure, no rig broken
+    run = run_cases(tmp_path, {"test_restart.py": KILLED_TWICE}, status=1, rig=MOSQUITTO_RIG)
+    proc, data, cases = run.proc, run.data, run.cases
     assert data["complete"] is True and "RIG BROKEN" not in proc.stdout, proc.stdout[-3000:]
-    ports = [line.split() for line in (project / "ports.txt").read_text().splitlines()]
+    ports = [line.split() for line in (run.project / "ports.txt").read_text().splitlines()]
     port = ports[0][0]
     assert {p for p, _ in ports} == {port}, ports  # the same port after each restart
     for name, nth in (("test_1_broker_dies", 1), ("test_3_broker_dies_again", 2)):
-        died = cases[name]
-        assert died["verdict"] == "error", died
+        died = run.case(name, "error")
         assert died["message"].startswith(f"rig fault: the broker (mosquitto) at 127.0.0.1:{port} does not "), died
         assert f"the broker was restarted on 127.0.0.1:{port} (rig.yaml: broker.restart is true; restart {nth} " \
                "of this run)" in died["message"], died
     assert cases["test_2_runs_on_the_restarted_broker"]["verdict"] == "passed"
     assert cases["test_4_runs_again"]["verdict"] == "passed"
-    junit = _junit(project)
+    junit = run.junit()
     assert junit["test_1_broker_dies"].find("error") is not None and junit["test_1_broker_dies"].find("failure") is None
     assert "the broker was restarted" in (junit["test_1_broker_dies"].findtext("system-out") or "")
     # the restarted broker died with the run: no orphan
@@ -201,40 +163,29 @@ def test_a_killed_mosquitto_is_restarted_on_its_port_once_per_death(tmp_path: Pa
 
 
 def test_a_stopped_embedded_broker_is_restarted_and_the_run_goes_on(tmp_path: Path) -> None:
-    project = make_project(tmp_path, {"test_restart.py": AMQTT_STOPPED.format(take_port=False)}, rig=AMQTT_RIG)
-    proc = run(project, "-q")
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    data, cases = _cases(project)
-    died = cases["test_1_broker_dies"]
-    assert died["verdict"] == "error" and died["message"].startswith("rig fault: the broker (amqtt) at "), died
+    run = run_cases(tmp_path, {"test_restart.py": AMQTT_STOPPED.format(take_port=False)}, status=1, rig=AMQTT_RIG)
+    died = run.case("test_1_broker_dies", "error")
+    assert died["message"].startswith("rig fault: the broker (amqtt) at "), died
     assert "the broker was restarted on 127.0.0.1:" in died["message"], died
-    assert cases["test_2_after"]["verdict"] == "passed", cases["test_2_after"]
-    assert data["complete"] is True
+    assert run.cases["test_2_after"]["verdict"] == "passed", run.cases["test_2_after"]
+    assert run.data["complete"] is True
 
 
 def test_a_broker_that_cannot_be_restarted_breaks_the_rig(tmp_path: Path) -> None:
-    project = make_project(tmp_path, {"test_restart.py": AMQTT_STOPPED.format(take_port=True)}, rig=AMQTT_RIG)
-    proc = run(project, "-q")
-    assert proc.returncode == 3, proc.stdout[-3000:]
-    data, cases = _cases(project)
-    died = cases["test_1_broker_dies"]
-    assert died["verdict"] == "error", died
+    run = run_cases(tmp_path, {"test_restart.py": AMQTT_STOPPED.format(take_port=True)}, status=3, rig=AMQTT_RIG)
+    died = run.case("test_1_broker_dies", "error")
     assert "restarting the broker failed: " in died["message"] and "the run stops" in died["message"], died
-    assert cases["test_2_after"]["verdict"] == "not-run"
-    assert data["incomplete"]["kind"] == "rig-broken", data["incomplete"]
-    assert "RIG BROKEN" in proc.stdout
+    run.stopped_rig_broken("test_2_after")
 
 
 @pytest.mark.parametrize("restart", [True, False])
 def test_a_broker_found_dead_in_a_cases_setup_is_blamed_there(tmp_path: Path, restart: bool) -> None:
     rig = AMQTT_RIG.replace("restart: true", f"restart: {str(restart).lower()}")
-    project = make_project(tmp_path, {"test_setup.py": OBSERVER_SEES_IT}, rig=rig)
-    proc = run(project, "-q")
-    assert proc.returncode == (1 if restart else 3), proc.stdout[-3000:]
-    data, cases = _cases(project)
+    run = run_cases(tmp_path, {"test_setup.py": OBSERVER_SEES_IT}, status=1 if restart else 3, rig=rig)
+    data, cases = run.data, run.cases
     assert cases["test_1_broker_dies_quietly"]["verdict"] == "passed"
-    saw = cases["test_2_observer_cannot_connect"]
-    assert saw["verdict"] == "error" and saw["message"].startswith("rig fault: the broker (amqtt) at "), saw
+    saw = run.case("test_2_observer_cannot_connect", "error")
+    assert saw["message"].startswith("rig fault: the broker (amqtt) at "), saw
     if restart:
         assert "the broker was restarted on" in saw["message"], saw
         assert cases["test_3_after"]["verdict"] == "passed" and data["complete"] is True
@@ -244,17 +195,12 @@ def test_a_broker_found_dead_in_a_cases_setup_is_blamed_there(tmp_path: Path, re
 
 
 def test_a_stopped_fault_proxy_is_a_rig_fault_not_a_dut_failure(tmp_path: Path) -> None:
-    project = make_project(tmp_path, {"test_proxy.py": PROXY_STOPPED})
-    proc = run(project, "-q")
-    assert proc.returncode == 3, proc.stdout[-3000:]
-    data, cases = _cases(project)
-    died = cases["test_1_proxy_dies"]
-    assert died["verdict"] == "error", died
+    run = run_cases(tmp_path, {"test_proxy.py": PROXY_STOPPED}, status=3)
+    died = run.case("test_1_proxy_dies", "error")
     assert died["message"].startswith("rig fault: the fault proxy at 127.0.0.1:"), died
     assert ":0 " not in died["message"] and "no rung restarts the fault proxy" in died["message"], died
-    assert cases["test_2_never_runs"]["verdict"] == "not-run"
-    assert data["incomplete"]["kind"] == "rig-broken", data["incomplete"]
-    junit = _junit(project)
+    run.stopped_rig_broken("test_2_never_runs")
+    junit = run.junit()
     assert junit["test_1_proxy_dies"].find("failure") is None, ET.tostring(junit["test_1_proxy_dies"])[:2000]
 
 
@@ -281,32 +227,11 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> SessionPki:
-    return SessionPki.create(tmp_path_factory.mktemp("pki"))
-
-
-def test_the_embedded_broker_restarts_on_both_of_its_ports(pki: SessionPki) -> None:
-    broker = EmbeddedBroker(tls=pki.server_files()).start()
+def _restarts_on_both_ports(broker: EmbeddedBroker | MosquittoBroker, die: Callable[[], None]) -> None:
+    """`die` ends the started `broker` under it; restart() brings both listeners back on their ports."""
     try:
         ports = (broker.port, broker.tls_port)
-        broker.stop()  # how it died does not matter: stop() even forgets the picked ports
-        assert not _accepts(broker.host, ports[0])
-        broker.restart()
-        assert (broker.port, broker.tls_port) == ports
-        assert _accepts(broker.host, ports[0]) and _accepts(broker.host, ports[1])  # type: ignore[arg-type]
-    finally:
-        broker.stop()
-
-
-@pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
-def test_a_sigkilled_mosquitto_restarts_on_both_of_its_ports(pki: SessionPki) -> None:
-    broker = MosquittoBroker(tls=pki.server_files()).start()
-    try:
-        ports = (broker.port, broker.tls_port)
-        assert broker._process is not None
-        os.kill(broker._process.pid, signal.SIGKILL)
-        broker._process.wait(5)
+        die()
         assert not _accepts(broker.host, ports[0])
         broker.restart()
         assert (broker.port, broker.tls_port) == ports and broker.running
@@ -314,6 +239,23 @@ def test_a_sigkilled_mosquitto_restarts_on_both_of_its_ports(pki: SessionPki) ->
     finally:
         broker.stop()
     assert not broker.running
+
+
+def test_the_embedded_broker_restarts_on_both_of_its_ports(session_pki: SessionPki) -> None:
+    broker = EmbeddedBroker(tls=session_pki.server_files()).start()
+    _restarts_on_both_ports(broker, broker.stop)  # how it died does not matter: stop() even forgets the ports
+
+
+@pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+def test_a_sigkilled_mosquitto_restarts_on_both_of_its_ports(session_pki: SessionPki) -> None:
+    broker = MosquittoBroker(tls=session_pki.server_files()).start()
+
+    def sigkill() -> None:
+        assert broker._process is not None
+        os.kill(broker._process.pid, signal.SIGKILL)
+        broker._process.wait(5)
+
+    _restarts_on_both_ports(broker, sigkill)
 
 
 def test_a_restart_onto_a_taken_port_is_one_line() -> None:
@@ -332,12 +274,9 @@ def test_a_restart_onto_a_taken_port_is_one_line() -> None:
 
 
 def test_a_proxy_found_stopped_when_a_case_needs_it_stops_the_run(tmp_path: Path) -> None:
-    project = make_project(tmp_path, {"test_proxy.py": PROXY_STOPPED_QUIETLY})
-    proc = run(project, "-q")
-    assert proc.returncode == 3, proc.stdout[-3000:]
-    data, cases = _cases(project)
-    assert cases["test_1_proxy_dies_quietly"]["verdict"] == "passed"
-    needs = cases["test_2_needs_the_proxy"]
+    run = run_cases(tmp_path, {"test_proxy.py": PROXY_STOPPED_QUIETLY}, status=3)
+    assert run.cases["test_1_proxy_dies_quietly"]["verdict"] == "passed"
+    needs = run.cases["test_2_needs_the_proxy"]
     assert needs["verdict"] in ("skipped", "not-run"), needs
     assert "rig broken: rig fault: the fault proxy at 127.0.0.1:" in needs["message"], needs
-    assert data["incomplete"]["kind"] == "rig-broken" and "RIG BROKEN" in proc.stdout
+    assert run.data["incomplete"]["kind"] == "rig-broken" and "RIG BROKEN" in run.proc.stdout

@@ -11,20 +11,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from emulated import running_emulator
 
 from harness.at import ATChannel
 from harness.rig.reach import Unreachable, greet
 
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    yield from running_emulator(tmp_path_factory, 0.05)
+SCALE = 0.05  # tests/conftest.py's `emulator` runs at it
 
 
 @pytest.fixture
 def channel(emulator):
-    with ATChannel(emulator.url, time_scale=0.05) as ch:
+    with ATChannel(emulator.url, time_scale=SCALE) as ch:
         assert ch.resync()
         assert ch.command("ATE0").ok
         yield ch
@@ -117,7 +113,7 @@ def test_a_new_host_greets_a_module_left_in_data_mode(emulator, attempt):
     probe answers OK, and that OK must not be taken for the probe's (CI, 2026-12: the doctor
     after a SIGTERMed run read it so, and called the DUT's answers garbage)."""
     _abandon_in_data_mode(emulator.url)
-    with latency(emulator.url) as url, ATChannel(url, time_scale=0.05) as ch:
+    with latency(emulator.url) as url, ATChannel(url, time_scale=SCALE) as ch:
         try:
             ident = greet(ch, attempts=3, timeout=0.5)
         except Unreachable as exc:

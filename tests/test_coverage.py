@@ -24,8 +24,9 @@ def collect_coverage(out: Path) -> dict:
     """The suites collected for real; their citations through the product's coverage writer."""
     dump = out / "citations.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           "-p", "tests.coverage_dump"], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COVERAGE_DUMP": str(dump)})
+                           "-p", "tests.coverage_dump", f"--report-dir={out / 'reports'}"],
+                          cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COVERAGE_DUMP": str(dump)})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     write_coverage(coverage_map(json.loads(dump.read_text())), out)
     return json.loads((out / "coverage.json").read_text())

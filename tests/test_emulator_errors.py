@@ -3,6 +3,8 @@ for a topic whose bytes are not UTF-8 (an MQTT topic is a UTF-8 string, [MQTT-1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from harness.at import ATChannel
@@ -10,20 +12,15 @@ from harness.at.flows import open_connect
 from harness.broker import EmbeddedBroker
 from harness.emulator.launcher import EmulatorProcess
 
+SCALE = 0.05  # tests/conftest.py's `emulator` runs at it
+
 
 @pytest.fixture(scope="module")
-def connected(tmp_path_factory):
-    broker = EmbeddedBroker().start()
-    emu = EmulatorProcess.start(transport="tcp", time_scale=0.05, log_path=tmp_path_factory.mktemp("e") / "e.log")
-    ch = ATChannel(emu.url, time_scale=0.05)
-    try:
+def connected(amqtt_broker: EmbeddedBroker, emulator: EmulatorProcess) -> Iterator[ATChannel]:
+    with ATChannel(emulator.url, time_scale=SCALE) as ch:
         assert ch.resync() and ch.command("ATE0").ok and ch.command("AT+CMEE=1").ok
-        open_connect(ch, "127.0.0.1", broker.port, "utf8-check")
+        open_connect(ch, "127.0.0.1", amqtt_broker.port, "utf8-check")
         yield ch
-    finally:
-        ch.close()
-        emu.stop()
-        broker.stop()
 
 
 @pytest.mark.parametrize("line", ['AT+QMTSUB=0,1,"{t}",0', 'AT+QMTUNS=0,1,"{t}"', 'AT+QMTPUB=0,0,0,0,"{t}",1,"x"'])

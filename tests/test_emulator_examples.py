@@ -20,9 +20,10 @@ import select
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from emulated import mosquitto_else_amqtt, running_emulator
+from emulated import emulator_logged, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.at.lines import URC_PREFIXES, prefix
@@ -53,12 +54,9 @@ EXPECTED_DEVIATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[MosquittoBroker | EmbeddedBroker]:
-    """mosquitto when installed: 6.1/14 needs a broker that delivers the QoS 0 publish at QoS 0
-    to the QoS 1 subscription (MQTT 3.1.1 3.8.4), and amqtt 0.12.1 upgrades it to QoS 1
-    (a non-zero <msgID>, DESIGN "Faults"). The embedded broker is the fallback."""
-    yield from mosquitto_else_amqtt()
+# The broker, tests/conftest.py's `mosquitto_or_amqtt`: mosquitto when installed, as 6.1/14 needs a
+# broker that delivers the QoS 0 publish at QoS 0 to the QoS 1 subscription (MQTT 3.1.1 3.8.4), and
+# amqtt 0.12.1 upgrades it to QoS 1 (a non-zero <msgID>, DESIGN "Faults"). amqtt is the fallback.
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +110,12 @@ def _differs_only_by_quirk(sid: str, want: list[str], got: list[str], exact_qos:
     return False
 
 
-def test_chapter_6_1_replayed_line_by_line(emulator: EmulatorProcess, broker: MosquittoBroker | EmbeddedBroker,
+def test_chapter_6_1_replayed_line_by_line(emulator: EmulatorProcess,
+                                           mosquitto_or_amqtt: MosquittoBroker | EmbeddedBroker,
                                            record_property: pytest.RecordProperty) -> None:
     deviations: dict[str, str] = {}
     mismatches: list[str] = []
+    broker = mosquitto_or_amqtt
     with ATChannel(emulator.url, time_scale=SCALE) as at, Observer(broker.host, broker.port).connect() as obs:
         assert at.command("AT+QRST=1").ok
         at.wait_urc("RDY", boot_deadline_s(SCALE))
@@ -191,15 +191,14 @@ class Uart:
 
 
 @pytest.fixture
-def uart(tmp_path: pytest.TempPathFactory) -> Iterator[Uart]:
-    emu = EmulatorProcess.start(time_scale=SLEEP_SCALE)
-    u = Uart(emu.url)
-    try:
-        assert u.cmd(b"ATE0").endswith(OK)
-        yield u
-    finally:
-        u.sock.close()
-        emu.stop()
+def uart(tmp_path: Path) -> Iterator[Uart]:
+    with emulator_logged(tmp_path / "stderr.log", SLEEP_SCALE) as emu:
+        u = Uart(emu.url)
+        try:
+            assert u.cmd(b"ATE0").endswith(OK)
+            yield u
+        finally:
+            u.sock.close()
 
 
 def test_qsclk_1_first_at_gets_a_blank_line_the_second_ok(uart: Uart) -> None:

@@ -163,8 +163,9 @@ def test_qrst_keeps_echo_resets_cmee_and_sends_rdy(uart: Uart) -> None:
 
 def test_qsclk_sleeping_module_answers_first_at_with_blank_line(tmp_path: Path) -> None:
     """DESIGN "Module facts": with AT+QSCLK=1 a sleeping module answers the first AT with only a
-    blank line. The idle period is the stimulus here, so it is slept on purpose."""
-    emu = EmulatorProcess.start(time_scale=0.01, log_path=tmp_path / "stderr.log")  # 5 module s = 50 ms
+    blank line (obs. fact 14; its timing: tests/test_emulator_sleep.py). The idle period is the
+    stimulus here, so it is slept on purpose."""
+    emu = EmulatorProcess.start(time_scale=0.01, log_path=tmp_path / "stderr.log")  # 10 module s = 100 ms
     try:
         u = Uart(emu.url)
         u.cmd(b"ATE0")
@@ -290,7 +291,9 @@ def test_registration_change_is_reported_with_cereg_1(uart: Uart) -> None:
     assert uart.read_until(lambda b: b.endswith(b"\r\n+CEREG: 0\r\n")) == b"\r\n+CEREG: 0\r\n"
     assert uart.cmd(b"AT+CEREG=2") == b"\r\nOK\r\n"
     assert uart.cmd(b"AT+CFUN=1") == b"\r\nOK\r\n"
-    assert uart.read_until(lambda b: b.endswith(b"9\r\n")) == b'\r\n+CEREG: 1,"1A2B","0C0D0E0F",9\r\n'
+    # registered a while later (general.set_radio), then the bearer's address (obs. fact 22)
+    assert uart.read_until(lambda b: b.endswith(b"+IP: 192.0.2.10\r\n")) == (
+        b'\r\n+CEREG: 1,"1A2B","0C0D0E0F",9\r\n\r\n+IP: 192.0.2.10\r\n')
     assert uart.cmd(b"AT+CEREG=0") == b"\r\nOK\r\n"
     assert uart.cmd(b"AT+CGATT=0") == b"\r\nOK\r\n"  # a change, but nobody asked for reports
     assert uart.cmd(b"AT+CGATT?") == b"\r\n+CGATT: 0\r\n\r\nOK\r\n"  # nothing came in between

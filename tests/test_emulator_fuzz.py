@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulated import mosquitto_else_amqtt
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -201,20 +199,16 @@ class Uart(RuleBasedStateMachine):
         assert self.emu.alive(), "emulator process died"
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[MosquittoBroker | EmbeddedBroker]:
-    yield from mosquitto_else_amqtt()
-
-
 def test_fuzz_uart_no_crash_no_hang_every_line_answered(tmp_path: Path,
-                                                      broker: MosquittoBroker | EmbeddedBroker) -> None:
+                                                      mosquitto_or_amqtt: MosquittoBroker | EmbeddedBroker) -> None:
     log = tmp_path / "emulator.log"
     emu = EmulatorProcess.start(time_scale=SCALE, log_path=log, control=True)
     relay = EmulatedRelay(RelayConfig(kind="emulated", device=str(emu.control)))
     stats = {"lines": 0, "prompts": 0, "bursts": 0}
     try:
         with ATChannel(emu.url, time_scale=SCALE) as at:
-            machine = type("UartOnThisRig", (Uart,), {"at": at, "emu": emu, "relay": relay, "port": broker.port,
+            machine = type("UartOnThisRig", (Uart,), {"at": at, "emu": emu, "relay": relay,
+                                                    "port": mosquitto_or_amqtt.port,
                                                     "stats": stats})
             run_state_machine_as_test(machine, settings=settings(
                 max_examples=max(2, round(SECONDS / EXAMPLE_S)), stateful_step_count=STEPS, deadline=None,

@@ -25,7 +25,7 @@ from harness.emulator.general_net import csq_rssi, rsrp_index, rsrq_index
 from harness.emulator.launcher import EmulatorProcess
 
 pytestmark = pytest.mark.timeout(30)
-SCALE = 0.05
+SCALE = 0.05  # tests/conftest.py's `emulator` runs at it
 OK = b"\r\nOK\r\n"
 CELL = f'"{v.TAC}","{v.CELL_ID}",{v.ACT}'.encode()
 
@@ -38,11 +38,6 @@ class Uart(RawUart):
         """`line` answers exactly these information lines, single CRLFs between them, then a blank
         line and OK (obs. facts 1, 19: the framing of every capture)."""
         assert self.cmd(line) == b"\r\n" + b"\r\n".join(lines) + b"\r\n" + OK
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE)
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,13 @@ import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulated import fresh_module, running_emulator
+from emulated import emulator_logged
 
 from harness.at.channel import ATChannel
 from harness.broker.mosquitto import MosquittoBroker, missing_reason
-from harness.emulator.launcher import EmulatorProcess
 from harness.spec.timing import deadline_s
 
 pytestmark = [pytest.mark.timeout(30),
@@ -36,27 +34,14 @@ URC_WAIT = deadline_s('AT+QMTPUB=0,1,1,0,"t"', SCALE)  # 3.3.8: <pkt_timeout> x 
 CLIENT_WAIT = 10.0  # real seconds for mosquitto_sub/_pub (process start + one round trip on loopback)
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[MosquittoBroker]:
-    b = MosquittoBroker().start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE)
-
-
 @pytest.fixture
-def at(emulator: EmulatorProcess, broker: MosquittoBroker) -> Iterator[ATChannel]:
-    """A freshly reset module, connected to mosquitto on connect ID 0 (3.3.2, 3.3.4)."""
-    with fresh_module(emulator.url, SCALE) as ch:
-        assert ch.command(f'AT+QMTOPEN=0,"127.0.0.1",{broker.port}').ok
-        assert ch.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
-        assert ch.command('AT+QMTCONN=0,"emulated-bc660k"').ok
-        assert ch.wait_urc("+QMTCONN", URC_WAIT).args == [0, 0, 0]
-        yield ch
+def at(at: ATChannel, mosquitto_broker: MosquittoBroker) -> ATChannel:
+    """A freshly reset module (tests/conftest.py), connected to mosquitto on connect ID 0 (3.3.2, 3.3.4)."""
+    assert at.command(f'AT+QMTOPEN=0,"127.0.0.1",{mosquitto_broker.port}').ok
+    assert at.wait_urc("+QMTOPEN", OPEN_WAIT).args == [0, 0]
+    assert at.command('AT+QMTCONN=0,"emulated-bc660k"').ok
+    assert at.wait_urc("+QMTCONN", URC_WAIT).args == [0, 0, 0]
+    return at
 
 
 # --- mosquitto's own clients ---------------------------------------------------------------------
@@ -123,13 +108,13 @@ def subscribed(broker: MosquittoBroker, qos: int, count: int, topic: str) -> Sub
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
-def test_mosquitto_sub_sees_exactly_what_the_at_side_publishes(at: ATChannel, broker: MosquittoBroker,
+def test_mosquitto_sub_sees_exactly_what_the_at_side_publishes(at: ATChannel, mosquitto_broker: MosquittoBroker,
                                                                 qos: int) -> None:
     """3.3.8, all three forms (inline, Ctrl+Z data mode, fixed length) at QoS `qos`; a marker
     last, so a duplicate would push it out of mosquitto_sub's -C count."""
     topic = f"hosts/out/q{qos}"
     messages = [b'{"a":"1","b":"2"}', b"Ctrl+Z form, with commas and \xc3\xa9", b"\x00\x01bin\xff\x7f", b"end"]
-    sub = subscribed(broker, 2, len(messages), topic)
+    sub = subscribed(mosquitto_broker, 2, len(messages), topic)
     try:
         mid = 11 if qos else 0
         assert at.command(f'AT+QMTPUB=0,{mid},{qos},0,"{topic}",{len(messages[0])},"{messages[0].decode()}"').ok
@@ -148,15 +133,15 @@ def test_mosquitto_sub_sees_exactly_what_the_at_side_publishes(at: ATChannel, br
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
-def test_mosquitto_pub_arrives_as_qmtrecv(at: ATChannel, broker: MosquittoBroker, qos: int) -> None:
+def test_mosquitto_pub_arrives_as_qmtrecv(at: ATChannel, mosquitto_broker: MosquittoBroker, qos: int) -> None:
     """5.2 +QMTRECV for each message mosquitto_pub sends at QoS `qos` to a QoS 2 subscription
     (3.3.6): the right payload, msgID 0 only at QoS 0, and exactly once (QoS 2: MQTT 4.3.3)."""
     topic = f"hosts/in/q{qos}"
     assert at.command(f'AT+QMTSUB=0,1,"{topic}/#",2').ok
     assert at.wait_urc("+QMTSUB", URC_WAIT).args == [0, 1, 0, 2]
     payload = b"from mosquitto_pub, QoS %d: \"quoted\", commas" % qos
-    mosquitto_pub(broker, f"{topic}/m", payload, qos)
-    mosquitto_pub(broker, f"{topic}/end", b"end", qos)  # anything after the message is a duplicate
+    mosquitto_pub(mosquitto_broker, f"{topic}/m", payload, qos)
+    mosquitto_pub(mosquitto_broker, f"{topic}/end", b"end", qos)  # anything after the message is a duplicate
     at.wait_urc("+QMTRECV", URC_WAIT, lambda u: u.args[2] == f"{topic}/end")
     recvs = [u for u in at.drain_urcs() if u.name == "+QMTRECV"]
     assert [u.args[2:] for u in recvs] == [[f"{topic}/m", payload.decode()]]
@@ -217,18 +202,15 @@ print("host MCU: chapter 6.1 flow done")
 '''
 
 
-def test_minimal_host_mcu_over_the_pty(tmp_path: Path, broker: MosquittoBroker) -> None:
+def test_minimal_host_mcu_over_the_pty(tmp_path: Path, mosquitto_broker: MosquittoBroker) -> None:
     """The pty transport works for a host that only knows bytes: chapter 6.1 end to end."""
-    emu = EmulatorProcess.start(transport="pty", time_scale=SCALE, log_path=tmp_path / "emulator.log")
-    try:
+    with emulator_logged(tmp_path / "emulator.log", SCALE, transport="pty") as emu:
         assert emu.url.startswith("/dev/pts/")
         script = tmp_path / "host_mcu.py"
         script.write_text(HOST_MCU)
         wait = max(OPEN_WAIT, URC_WAIT)
-        r = subprocess.run([sys.executable, "-I", str(script), emu.url, str(broker.port), str(wait)],
+        r = subprocess.run([sys.executable, "-I", str(script), emu.url, str(mosquitto_broker.port), str(wait)],
                            capture_output=True, text=True, timeout=25)
         assert r.returncode == 0, r.stderr.strip()[-400:]
         assert r.stdout.strip() == "host MCU: chapter 6.1 flow done"
         assert emu.alive()
-    finally:
-        emu.stop()

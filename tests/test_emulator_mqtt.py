@@ -19,13 +19,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.at.errors import ATTimeout
 from harness.broker.embedded import EmbeddedBroker
 from harness.broker.observer import Observer
-from harness.emulator.launcher import EmulatorProcess
 from harness.emulator.mqtt_client import MqttClient
 from harness.emulator.mqtt_types import ConnectParams, Delivered, Retry, SendResult
 from harness.mqtt import codec
@@ -40,27 +38,12 @@ WAIT = 3.0  # real seconds for any URC (module timers here are a few x 50 ms)
 # --- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE)
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[EmbeddedBroker]:
-    b = EmbeddedBroker(host="127.0.0.1", port=0).start()
-    yield b
-    b.stop()
+# `emulator` (at SCALE), `at` and `amqtt_broker`: tests/conftest.py
 
 
 @pytest.fixture
-def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
-    with fresh_module(emulator.url, SCALE) as ch:
-        yield ch
-
-
-@pytest.fixture
-def observer(broker: EmbeddedBroker) -> Iterator[Observer]:
-    obs = Observer(broker.host, broker.port).connect()
+def observer(amqtt_broker: EmbeddedBroker) -> Iterator[Observer]:
+    obs = Observer(amqtt_broker.host, amqtt_broker.port).connect()
     for q in (0, 1, 2):  # one topic per QoS: amqtt delivers at the subscription's QoS
         obs.subscribe(f"e2e/q{q}/#", q)
     yield obs
@@ -107,11 +90,11 @@ def set_timeout(at: ATChannel, cid: int, pkt_timeout: int, retries: int, notice:
 # --- end to end against the embedded broker ------------------------------------------------
 
 
-def test_full_session_qos012_three_publish_forms(at: ATChannel, broker: EmbeddedBroker,
+def test_full_session_qos012_three_publish_forms(at: ATChannel, amqtt_broker: EmbeddedBroker,
                                                   observer: Observer) -> None:
     """3.3.2-3.3.8 and the chapter 6 example: open, connect, sub, pub, recv, uns, disc."""
-    open_conn(at, broker.port)
-    assert at.command("AT+QMTOPEN?").lines == [f'+QMTOPEN: 0,"127.0.0.1",{broker.port}']
+    open_conn(at, amqtt_broker.port)
+    assert at.command("AT+QMTOPEN?").lines == [f'+QMTOPEN: 0,"127.0.0.1",{amqtt_broker.port}']
     assert at.command("AT+QMTCONN?").lines == ["+QMTCONN: 0,3"]
     cmd_ok(at, 'AT+QMTSUB=0,1,"e2e/in",0,"e2e/in2",2')  # QoS 0: amqtt sends at the granted QoS
     assert urc(at, "+QMTSUB") == [0, 1, 0, 0, 2]
@@ -125,7 +108,7 @@ def test_full_session_qos012_three_publish_forms(at: ATChannel, broker: Embedded
     assert urc(at, "+QMTPUB") == [0, 5, 0]
     m = observer.wait_message("e2e/q1/b", WAIT)
     assert (m.payload, m.qos) == (b"\x01\x02abc\xff", 1)
-    with Observer(broker.host, broker.port).connect() as late:  # [MQTT-3.3.1-9]: only a new
+    with Observer(amqtt_broker.host, amqtt_broker.port).connect() as late:  # [MQTT-3.3.1-9]: only a new
         late.subscribe("e2e/q1/b", 1)  # subscriber sees RETAIN=1
         m = late.wait_message("e2e/q1/b", WAIT)
         assert (m.payload, m.retain) == (b"\x01\x02abc\xff", True)
@@ -151,12 +134,12 @@ def test_full_session_qos012_three_publish_forms(at: ATChannel, broker: Embedded
         at.wait_urc("+QMTSTAT", 0.3)
 
 
-def test_qmtrecv_showrecvlen_and_hex_formats(at: ATChannel, broker: EmbeddedBroker,
+def test_qmtrecv_showrecvlen_and_hex_formats(at: ATChannel, amqtt_broker: EmbeddedBroker,
                                              observer: Observer) -> None:
     """5.2 <payload_len> with showrecvlen 1; dataformat 1,1: hex in (3.3.8) and hex out."""
     cmd_ok(at, 'AT+QMTCFG="showrecvlen",0,1')
     cmd_ok(at, 'AT+QMTCFG="dataformat",0,1,1')
-    open_conn(at, broker.port)
+    open_conn(at, amqtt_broker.port)
     cmd_ok(at, 'AT+QMTSUB=0,3,"e2e/hex",0')
     assert urc(at, "+QMTSUB") == [0, 3, 0, 0]
     observer.publish("e2e/hex", b"\x00AB\xff", qos=0)
@@ -172,12 +155,12 @@ def test_qmtrecv_showrecvlen_and_hex_formats(at: ATChannel, broker: EmbeddedBrok
 
 
 @pytest.mark.parametrize("show_len", [0, 1])
-def test_qmtrecv_payload_with_line_ends_reaches_the_host_whole(at: ATChannel, broker: EmbeddedBroker,
+def test_qmtrecv_payload_with_line_ends_reaches_the_host_whole(at: ATChannel, amqtt_broker: EmbeddedBroker,
                                                                observer: Observer, show_len: int) -> None:
     """5.2 <payload>: the message as published, pretty-printed JSON with CR/LF and quotes; the
     module sends it as is and the AT channel gives it back whole, with or without <payload_len>."""
     cmd_ok(at, f'AT+QMTCFG="showrecvlen",0,{show_len}')
-    open_conn(at, broker.port)
+    open_conn(at, amqtt_broker.port)
     cmd_ok(at, 'AT+QMTSUB=0,4,"e2e/lines",0')
     assert urc(at, "+QMTSUB") == [0, 4, 0, 0]
     message = b'{\r\n  "a": "1",\r\n  "b": 2\n}'
@@ -187,10 +170,10 @@ def test_qmtrecv_payload_with_line_ends_reaches_the_host_whole(at: ATChannel, br
     assert at.command("AT").ok  # and the lines after it are still framed as they should be
 
 
-def test_pub_data_mode_truncates_at_1460_and_esc_cancels(at: ATChannel, broker: EmbeddedBroker,
+def test_pub_data_mode_truncates_at_1460_and_esc_cancels(at: ATChannel, amqtt_broker: EmbeddedBroker,
                                                           observer: Observer) -> None:
     """3.3.8 NOTE 2: data beyond 1460 bytes is omitted; Esc cancels (DECIDED: OK, no URC)."""
-    open_conn(at, broker.port)
+    open_conn(at, amqtt_broker.port)
     data = bytes(range(33, 123)) * 17  # 1530 printable bytes
     assert at.send_data('AT+QMTPUB=0,0,0,0,"e2e/q0/big"', data).ok
     assert urc(at, "+QMTPUB") == [0, 0, 0]
@@ -201,7 +184,7 @@ def test_pub_data_mode_truncates_at_1460_and_esc_cancels(at: ATChannel, broker: 
     assert [u for u in at.drain_urcs() if u.name == "+QMTPUB"] == []
 
 
-def test_parameter_errors_and_states(at: ATChannel, broker: EmbeddedBroker) -> None:
+def test_parameter_errors_and_states(at: ATChannel, amqtt_broker: EmbeddedBroker) -> None:
     """Range/type errors -> +CME ERROR: 8507; wrong state -> 8503 (both DECIDED)."""
     for line in ('AT+QMTOPEN=5,"127.0.0.1",1883', 'AT+QMTOPEN=0,"127.0.0.1",0',
                  'AT+QMTOPEN=0,"127.0.0.1",65536', f'AT+QMTOPEN=0,"{"h" * 101}",1883',
@@ -213,7 +196,7 @@ def test_parameter_errors_and_states(at: ATChannel, broker: EmbeddedBroker) -> N
     assert urc(at, "+QMTCLOSE") == [1, -1]
     cmd_ok(at, "AT+QMTDISC=1")
     assert urc(at, "+QMTDISC") == [1, -1]
-    open_conn(at, broker.port)
+    open_conn(at, amqtt_broker.port)
     for line in ('AT+QMTPUB=0,0,1,0,"t",1,"x"',  # msgID 0 at QoS 1
                  'AT+QMTPUB=0,1,3,0,"t",1,"x"', 'AT+QMTPUB=0,1,1,2,"t",1,"x"',
                  'AT+QMTPUB=0,1,1,0,"t",1461,"x"', 'AT+QMTPUB=0,1,1,0,"t",2,"x"',
@@ -230,11 +213,11 @@ def test_parameter_errors_and_states(at: ATChannel, broker: EmbeddedBroker) -> N
     assert at.command("AT+QMTOPEN?").lines == []
 
 
-def test_open_results_occupied_dns_refused(at: ATChannel, broker: EmbeddedBroker) -> None:
+def test_open_results_occupied_dns_refused(at: ATChannel, amqtt_broker: EmbeddedBroker) -> None:
     """3.3.2 <result>: 2 socket occupied, 4 DNS failure, -1 refused, 1 invalid host name."""
-    cmd_ok(at, f'AT+QMTOPEN=2,"127.0.0.1",{broker.port}')
+    cmd_ok(at, f'AT+QMTOPEN=2,"127.0.0.1",{amqtt_broker.port}')
     assert urc(at, "+QMTOPEN") == [2, 0]
-    cmd_ok(at, f'AT+QMTOPEN=2,"127.0.0.1",{broker.port}')
+    cmd_ok(at, f'AT+QMTOPEN=2,"127.0.0.1",{amqtt_broker.port}')
     assert urc(at, "+QMTOPEN") == [2, 2]
     cmd_ok(at, 'AT+QMTOPEN=3,"no-such-host.invalid",1883')
     assert urc(at, "+QMTOPEN") == [3, 4]
@@ -468,7 +451,7 @@ def test_connect_options_version_will_aliauth(at: ATChannel) -> None:
 # --- the engine on its own, against the real broker -----------------------------------------
 
 
-def test_engine_against_broker(broker: EmbeddedBroker) -> None:
+def test_engine_against_broker(amqtt_broker: EmbeddedBroker) -> None:
     async def scenario() -> list[Delivered]:
         got: list[Delivered] = []
         arrived = asyncio.Event()
@@ -479,7 +462,7 @@ def test_engine_against_broker(broker: EmbeddedBroker) -> None:
                 arrived.set()
 
         client = MqttClient(0, lambda: Retry(2.0, 0), on_event)
-        assert await client.open("127.0.0.1", broker.port, 5.0) == 0
+        assert await client.open("127.0.0.1", amqtt_broker.port, 5.0) == 0
         runner = asyncio.create_task(client.run())
         out = await client.connect(ConnectParams("engine", keepalive=60, keepalive_s=60))
         assert out.result is SendResult.ACKED and out.values == (0,)

@@ -13,17 +13,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
 from harness.broker.embedded import EmbeddedBroker
 from harness.broker.observer import Observer
 from harness.emulator import network
-from harness.emulator.launcher import ROOT, EmulatorProcess
+from harness.emulator.launcher import ROOT
+from tests.run_project import run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,24 +30,7 @@ SCALE = 0.2  # one module second is 200 ms: NB-IoT's one-way second is 200 ms he
 NBIOT = network.get("nbiot")
 ONE_WAY = NBIOT.latency_s * SCALE  # the least any chunk takes, each direction
 WAIT = 10.0  # real seconds for any URC
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE, network="nbiot")
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[EmbeddedBroker]:
-    b = EmbeddedBroker(host="127.0.0.1", port=0).start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
-    with fresh_module(emulator.url, SCALE) as ch:
-        yield ch
+EMULATOR_START = {"network": "nbiot"}  # tests/conftest.py's `emulator` (`at`, `amqtt_broker` there too)
 
 
 def _timed(at: ATChannel, line: str, urc: str) -> tuple[list[int | str], float]:
@@ -63,10 +45,10 @@ def _timed(at: ATChannel, line: str, urc: str) -> tuple[list[int | str], float]:
 # --- end to end: a real broker behind an NB-IoT link -----------------------------------------------
 
 
-def test_nbiot_round_trips_are_seen(at: ATChannel, broker: EmbeddedBroker) -> None:
+def test_nbiot_round_trips_are_seen(at: ATChannel, amqtt_broker: EmbeddedBroker) -> None:
     """3.3.2 open: SYN up, SYN-ACK down; 3.3.4 CONNECT/CONNACK; 3.3.8 PUBLISH/PUBACK: each result
     comes at least two one-way latencies after its command."""
-    args, took = _timed(at, f'AT+QMTOPEN=0,"127.0.0.1",{broker.port}', "+QMTOPEN")
+    args, took = _timed(at, f'AT+QMTOPEN=0,"127.0.0.1",{amqtt_broker.port}', "+QMTOPEN")
     assert args == [0, 0] and took >= 2 * ONE_WAY, took
     args, took = _timed(at, 'AT+QMTCONN=0,"nbiot"', "+QMTCONN")
     assert args == [0, 0, 0] and took >= 2 * ONE_WAY, took
@@ -76,13 +58,13 @@ def test_nbiot_round_trips_are_seen(at: ATChannel, broker: EmbeddedBroker) -> No
     assert at.wait_urc("+QMTDISC", WAIT).args == [0, 0]
 
 
-def test_nbiot_message_reaches_the_broker_one_way_later(at: ATChannel, broker: EmbeddedBroker) -> None:
+def test_nbiot_message_reaches_the_broker_one_way_later(at: ATChannel, amqtt_broker: EmbeddedBroker) -> None:
     """A QoS 0 publish is "sent" when written (3.3.8 result 0 needs no ACK) but reaches the broker
     only one latency later: the observer sees it no earlier than that after the command."""
-    obs = Observer(broker.host, broker.port).connect()
+    obs = Observer(amqtt_broker.host, amqtt_broker.port).connect()
     try:
         obs.subscribe("nb/q0", 0)
-        assert at.command(f'AT+QMTOPEN=0,"127.0.0.1",{broker.port}').ok
+        assert at.command(f'AT+QMTOPEN=0,"127.0.0.1",{amqtt_broker.port}').ok
         assert at.wait_urc("+QMTOPEN", WAIT).args == [0, 0]
         assert at.command('AT+QMTCONN=0,"nbiot-q0"').ok
         assert at.wait_urc("+QMTCONN", WAIT).args == [0, 0, 0]
@@ -94,14 +76,14 @@ def test_nbiot_message_reaches_the_broker_one_way_later(at: ATChannel, broker: E
         obs.close()
 
 
-def test_nbiot_disconnect_reaches_the_broker(at: ATChannel, broker: EmbeddedBroker) -> None:
+def test_nbiot_disconnect_reaches_the_broker(at: ATChannel, amqtt_broker: EmbeddedBroker) -> None:
     """3.3.5: the DISCONNECT still in flight when the module closes its side is delivered before
     the FIN (the will is not published, [MQTT-3.14.4-3]): the close waits behind the data."""
-    obs = Observer(broker.host, broker.port).connect()
+    obs = Observer(amqtt_broker.host, amqtt_broker.port).connect()
     try:
         obs.subscribe("nb/will", 0)
         assert at.command('AT+QMTCFG="will",0,1,0,0,"nb/will","gone"').ok
-        assert at.command(f'AT+QMTOPEN=0,"127.0.0.1",{broker.port}').ok
+        assert at.command(f'AT+QMTOPEN=0,"127.0.0.1",{amqtt_broker.port}').ok
         assert at.wait_urc("+QMTOPEN", WAIT).args == [0, 0]
         assert at.command('AT+QMTCONN=0,"nbiot-will"').ok
         assert at.wait_urc("+QMTCONN", WAIT).args == [0, 0, 0]
@@ -168,11 +150,10 @@ def test_cli_refuses_unusable_network_in_one_line(tmp_path: Path, arg: str) -> N
     assert "--network" in lines[0] and ("unknown network" in lines[0] or "network file" in lines[0])
 
 
-def test_plugin_refuses_unusable_network_in_one_line(tmp_path: Path) -> None:
+def test_plugin_refuses_unusable_network_in_one_line(report_dir: Path) -> None:
     """DESIGN "Contracts": an option that is wrong is exit 4, with one line naming the option."""
-    r = subprocess.run([sys.executable, "-m", "pytest", "suites/test_general.py", "-q", "-p", "no:cacheprovider",
-                        "--network", "no-such-network", "--report-dir", str(tmp_path / "reports")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    r = run(ROOT, "suites/test_general.py", "-q", "--network", "no-such-network", "--report-dir", str(report_dir),
+            timeout=60)
     errors = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("ERROR:")]
     assert r.returncode == 4 and len(errors) == 1, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
     assert errors[0].startswith("ERROR: --network: unknown network 'no-such-network'"), errors

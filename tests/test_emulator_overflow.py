@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated import emulator_logged
 
 from harness.emulator import frontend
 from harness.emulator.api import Command, Context, handles
@@ -82,9 +83,9 @@ def read_until_quiet(sock: socket.socket, quiet: float = 0.5, limit: int = 64 * 
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    emu = EmulatorProcess.start(time_scale=0.05, control=True, log_path=tmp_path / "stderr.log")
-    yield emu
-    emu.stop()
+    """An emulator of its own for each case (the flood leaves it busy), with its control socket."""
+    with emulator_logged(tmp_path / "stderr.log", 0.05, control=True) as emu:
+        yield emu
 
 
 def test_tcp_output_a_host_does_not_read_is_bounded_and_the_loss_noted(emulator: EmulatorProcess) -> None:

@@ -10,12 +10,13 @@ flags. Time scale 0.05: one module second is 50 ms.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from emulated import fresh_module
+from emulated import emulator_logged, fresh_module
 
 from harness.at.channel import ATChannel
 from harness.emulator import profiles
@@ -39,21 +40,17 @@ OK = profiles.DEFAULT_FIRMWARE
 
 @pytest.fixture(scope="module")
 def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], EmulatorProcess]]:
-    running: dict[str, tuple[EmulatorProcess, Path]] = {}
+    running: dict[str, EmulatorProcess] = {}
     logs = tmp_path_factory.mktemp("emulators")
+    with contextlib.ExitStack() as stack:  # at the end: each stopped, and no handler crashed on the way
 
-    def get(firmware: str) -> EmulatorProcess:
-        if firmware not in running:
-            log = logs / f"{firmware}.log"
-            running[firmware] = (EmulatorProcess.start(time_scale=SCALE, firmware=firmware, log_path=log), log)
-        return running[firmware][0]
+        def get(firmware: str) -> EmulatorProcess:
+            if firmware not in running:
+                log = logs / f"{firmware}.log"  # its name says the firmware, should it hold a crash
+                running[firmware] = stack.enter_context(emulator_logged(log, SCALE, firmware=firmware))
+            return running[firmware]
 
-    yield get
-    for emu, _ in running.values():
-        emu.stop()
-    for name, (_, log) in running.items():  # no handler or background task crashed on the way
-        bad = [x for x in log.read_text().splitlines() if x.startswith("emulator ERROR")]
-        assert not bad, f"{name}: {bad}"
+        yield get
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from emulated import fresh_module, running_emulator
+from emulated import running_emulator
 
 from harness.at.channel import ATChannel
 from harness.emulator.launcher import EmulatorProcess
@@ -69,13 +69,7 @@ class OneSegmentServer:
 @pytest.fixture(scope="module", params=["ideal", "nbiot"])
 def emulator(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[EmulatorProcess]:
     """On loopback and on the NB-IoT link (bearer.py), whose FIN must travel behind the data."""
-    yield from running_emulator(tmp_path_factory, SCALE, network=request.param)
-
-
-@pytest.fixture
-def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
-    with fresh_module(emulator.url, SCALE) as ch:
-        yield ch
+    yield from running_emulator(tmp_path_factory, SCALE, network=request.param)  # `at` over it: tests/conftest.py
 
 
 def _wire_lines(at: ATChannel, server: OneSegmentServer, last: str) -> list[str]:
@@ -92,30 +86,30 @@ def _wire_lines(at: ATChannel, server: OneSegmentServer, last: str) -> list[str]
     return [ln for ln in raw.decode(errors="replace").split("\r\n") if ln.startswith("+QMT")]
 
 
+def _in_order(at: ATChannel, packets: list[codec.Packet], close: bool, expected: list[str]) -> None:
+    """`packets` in one segment (and the close, if `close`): the URCs of `expected`'s kinds come as
+    `expected`, waiting for its last one."""
+    server = OneSegmentServer(b"".join(codec.encode(p) for p in packets), close=close)
+    kinds = tuple(line.split(":", 1)[0] for line in expected)
+    lines = _wire_lines(at, server, kinds[-1])
+    assert [ln for ln in lines if ln.startswith(kinds)] == expected, lines
+
+
 @pytest.mark.parametrize("run", range(RUNS))
 def test_refused_connack_then_fin_result_first(at: ATChannel, run: int) -> None:
     """3.3.4 result (CONNACK return code 5, "not authorized") before chapter 5's +QMTSTAT 4."""
-    server = OneSegmentServer(codec.encode(codec.ConnAck(return_code=5)), close=True)
-    lines = _wire_lines(at, server, "+QMTSTAT")
-    got = [ln for ln in lines if ln.startswith(("+QMTCONN", "+QMTSTAT"))]
-    assert got == ["+QMTCONN: 0,0,5", "+QMTSTAT: 0,4"], lines
+    _in_order(at, [codec.ConnAck(return_code=5)], True, ["+QMTCONN: 0,0,5", "+QMTSTAT: 0,4"])
 
 
 @pytest.mark.parametrize("run", range(RUNS))
 def test_connack_then_publish_result_first(at: ATChannel, run: int) -> None:
     """3.3.4 `+QMTCONN: 0,0,0` before the 5.2 `+QMTRECV` of a PUBLISH right behind the CONNACK."""
-    reply = codec.encode(codec.ConnAck()) + codec.encode(codec.Publish("order/t", b"behind"))
-    server = OneSegmentServer(reply, close=False)
-    lines = _wire_lines(at, server, "+QMTRECV")
-    got = [ln for ln in lines if ln.startswith(("+QMTCONN", "+QMTRECV"))]
-    assert got == ["+QMTCONN: 0,0,0", '+QMTRECV: 0,0,"order/t","behind"'], lines
+    _in_order(at, [codec.ConnAck(), codec.Publish("order/t", b"behind")], False,
+              ["+QMTCONN: 0,0,0", '+QMTRECV: 0,0,"order/t","behind"'])
 
 
 @pytest.mark.parametrize("run", range(RUNS))
 def test_connack_publish_fin_in_packet_order(at: ATChannel, run: int) -> None:
     """All three at once: result, then the message, then the peer's close (+QMTSTAT 1)."""
-    reply = codec.encode(codec.ConnAck()) + codec.encode(codec.Publish("order/t", b"last"))
-    server = OneSegmentServer(reply, close=True)
-    lines = _wire_lines(at, server, "+QMTSTAT")
-    got = [ln for ln in lines if ln.startswith(("+QMTCONN", "+QMTRECV", "+QMTSTAT"))]
-    assert got == ["+QMTCONN: 0,0,0", '+QMTRECV: 0,0,"order/t","last"', "+QMTSTAT: 0,1"], lines
+    _in_order(at, [codec.ConnAck(), codec.Publish("order/t", b"last")], True,
+              ["+QMTCONN: 0,0,0", '+QMTRECV: 0,0,"order/t","last"', "+QMTSTAT: 0,1"])

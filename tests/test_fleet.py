@@ -17,40 +17,24 @@ from pathlib import Path
 import pytest
 
 from harness.report.fleet import FAILING, STABLE, UNSTABLE, merge
-from tests.run_project import command, make_project
-from tests.run_project import env as project_env
+from tests.run_project import case_module, make_project, passes, run
 
 pytestmark = pytest.mark.timeout(150)
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400.0
 
-CASES = '''
-import os
-import pytest
-
-pytestmark = pytest.mark.spec("3.1.2")
-
-
-def test_always_passes(modem):
-    assert modem.command("AT").ok
-
-
-def test_flaky(modem):
+CASES = case_module(passes("test_always_passes"), '''def test_flaky(modem):
     assert modem.command("AT").ok
     assert os.environ.get("FLEET_FLAKY") != "fail", "timed out waiting for OK (this night only)"
-
-
-def test_always_fails(modem):
+''', '''def test_always_fails(modem):
     assert modem.command("AT").final == "ERROR", "the firmware answers OK here"
-'''
+''', imports="import os")
 
 
 def record_run(project: Path, out: Path, *, night: int, flaky_fails: bool = False) -> None:
     """One real run; its record (record.json and history/) under `out`, started `night` days on."""
     reports = project / f"reports-{out.parent.name}-{out.name}"
-    env = {**project_env(), "FLEET_FLAKY": "fail" if flaky_fails else ""}
-    proc = subprocess.run(command(f"--report-dir={reports}"), cwd=project, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = run(project, f"--report-dir={reports}", extra_env={"FLEET_FLAKY": "fail" if flaky_fails else ""})
     assert proc.returncode == 1, proc.stdout[-2000:]  # test_always_fails fails every night
     shutil.copytree(reports, out)
     for rec_path in [out / "record.json", *sorted((out / "history").glob("*.json"))]:

@@ -10,19 +10,13 @@ from pathlib import Path
 
 import pytest
 from at_peer import OK, AtPeer, resp
-from emulated import running_emulator
 
 from harness.at.channel import ATChannel
 from harness.emulator.launcher import EmulatorProcess
 from harness.rig.known_state import KnownStateError, reset_to_known_state
 
 pytestmark = pytest.mark.timeout(60)
-SCALE = 0.05
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE)
+SCALE = 0.05  # tests/conftest.py's `emulator` runs at it
 
 
 @pytest.fixture

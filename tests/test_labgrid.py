@@ -12,7 +12,6 @@ labgrid row; and the fake PDU speaks what simplerest expects.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -29,11 +28,12 @@ import pytest
 
 from harness.at import Transcript
 from harness.emulator.launcher import EmulatorProcess
-from harness.rig.labgrid import Place, find_tool, missing_reason, parse_shell_export, port_url
+from harness.rig.labgrid import Place, _kill, find_tool, missing_reason, parse_shell_export, port_url
 from harness.rig.loader import load_rig
 from harness.rig.relay import build_relay
 from harness.rig.relay_schema import RelayConfig
 from harness.rig.session import open_dut, recover
+from tests import run_project
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_PDU = ROOT / "tools" / "labgrid" / "fake_pdu.py"
@@ -56,15 +56,9 @@ def start(argv: list[str], log: Path, cwd: Path | None = None) -> subprocess.Pop
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to its process group, SIGKILL after 5 s (as the harness stops labgrid's tools)."""
     if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _kill(proc, signal.SIGTERM)  # type: ignore[arg-type]
 
 
 def first_line(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> str:
@@ -155,9 +149,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def run(lab: Lab, user: str, *args: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--time-scale", str(SCALE), *args]
-    return subprocess.Popen(cmd, cwd=ROOT, env=user_env(user), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return run_project.start(ROOT, "-q", "--time-scale", str(SCALE), *args, extra_env=user_env(user))
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:

@@ -9,12 +9,10 @@ import dataclasses
 import json
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulated import running_emulator
 
 from harness.at import ATChannel, Transcript
 from harness.emulator.launcher import ROOT, EmulatorProcess
@@ -24,9 +22,11 @@ from harness.rig.relay import build_relay
 from harness.rig.relay.emulated import EmulatedRelay
 from harness.rig.relay_schema import RelayConfig
 from harness.spec.timing import deadline_s
+from tests.run_project import start
 
 pytestmark = pytest.mark.timeout(60)
 SCALE = 0.1
+EMULATOR_START = {"control": True}  # tests/conftest.py's `emulator`, with its control socket
 CASES = Path(__file__).parent / "rig_cases"
 
 
@@ -36,10 +36,9 @@ CASES = Path(__file__).parent / "rig_cases"
 def _run(tmp: Path, module: str, *select: str) -> subprocess.Popen[str]:
     rig = tmp / "rig.yaml"
     rig.write_text(f"dut: {{kind: emulator, time_scale: {SCALE}}}\nreport: {{dir: {tmp / 'reports'}}}\n")
-    cmd = [sys.executable, "-m", "pytest", str(CASES / module), "-p", "no:cacheprovider", "-q", "-rs",
-           "--rig", str(rig), f"--junitxml={tmp / 'junit.xml'}", f"--html={tmp / 'html' / 'index.html'}",
-           f"--alluredir={tmp / 'allure'}", f"--report-dir={tmp / 'reports'}", *select]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return start(ROOT, str(CASES / module), "-q", "-rs", "--rig", str(rig), f"--junitxml={tmp / 'junit.xml'}",
+                 f"--html={tmp / 'html' / 'index.html'}", f"--alluredir={tmp / 'allure'}",
+                 f"--report-dir={tmp / 'reports'}", *select)
 
 
 RUNS = {
@@ -85,9 +84,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
 # -- rung by rung, against one emulator with its control socket ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE, control=True)
+# `emulator`: tests/conftest.py's, at SCALE with EMULATOR_START
 
 
 @pytest.fixture

@@ -81,6 +81,28 @@ class Child:
         self.proc.communicate(timeout=DEADLINE_S)
 
 
+def harness_ends(child: Child, end: Callable[[Child], None], what: str, how: str) -> None:
+    """`end` ends the harness `child`; the process it started (its facts' pid) must go with it.
+    Neither is left running, whatever the test found."""
+    pid = child.facts["pid"]
+    try:
+        end(child)
+        assert wait_for(lambda: gone(pid)), f"{what} {pid} outlived {how}"
+    finally:
+        child.close()
+        kill_if_alive(pid)
+
+
+def sigkill(child: Child) -> None:
+    child.proc.send_signal(signal.SIGKILL)
+    child.finish()
+
+
+def normal_exit(child: Child) -> None:
+    code, err = child.finish()
+    assert code == 0, err
+
+
 EMULATOR_CHILD = """
     from harness.emulator.launcher import EmulatorProcess
     emu = EmulatorProcess.start(time_scale=0.1, control=True)
@@ -92,14 +114,12 @@ EMULATOR_CHILD = """
 def test_emulator_dies_with_a_sigkilled_harness_and_the_next_launch_removes_its_directory(tmp_path: Path) -> None:
     child = Child(EMULATOR_CHILD, "time.sleep(600)")
     pid, ctl = child.facts["pid"], Path(child.facts["dir"])
-    try:
+
+    def running_then_sigkill(child: Child) -> None:
         assert not gone(pid) and ctl.is_dir()
-        child.proc.send_signal(signal.SIGKILL)
-        child.finish()
-        assert wait_for(lambda: gone(pid)), f"emulator {pid} outlived its SIGKILLed harness"
-    finally:
-        child.close()
-        kill_if_alive(pid)
+        sigkill(child)
+
+    harness_ends(child, running_then_sigkill, "emulator", "its SIGKILLed harness")
     # Nobody can remove a directory when its owner is SIGKILLed: the next launch removes it, as its
     # owner (the pid written in it) is dead.
     assert ctl.is_dir()
@@ -128,14 +148,8 @@ def test_emulator_is_stopped_at_a_normal_exit_without_stop() -> None:
     """The harness forgot stop() (or an exception skipped it): the exit hook stops the emulator
     and removes its control directory and its temporary log."""
     child = Child(EMULATOR_CHILD)  # prints and returns: a normal interpreter exit
-    pid, ctl, log = child.facts["pid"], Path(child.facts["dir"]), Path(child.facts["log"])
-    try:
-        code, err = child.finish()
-        assert code == 0, err
-        assert wait_for(lambda: gone(pid)), f"emulator {pid} outlived the harness's normal exit"
-    finally:
-        child.close()
-        kill_if_alive(pid)
+    ctl, log = Path(child.facts["dir"]), Path(child.facts["log"])
+    harness_ends(child, normal_exit, "emulator", "the harness's normal exit")
     assert not ctl.exists() and not log.exists()
 
 
@@ -198,14 +212,8 @@ MOSQUITTO_CHILD = """
 @pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 def test_mosquitto_dies_with_a_sigkilled_harness_and_the_next_start_removes_its_directory() -> None:
     child = Child(MOSQUITTO_CHILD, "time.sleep(600)")
-    pid, work = child.facts["pid"], Path(child.facts["dir"])
-    try:
-        child.proc.send_signal(signal.SIGKILL)
-        child.finish()
-        assert wait_for(lambda: gone(pid)), f"mosquitto {pid} outlived its SIGKILLed harness"
-    finally:
-        child.close()
-        kill_if_alive(pid)
+    work = Path(child.facts["dir"])
+    harness_ends(child, sigkill, "mosquitto", "its SIGKILLed harness")
     assert work.is_dir()
     with MosquittoBroker():
         assert not work.exists(), f"{work} of a dead harness is still there after the next start"
@@ -214,12 +222,6 @@ def test_mosquitto_dies_with_a_sigkilled_harness_and_the_next_start_removes_its_
 @pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 def test_mosquitto_is_stopped_at_a_normal_exit_without_stop() -> None:
     child = Child(MOSQUITTO_CHILD)
-    pid, work = child.facts["pid"], Path(child.facts["dir"])
-    try:
-        code, err = child.finish()
-        assert code == 0, err
-        assert wait_for(lambda: gone(pid)), f"mosquitto {pid} outlived the harness's normal exit"
-    finally:
-        child.close()
-        kill_if_alive(pid)
+    work = Path(child.facts["dir"])
+    harness_ends(child, normal_exit, "mosquitto", "the harness's normal exit")
     assert not work.exists()

@@ -8,75 +8,27 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from emulated import WAIT, Raw, back_after_offline, given_password_checked, password_checked
 from leaks import assert_cycles_leak_nothing
 
 from harness.broker import BrokerError, EmbeddedBroker, Observer, ObserverError
 from harness.broker import mosquitto as mosquitto_module
 from harness.broker.capabilities import require
 from harness.broker.mosquitto import INSTALL_HINT, MosquittoBroker, missing_reason
-from harness.mqtt.codec import ConnAck, Connect, Decoder, Packet, PubComp, Publish, PubRec, PubRel, encode
+from harness.mqtt.codec import ConnAck, PubComp, Publish
 from harness.pki import SessionPki, TlsFiles
+from tests.run_project import run
 
 pytestmark = [pytest.mark.timeout(30)]
 MISSING = missing_reason()
 needs_mosquitto = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
-WAIT = 3.0  # loopback answers take milliseconds; this only bounds a broker that stays silent
 
 
-# -- raw MQTT over a socket, so the broker's answers are seen byte for byte -------------------------
-
-class Raw:
-    def __init__(self, port: int, timeout: float = WAIT) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.decoder = Decoder()
-        self.queue: list[Packet] = []
-
-    def send(self, packet: Packet) -> None:
-        self.sock.sendall(encode(packet))
-
-    def next(self) -> Packet | None:
-        """The next packet; None when the broker closed the connection."""
-        while not self.queue:
-            try:
-                data = self.sock.recv(4096)
-            except ConnectionResetError:
-                return None
-            if not data:
-                return None
-            self.queue.extend(self.decoder.feed(data))
-        return self.queue.pop(0)
-
-    def connect(self, client_id: str, **kw: object) -> Packet | None:
-        self.send(Connect(client_id, **kw))  # type: ignore[arg-type]
-        return self.next()
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> Raw:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> SessionPki:
-    return SessionPki.create(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[MosquittoBroker]:
-    if MISSING is not None:
-        pytest.skip(MISSING)
-    with MosquittoBroker() as running:
-        yield running
+# raw MQTT over a socket (`Raw`, our codec), `mosquitto_broker` and `session_pki`: tests/emulated.py, tests/conftest.py
 
 
 def _children() -> set[int]:
@@ -134,15 +86,15 @@ def test_port_zero_picks_again_when_the_chosen_port_was_taken(monkeypatch: pytes
 
 
 @needs_mosquitto
-def test_start_twice_is_refused(broker: MosquittoBroker) -> None:
+def test_start_twice_is_refused(mosquitto_broker: MosquittoBroker) -> None:
     with pytest.raises(BrokerError, match="already running"):
-        broker.start()
+        mosquitto_broker.start()
 
 
 @needs_mosquitto
-def test_fifty_start_stop_cycles_leak_no_process_thread_fd_or_tmpdir(pki: SessionPki) -> None:
+def test_fifty_start_stop_cycles_leak_no_process_thread_fd_or_tmpdir(session_pki: SessionPki) -> None:
     def cycle() -> None:
-        with MosquittoBroker(tls=pki.server_files()) as running, Raw(running.port) as raw:
+        with MosquittoBroker(tls=session_pki.server_files()) as running, Raw(running.port) as raw:
             assert running.tls_port is not None and running.tls_port != running.port
             assert raw.connect("leak-check") == ConnAck(False, 0, flags=0)
             work = running.log_path
@@ -196,10 +148,10 @@ def test_bad_configuration_is_one_line_broker_error(kwargs: dict[str, object], f
 # -- TLS and mutual TLS -----------------------------------------------------------------------------
 
 @needs_mosquitto
-def test_tls_listener_serves_clients_that_trust_the_ca(pki: SessionPki) -> None:
-    with MosquittoBroker(tls=pki.server_files()) as running:
+def test_tls_listener_serves_clients_that_trust_the_ca(session_pki: SessionPki) -> None:
+    with MosquittoBroker(tls=session_pki.server_files()) as running:
         assert running.capabilities["mtls_required"] is False
-        with Observer("127.0.0.1", running.tls_port or 0, tls=pki.client_context("none")).connect() as obs:
+        with Observer("127.0.0.1", running.tls_port or 0, tls=session_pki.client_context("none")).connect() as obs:
             obs.subscribe("tls/echo", qos=1)
             obs.publish("tls/echo", b"over tls", qos=1)
             assert obs.wait_message("tls/echo").payload == b"over tls"
@@ -211,19 +163,19 @@ def test_tls_listener_serves_clients_that_trust_the_ca(pki: SessionPki) -> None:
 
 @needs_mosquitto
 @pytest.mark.parametrize("via", ["require_certificate", "TlsFiles.require_client_cert"])
-def test_require_certificate_admits_the_good_client_cert_only(pki: SessionPki, via: str) -> None:
+def test_require_certificate_admits_the_good_client_cert_only(session_pki: SessionPki, via: str) -> None:
     if via == "require_certificate":
-        running = MosquittoBroker(tls=pki.server_files(), require_certificate=True)
+        running = MosquittoBroker(tls=session_pki.server_files(), require_certificate=True)
     else:
-        running = MosquittoBroker(tls=pki.server_files(require_client_cert=True))
+        running = MosquittoBroker(tls=session_pki.server_files(require_client_cert=True))
     with running:
         assert running.capabilities["mtls_required"] is True
         assert require("mtls_required", running) is None
-        with Observer("127.0.0.1", running.tls_port or 0, tls=pki.client_context("good")).connect() as obs:
+        with Observer("127.0.0.1", running.tls_port or 0, tls=session_pki.client_context("good")).connect() as obs:
             assert obs.connected
         for cert in ("none", "foreign"):
             # TLS 1.3: the client finishes its handshake first, so the refusal shows as a close.
-            refused = Observer("127.0.0.1", running.tls_port or 0, tls=pki.client_context(cert))  # type: ignore[arg-type]
+            refused = Observer("127.0.0.1", running.tls_port or 0, tls=session_pki.client_context(cert))  # type: ignore[arg-type]
             with pytest.raises(ObserverError, match=r"closed the connection before CONNACK|TLS handshake"):
                 refused.connect(timeout=WAIT)
 
@@ -233,17 +185,7 @@ def test_require_certificate_admits_the_good_client_cert_only(pki: SessionPki, v
 @needs_mosquitto
 def test_password_file_right_password_connects_wrong_gets_connack_5() -> None:
     with MosquittoBroker(users={"dut": "s3cret"}, allow_anonymous=False) as running:
-        with Observer("127.0.0.1", running.port, username="dut", password="s3cret").connect() as ok:
-            assert ok.connack_code == 0
-        for user, password in (("dut", "wrong"), ("nobody", "s3cret")):
-            refused = Observer("127.0.0.1", running.port, username=user, password=password)
-            with pytest.raises(ObserverError) as info:
-                refused.connect()
-            # Recorded: mosquitto 2.0 answers a failed password check with 5 (not authorized), not 4.
-            assert refused.connack_code == 5
-            assert "s3cret" not in str(info.value) and "wrong" not in str(info.value)
-        with pytest.raises(ObserverError, match="CONNACK return code 5"):
-            Observer("127.0.0.1", running.port).connect()  # anonymous not allowed
+        password_checked(running.port)  # recorded: mosquitto 2.0 answers a failed password check with 5, not 4
         assert running.log_path is not None
         written = "\n".join(p.read_text() for p in running.log_path.parent.iterdir() if p.is_file())
         assert "s3cret" not in written  # neither the config, the password file nor the log holds it
@@ -252,9 +194,7 @@ def test_password_file_right_password_connects_wrong_gets_connack_5() -> None:
 @needs_mosquitto
 def test_users_with_anonymous_allowed_still_check_given_passwords() -> None:
     with MosquittoBroker(users={"dut": "s3cret"}) as running:
-        Observer("127.0.0.1", running.port).connect().close()
-        with pytest.raises(ObserverError, match="CONNACK return code 5"):
-            Observer("127.0.0.1", running.port, username="dut", password="nope").connect()
+        given_password_checked(running.port)
 
 
 # -- the capabilities, each checked on the wire -----------------------------------------------------
@@ -265,23 +205,24 @@ def test_capability_table_has_amqtts_keys_and_the_qos2_duplicate_limit() -> None
 
 
 @needs_mosquitto
-def test_capability_mqtt31_mqisdp_connect_gets_connack_0(broker: MosquittoBroker) -> None:
-    assert broker.capabilities["mqtt31"] is True and broker.capabilities["mqtt311"] is True
-    with Raw(broker.port) as raw:
+def test_capability_mqtt31_mqisdp_connect_gets_connack_0(mosquitto_broker: MosquittoBroker) -> None:
+    assert mosquitto_broker.capabilities["mqtt31"] is True and mosquitto_broker.capabilities["mqtt311"] is True
+    with Raw(mosquitto_broker.port) as raw:
         assert raw.connect("v31", protocol_name="MQIsdp", protocol_level=3) == ConnAck(False, 0, flags=0)
-    with Raw(broker.port) as raw:
+    with Raw(mosquitto_broker.port) as raw:
         assert raw.connect("v311") == ConnAck(False, 0, flags=0)
 
 
 @needs_mosquitto
 def test_capability_keepalive_enforced_will_published_after_one_and_a_half_keepalive(
-        broker: MosquittoBroker) -> None:
+        mosquitto_broker: MosquittoBroker) -> None:
     """mosquitto 2.0 checks keep-alives only every ~6 s (src/keepalive.c: ``last_check + 5 < now``, in
     whole seconds), so the close comes between 1.5 x keep-alive and that plus ~6 s: enforced, late."""
-    assert broker.capabilities["keepalive_enforced"] is True and broker.capabilities["will"] is True
+    assert mosquitto_broker.capabilities["keepalive_enforced"] is True and mosquitto_broker.capabilities["will"] is True
     keepalive, check_period = 1, 6.0
     latest = keepalive * 1.5 + check_period + 1.0
-    with Observer("127.0.0.1", broker.port).connect() as obs, Raw(broker.port, timeout=latest) as raw:
+    with Observer("127.0.0.1", mosquitto_broker.port).connect() as obs, \
+            Raw(mosquitto_broker.port, timeout=latest) as raw:
         obs.subscribe("will/silent", qos=1)
         assert raw.connect("silent", keepalive=keepalive, will_flag=True, will_topic="will/silent",
                            will_payload=b"gone", will_qos=1) == ConnAck(False, 0, flags=0)
@@ -293,22 +234,18 @@ def test_capability_keepalive_enforced_will_published_after_one_and_a_half_keepa
 
 
 @needs_mosquitto
-def test_capability_pubrel_retry_ok_second_pubrel_gets_pubcomp(broker: MosquittoBroker) -> None:
-    assert broker.capabilities["pubrel_retry_ok"] is True
-    with Raw(broker.port) as raw:
-        assert raw.connect("pubrel-retry", keepalive=60) == ConnAck(False, 0, flags=0)
-        raw.send(Publish("pubrel/retry", b"payload", qos=2, packet_id=7))
-        assert raw.next() == PubRec(7, flags=0)
-        raw.send(PubRel(7))
-        assert raw.next() == PubComp(7, flags=0)
-        raw.send(PubRel(7))  # retransmitted PUBREL: 3.1.1 4.3.3 wants PUBCOMP again
-        assert raw.next() == PubComp(7, flags=0)
+def test_capability_pubrel_retry_ok_second_pubrel_gets_pubcomp(mosquitto_broker: MosquittoBroker) -> None:
+    assert mosquitto_broker.capabilities["pubrel_retry_ok"] is True
+    with Raw(mosquitto_broker.port) as raw:
+        raw.retransmit_pubrel(7)
+        assert raw.next() == PubComp(7, flags=0)  # 3.1.1 4.3.3: PUBCOMP again
 
 
 @needs_mosquitto
-def test_capability_qos_downgrade_delivery_at_min_of_publish_and_subscription(broker: MosquittoBroker) -> None:
-    assert broker.capabilities["qos_downgrade"] is True and broker.capabilities["max_qos"] == 2
-    with Observer("127.0.0.1", broker.port).connect() as obs:
+def test_capability_qos_downgrade_delivery_at_min_of_publish_and_subscription(
+        mosquitto_broker: MosquittoBroker) -> None:
+    assert mosquitto_broker.capabilities["qos_downgrade"] is True and mosquitto_broker.capabilities["max_qos"] == 2
+    with Observer("127.0.0.1", mosquitto_broker.port).connect() as obs:
         assert obs.subscribe("qos/down", qos=2) == 2  # granted QoS 2: max_qos
         obs.publish("qos/down", b"sent at qos 0", qos=0)
         assert obs.wait_message("qos/down").qos == 0  # 3.1.1 3.8.4: min(0, 2)
@@ -317,34 +254,27 @@ def test_capability_qos_downgrade_delivery_at_min_of_publish_and_subscription(br
 
 
 @needs_mosquitto
-def test_capability_persistent_sessions_and_retain(broker: MosquittoBroker) -> None:
-    assert broker.capabilities["persistent_sessions"] is True and broker.capabilities["retain"] is True
-    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as first:
-        first.subscribe("persist/t", qos=1)
-    with Observer("127.0.0.1", broker.port).connect() as pub:
-        pub.publish("persist/t", b"while offline", qos=1)
+def test_capability_persistent_sessions_and_retain(mosquitto_broker: MosquittoBroker) -> None:
+    capabilities = mosquitto_broker.capabilities
+    assert capabilities["persistent_sessions"] is True and capabilities["retain"] is True
+    def retain(pub: Observer) -> None:
         pub.publish("persist/retained", b"kept", qos=1, retain=True)
-    with Observer("127.0.0.1", broker.port, client_id="persist-1", clean_session=False).connect() as again:
-        assert again.wait_message("persist/t", timeout=WAIT).payload == b"while offline"
+
+    with back_after_offline(mosquitto_broker.port, retain) as again:
         again.subscribe("persist/retained", qos=1)
         message = again.wait_message("persist/retained", timeout=WAIT)
         assert message.payload == b"kept" and message.retain
 
 
 @needs_mosquitto
-def test_capability_duplicate_qos2_limit_one_duplicate_then_disconnect(broker: MosquittoBroker) -> None:
-    limit = broker.capabilities["duplicate_qos2_limit"]
+def test_capability_duplicate_qos2_limit_one_duplicate_then_disconnect(mosquitto_broker: MosquittoBroker) -> None:
+    limit = mosquitto_broker.capabilities["duplicate_qos2_limit"]
     assert limit == 1
-    with Raw(broker.port) as raw:
-        assert raw.connect("dup-qos2", keepalive=60) == ConnAck(False, 0, flags=0)
-        raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9))
-        assert raw.next() == PubRec(9, flags=0)
-        for _ in range(limit):  # 3.1.1 4.3.3: a duplicate before PUBREL is acknowledged again
-            raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9, dup=True))
-            assert raw.next() == PubRec(9, flags=0)
+    with Raw(mosquitto_broker.port) as raw:
+        raw.duplicate_qos2("dup-qos2", limit, 9)  # 3.1.1 4.3.3: a duplicate before PUBREL is acknowledged again
         raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9, dup=True))
         assert raw.next() is None  # mosquitto issue #3602: closed instead of PUBREC
-    reason = require("duplicate_qos2_limit", broker, at_least=limit + 1)
+    reason = require("duplicate_qos2_limit", mosquitto_broker, at_least=limit + 1)
     assert reason is not None and "mosquitto 2.0" in reason and "#3602" in reason
 
 
@@ -352,12 +282,7 @@ def test_amqtt_acknowledges_as_many_duplicate_qos2_publishes_as_it_declares() ->
     with EmbeddedBroker() as amqtt:  # __enter__ starts it
         limit = amqtt.capabilities["duplicate_qos2_limit"]
         with Raw(amqtt.port) as raw:
-            assert raw.connect("dup-qos2-amqtt", keepalive=60) == ConnAck(False, 0, flags=0)
-            raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9))
-            assert raw.next() == PubRec(9, flags=0)
-            for _ in range(limit):  # 3.1.1 4.3.3: a duplicate before PUBREL is acknowledged again
-                raw.send(Publish("dup/qos2", b"x", qos=2, packet_id=9, dup=True))
-                assert raw.next() == PubRec(9, flags=0)
+            raw.duplicate_qos2("dup-qos2-amqtt", limit, 9)  # 3.1.1 4.3.3: each acknowledged again
 
 
 @pytest.mark.parametrize("kind", ["amqtt", "mosquitto"])
@@ -408,13 +333,13 @@ def test_typo(broker):
 
 
 def _run_marked(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A real pytest run of two marked cases with the project's plugin and broker fixtures."""
+    """A real pytest run of two marked cases with the project's plugin and broker fixtures (in
+    tmp_path, not under a suites/ directory: a run of tests that writes no report)."""
     (tmp_path / "conftest.py").write_text(
         'pytest_plugins = ["harness.plugin", "fixtures.rig", "fixtures.broker"]\n')
     (tmp_path / "test_marked.py").write_text(MARKED_CASES)
     (tmp_path / "rig.yaml").write_text("broker:\n  kind: amqtt\n")
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "--rig", "rig.yaml", *args]
-    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    return run(tmp_path, "-rs", "--rig", "rig.yaml", *args, timeout=60)
 
 
 def test_needs_broker_marker_skips_with_the_reason_and_fails_a_typo(tmp_path: Path) -> None:

@@ -208,7 +208,11 @@ SUBACK = Broker("SUBACK", ack_subscribe)
 OPEN = (Say(b'AT+QMTOPEN=0,"127.0.0.1",{port}', OK), ACCEPT, Hear(b"\r\n+QMTOPEN: 0,0\r\n"))
 CONN = (Say(b'AT+QMTCONN=0,"obs-a05","user"', OK), connack(0), Hear(b"\r\n+QMTCONN: 0,0,0\r\n"))
 JSON = b'{"method":"setValue","params":{"on":true}}'  # raw double quotes, as ThingsBoard RPCs carry
-BEFORE_SLEEP = 6.0  # module seconds of silence: more than the emulator's idle time before it sleeps
+BEFORE_SLEEP = 12.0  # module seconds of silence: more than the 10 s a module stays awake (fact 21)
+ENTER = b'\r\n+QNBIOTEVENT: "ENTER DEEPSLEEP"\r\n'  # fact 21, quoted as ZE matches it (CF writes no quotes)
+EXIT = b'\r\n+QNBIOTEVENT: "EXIT DEEPSLEEP"\r\n'
+IP = rx(rb"\r\n\+IP: \d+\.\d+\.\d+\.\d+\r\n")  # fact 22: the address is the network's
+NO_PUBLISH = Broker("no PUBLISH", lambda r: r.conn.expect_nothing(QUIET, ignore=(codec.PingReq,)))  # type: ignore[union-attr]
 
 
 def info(*lines: bytes) -> bytes:
@@ -237,6 +241,11 @@ FACTS: dict[int, Fact] = {
     9: Fact("exact log", (Say(b"AT+CEDRXS?", info(b'+CEDRXS: 5,"0011"')),
                           Say(b"AT+CEDRXRDP", info(b"+CEDRXRDP: 0")))),
     10: Fact("exact log", (Say(b"AT+QSCLK=1", OK), Say(b"AT+QSCLK?", info(b"+QSCLK: 1")))),
+    # the SIM unpowered at CFUN=0 (UD), and CFUN kept across a restart: `ue not power on` until CFUN=1 (CF)
+    12: Fact("quoted in code", (Say(b"AT+CFUN=0", OK), Say(b"AT+CPIN?", info(b"+CPIN: NOT READY")),
+                                Say(b"AT+QRST=1", OK), Hear(b"\r\nRDY\r\n"), Say(b"AT+CMEE=2", OK),
+                                Say(b"AT+CPIN?", b"\r\n+CME ERROR: ue not power on\r\n"),
+                                Say(b"AT+CFUN=1", OK), Say(b"AT+CPIN?", info(b"+CPIN: READY")), Hear(IP))),
     11: Fact("exact log", (Say(b"AT+CGDCONT?", rx(rb'\r\n\+CGDCONT: 0,"IP","[^"]+","\d+\.\d+\.\d+\.\d+"\r\n'
                                                   rb"\r\nOK\r\n")),
                            Say(b"AT+CGPADDR=1", info(b"+CGPADDR: 1")),
@@ -258,7 +267,10 @@ FACTS: dict[int, Fact] = {
                            Say(b'AT+QENG="servingcell"', b"\r\nERROR\r\n"))),
     20: Fact("quoted in code", (Say(b"AT+CCLK?", rx(rb"\r\n\+CCLK: \d\d/\d\d/\d\d,\d\d:\d\d:\d\d\+08\r\n\r\nOK\r\n")),
                                 Say(b"AT+CTZR=3", OK), Say(b"AT+CFUN=0", OK), Say(b"AT+CFUN=1", OK),
-                                Hear(rx(rb'\r\n\+CTZEU: "\+8",1,"\d{4}/\d\d/\d\d,\d\d:\d\d:\d\d"\r\n')))),
+                                Hear(rx(rb'\r\n\+CTZEU: "\+8",1,"\d{4}/\d\d/\d\d,\d\d:\d\d:\d\d"\r\n')), Hear(IP))),
+    21: Fact("quoted in code", (Say(b"AT+QNBIOTEVENT=1,1", OK), Say(b"AT+QSCLK=1", OK), Hear(ENTER),
+                                Say(b"AT", b"\r\n"), Hear(EXIT), Say(b"AT", OK), Say(b"AT+QSCLK=0", OK))),
+    22: Fact("quoted in code", (Say(b"AT+CFUN=0", OK), Say(b"AT+CFUN=1", OK), Hear(IP))),
     25: Fact("inferred from parser", (Say(b'AT+QMTCFG="will",0', rx(rb"\r\n\+QMTCFG: [^\r]*\r\n\r\nOK\r\n")),
                                       Say(b'AT+QMTCFG="session",0,1', OK), Say(b'AT+QMTCFG="keepalive",0,60', OK),
                                       Say(b'AT+QMTCFG="timeout",0,30', OK), Say(b'AT+QMTCFG="version",0,1', OK),
@@ -292,8 +304,9 @@ FACTS: dict[int, Fact] = {
     43: Fact("quoted in code", (*OPEN, *CONN, Say(b'AT+QMTPUB=0,0,0,0,"v1/devices/me/telemetry"', rx(rb"(\r\n)?> ?")),
                                 Say(JSON + b"\x1a", OK, end=b""), receive(payload=JSON, qos=0),
                                 Hear(b"\r\n+QMTPUB: 0,0,0\r\n"))),
-    44: Fact("quoted in code", (*OPEN, *CONN, Say(b"AT+QSCLK=1", OK), Sleep(BEFORE_SLEEP),
-                                Say(b'AT+QMTPUB=0,0,0,0,"t"', b"\r\n"))),  # no prompt; the publish is lost
+    44: Fact("quoted in code", (*OPEN, *CONN, Say(b"AT+QNBIOTEVENT=1,1", OK), Say(b"AT+QSCLK=1", OK), Hear(ENTER),
+                                Say(b'AT+QMTPUB=0,0,0,0,"t"', b"\r\n"), Hear(EXIT),  # no prompt, no ERROR
+                                Say(b"AT+QSCLK=0", OK), NO_PUBLISH)),  # the publish is lost
     45: Fact("quoted in code", (*OPEN, *CONN, Say(b'AT+QMTPUB=0,1,1,0,"t"', rx(rb"(\r\n)?> ?")),
                                 Say(b"x\x1a", OK, end=b""), receive(payload=b"x", qos=1),
                                 Hear(b"\r\n+QMTPUB: 0,1,0\r\n"))),
@@ -316,11 +329,7 @@ FACTS: dict[int, Fact] = {
 
 # Facts with no exchange replayed here, and why (the report of issue 13 item 3 lists them too).
 NOT_REPLAYED: dict[int, str] = {
-    12: "CFUN kept across restarts, +CME ERROR: ue not power on, +CPIN: NOT READY at CFUN=0: item 2 (power), "
-        "not modelled by any profile yet",
-    16: "boot: PWRKEY and RDY after about 10 s: item 2; the emulator boots in 1 module second",
-    21: "+QNBIOTEVENT ENTER/EXIT DEEPSLEEP URCs: not modelled (quoting unsettled between sources)",
-    22: "+IP and +CSCON URCs: RRC and the bearer's URCs are not modelled",
+    16: "boot: PWRKEY, then RDY after about 10 s: a time, not bytes (tests/test_emulator_power.py times it)",
     23: "UART rate and AT+IPR: the emulator has no baud mismatch to replay",
     24: "timing of simple commands (21-42 ms): not bytes; the emulator answers at once",
     28: "AT+QMTCFG=ssl,... without quotes: the outcome was never recorded",
@@ -369,6 +378,7 @@ def replay(port: serial.Serial) -> Iterator[Replay]:
     port.write(b"AT\r")  # wakes a module the previous fact left asleep (fact 14), as real hosts do
     time.sleep(0.2)
     port.reset_input_buffer()
+    port.write(b"AT+CFUN=1\r")  # the radio on before the reset: a module keeps CFUN across it (fact 12)
     port.write(b"AT+QRST=1\r")
     buf = b""
     deadline = time.monotonic() + WAIT

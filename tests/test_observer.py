@@ -21,16 +21,11 @@ from harness.broker import EmbeddedBroker, Message, Observer, ObserverError
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as running:
-        yield running
-
-
 @pytest.fixture
-def pair(broker: EmbeddedBroker) -> Iterator[tuple[Observer, Observer]]:
+def pair(amqtt_broker: EmbeddedBroker) -> Iterator[tuple[Observer, Observer]]:
     """A subscriber and a publisher, closed after the test."""
-    with Observer(broker.host, broker.port).connect() as sub, Observer(broker.host, broker.port).connect() as pub:
+    with Observer(amqtt_broker.host, amqtt_broker.port).connect() as sub, \
+            Observer(amqtt_broker.host, amqtt_broker.port).connect() as pub:
         yield sub, pub
 
 
@@ -108,14 +103,14 @@ def test_expect_no_message_raises_when_one_arrives(pair: tuple[Observer, Observe
         timer.join()
 
 
-def test_retained_message_reaches_a_later_subscriber_with_retain_flag(broker: EmbeddedBroker) -> None:
-    with Observer(broker.host, broker.port).connect() as pub:
+def test_retained_message_reaches_a_later_subscriber_with_retain_flag(amqtt_broker: EmbeddedBroker) -> None:
+    with Observer(amqtt_broker.host, amqtt_broker.port).connect() as pub:
         pub.publish("ret/state", b"on", qos=1, retain=True)
-    with Observer(broker.host, broker.port).connect() as late:
+    with Observer(amqtt_broker.host, amqtt_broker.port).connect() as late:
         late.subscribe("ret/state", qos=1)
         got = late.wait_message("ret/state")
         assert (got.payload, got.retain) == (b"on", True)
-    with Observer(broker.host, broker.port).connect() as cleaner:
+    with Observer(amqtt_broker.host, amqtt_broker.port).connect() as cleaner:
         cleaner.publish("ret/state", b"", qos=1, retain=True)  # clear it for other tests
 
 
@@ -137,9 +132,9 @@ def test_connect_to_a_silent_server_times_out_waiting_for_connack() -> None:
             Observer("127.0.0.1", port).connect(timeout=0.5)
 
 
-def test_close_is_idempotent_and_later_calls_fail_clearly(broker: EmbeddedBroker) -> None:
+def test_close_is_idempotent_and_later_calls_fail_clearly(amqtt_broker: EmbeddedBroker) -> None:
     threads = set(threading.enumerate())
-    obs = Observer(broker.host, broker.port).connect()
+    obs = Observer(amqtt_broker.host, amqtt_broker.port).connect()
     assert obs.connected
     obs.close()
     obs.close()
@@ -214,8 +209,8 @@ def test_failed_tls_handshake_is_one_line_and_leaves_no_socket_open() -> None:
     assert ours == []
 
 
-def test_closed_observers_leave_no_file_descriptor_open(broker: EmbeddedBroker) -> None:
+def test_closed_observers_leave_no_file_descriptor_open(amqtt_broker: EmbeddedBroker) -> None:
     """close() releases every socket at once, not when the garbage collector gets to the client:
     a suite run opens hundreds of observers."""
 
-    assert_cycles_leak_nothing(lambda: Observer(broker.host, broker.port).connect().close(), 5)
+    assert_cycles_leak_nothing(lambda: Observer(amqtt_broker.host, amqtt_broker.port).connect().close(), 5)

@@ -52,10 +52,11 @@ def test_observed_a05_is_shipped_known_and_cites_a_fact_for_every_deviation() ->
     assert "observed-a05" in profiles.known() and p.source.endswith("firmware/observed-a05.toml")
     assert p.revision == "BC660KGLAAR01A05"  # obs. facts 1, 2: what a real A05 reports
     assert p.switches == {"open-occupied-cme", "close-not-open-error", "conn-empty-password-refused",
-                          "idle-open-close-7"}
+                          "idle-open-close-7", "cfun-kept"}
+    assert p.boot_s == 10.0  # obs. fact 16: RDY about 10 s after a reset
     assert dict(p.cme_text) == {50: "Incorrect parameters"}  # obs. fact 13, mixed case as quoted
     assert dict(p.facts) == {"open-occupied-cme": 32, "close-not-open-error": 32, "conn-empty-password-refused": 37,
-                             "cme_text 50": 13, "idle-open-close-7": 33}
+                             "cme_text 50": 13, "idle-open-close-7": 33, "cfun-kept": 12, "boot_s": 16}
 
 
 @pytest.mark.skipif(not OBSERVATIONS.exists(), reason="the observations file is outside this checkout")
@@ -64,7 +65,7 @@ def test_every_cited_fact_says_what_the_profile_claims() -> None:
     text = OBSERVATIONS.read_text()
     facts = dict(re.findall(r"^(\d+)\. (.*?)(?=^\d+\. |^## |\Z)", text, flags=re.MULTILINE | re.DOTALL))
     claims = {32: "operation not allowed", 37: "Incorrect parameters", 13: "Incorrect parameters",
-              33: "+QMTSTAT: 0,7"}
+              33: "+QMTSTAT: 0,7", 12: "The module keeps CFUN across restarts", 16: "more than about 9.7 s"}
     for fact in set(profile_file.resolve("observed-a05").facts.values()):
         assert claims[fact] in " ".join(facts[str(fact)].split()), fact
 

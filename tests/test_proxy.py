@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from emulated import fresh_module, running_emulator
+from emulated import fresh_module
 
 from harness.at.channel import ATChannel
 from harness.broker import EmbeddedBroker, Observer, ObserverError
@@ -55,25 +55,6 @@ def at_deadline(line: str) -> float:
 # --- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as running:
-        yield running
-
-
-@pytest.fixture
-def proxy(broker: EmbeddedBroker) -> Iterator[FaultProxy]:
-    before = set(threading.enumerate())  # a suite's own proxy may run in this process too
-    with FaultProxy(broker.host, broker.port) as running:
-        yield running
-    assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("mqtt-proxy")]
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE)
-
-
 @pytest.fixture
 def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
     """A freshly reset module with T1 = PKT module seconds, RETRIES retransmissions, notices on."""
@@ -84,9 +65,9 @@ def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
 
 
 @pytest.fixture
-def watcher(broker: EmbeddedBroker) -> Iterator[Observer]:
+def watcher(amqtt_broker: EmbeddedBroker) -> Iterator[Observer]:
     """Subscribed straight on the broker (not through the proxy) to everything under px/."""
-    with Observer(broker.host, broker.port).connect() as obs:
+    with Observer(amqtt_broker.host, amqtt_broker.port).connect() as obs:
         obs.subscribe("px/#", 1)
         yield obs
 
@@ -394,9 +375,9 @@ def test_many_connections_each_with_its_own_upstream(proxy: FaultProxy) -> None:
             c.close()
 
 
-def test_stop_is_fast_idempotent_and_closes_everything(broker: EmbeddedBroker) -> None:
+def test_stop_is_fast_idempotent_and_closes_everything(amqtt_broker: EmbeddedBroker) -> None:
     before = set(threading.enumerate())
-    proxy = FaultProxy(broker.host, broker.port).start()
+    proxy = FaultProxy(amqtt_broker.host, amqtt_broker.port).start()
     port = proxy.port
     with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
         s.sendall(codec.encode(codec.Connect("held")))
@@ -423,12 +404,12 @@ def test_upstream_down_closes_the_client_and_is_logged() -> None:
             assert ev.type == "UPSTREAM-FAILED" and "refused" in ev.note.lower()
 
 
-def test_bad_arguments_are_one_line_errors(broker: EmbeddedBroker) -> None:
+def test_bad_arguments_are_one_line_errors(amqtt_broker: EmbeddedBroker) -> None:
     with pytest.raises(ProxyError, match=r"^proxy: upstream_port must be an integer 1\.\.65535, got 0$"):
         FaultProxy("127.0.0.1", 0)
-    with FaultProxy(broker.host, broker.port) as first, \
+    with FaultProxy(amqtt_broker.host, amqtt_broker.port) as first, \
             pytest.raises(ProxyError, match=rf"^proxy: cannot listen on 127\.0\.0\.1:{first.port}: "):
-        FaultProxy(broker.host, broker.port, listen_port=first.port).start()
+        FaultProxy(amqtt_broker.host, amqtt_broker.port, listen_port=first.port).start()
     with pytest.raises(RuleError, match=r"^Rule direction must be 'C>B', 'B>C' or None, got 'up'$"):
         Rule(Drop(), direction="up")
     with pytest.raises(RuleError, match="not an MQTT packet type"):

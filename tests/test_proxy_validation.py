@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from collections.abc import Iterator
 
 import pytest
 from run_project import make_project, run, summary_counts
 
-from harness.broker import EmbeddedBroker
 from harness.mqtt import codec
 from harness.mqtt.codec import Direction, Frame
 from harness.proxy import Drop, FaultProxy, Rule
@@ -26,18 +24,6 @@ from harness.proxy.judge import MALFORMED, WireJudge
 
 pytestmark = pytest.mark.timeout(60)
 C2B, B2C = Direction.C2B, Direction.B2C
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as running:
-        yield running
-
-
-@pytest.fixture
-def proxy(broker: EmbeddedBroker) -> Iterator[FaultProxy]:
-    with FaultProxy(broker.host, broker.port) as running:
-        yield running
 
 
 def connected(proxy: FaultProxy, client_id: str) -> socket.socket:

@@ -7,13 +7,13 @@ against the real emulator, the faults injected the way a lab's rig fails."""
 from __future__ import annotations
 
 import json
+import re
 import signal
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from harness.broker.mosquitto import missing_reason
-from tests.run_project import make_project, run
+from tests.run_project import BROKER_CHILDREN, BROKER_CRASH_IMPORTS, case_module, run_cases
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -54,30 +54,12 @@ def test_2_never_runs(modem):
     assert modem.command("AT").ok
 '''
 
-BROKER_KILLED = '''
-import os
-import signal
-from pathlib import Path
-
-import pytest
-
-from harness.at.flows import open_connect
-
-pytestmark = pytest.mark.spec("3.3.2")
-
-
-def _kill_broker_children() -> int:
+BROKER_KILLED = case_module(BROKER_CHILDREN, '''def _kill_broker_children() -> int:
     """SIGKILL the mosquitto this pytest started (a child of this process): a broker crash."""
-    killed = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            comm, rest = stat.read_text().split(") ", 1)
-        except (OSError, ValueError):
-            continue
-        if comm.endswith("(mosquitto") and int(rest.split()[1]) == os.getpid():
-            os.kill(int(stat.parent.name), signal.SIGKILL)
-            killed += 1
-    return killed
+    killed = _broker_children()
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    return len(killed)
 
 
 def test_1_broker_dies(modem, broker):
@@ -87,50 +69,33 @@ def test_1_broker_dies(modem, broker):
 
 def test_2_never_runs(modem, broker):
     open_connect(modem, broker.dut_host, broker.port, "blame-after")
-'''
+''', spec="3.3.2", imports=BROKER_CRASH_IMPORTS)
 
 KILLED = STOPPED.replace("signal.SIGSTOP", "signal.SIGKILL").replace("_emulator_stopped", "_emulator_killed")
 
 
-def _cases(project) -> tuple[dict, dict[str, dict]]:
-    data = json.loads((project / "reports" / "record.json").read_text())
-    return data, {c["nodeid"].rsplit("::", 1)[1]: c for c in data["cases"]}
-
-
 def test_a_hang_mid_case_is_a_rig_fault_and_the_ladder_runs_at_once(tmp_path) -> None:
-    project = make_project(tmp_path, {"test_blame.py": HANG_THEN_FAIL})
-    proc = run(project, "-q")
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    data, cases = _cases(project)
-    hung = cases["test_1_dut_hangs_mid_case"]
-    assert hung["verdict"] == "error", hung
+    run = run_cases(tmp_path, {"test_blame.py": HANG_THEN_FAIL}, status=1)
+    hung = run.case("test_1_dut_hangs_mid_case", "error")
     assert hung["message"].startswith("rig fault: the DUT at ") and "no longer answers AT" in hung["message"]
     assert "the recovery ladder brought the rig back" in hung["message"]
     # the genuine failure stays a failure; the case after the fault runs on a recovered rig
-    assert cases["test_2_a_real_failure"]["verdict"] == "failed"
-    assert cases["test_3_after"]["verdict"] == "passed"
-    assert data["complete"] is True
-    junit = ET.parse(project / "reports" / "junit.xml").getroot()
-    out = "".join(c.findtext("system-out") or "" for c in junit.iter("testcase") if c.get("name") == hung["nodeid"]
-                  .rsplit("::", 1)[1])
+    assert run.cases["test_2_a_real_failure"]["verdict"] == "failed"
+    assert run.cases["test_3_after"]["verdict"] == "passed"
+    assert run.data["complete"] is True
+    out = run.junit()[hung["nodeid"].rsplit("::", 1)[1]].findtext("system-out") or ""
     assert "ladder: reset line: ok" in out, out[-2000:]  # the ladder's log is this case's evidence
-    categories = json.loads((project / "reports" / "allure-results" / "categories.json").read_text())
+    categories = json.loads((run.reports / "allure-results" / "categories.json").read_text())
     rig = next(c for c in categories if c["name"] == "Rig fault")
-    import re
     assert re.match(rig["messageRegex"], hung["message"]), rig
 
 
 def test_a_stopped_emulator_breaks_the_rig_and_is_not_the_firmwares_failure(tmp_path) -> None:
-    project = make_project(tmp_path, {"test_blame.py": STOPPED})
-    proc = run(project, "-q")
     try:
-        assert proc.returncode == 3, proc.stdout[-3000:]
-        data, cases = _cases(project)
-        stopped = cases["test_1_emulator_stopped"]
-        assert stopped["verdict"] == "error" and "is stopped (SIGSTOP" in stopped["message"], stopped
-        assert cases["test_2_never_runs"]["verdict"] == "not-run"
-        assert data["incomplete"]["kind"] == "rig-broken", data["incomplete"]
-        assert "RIG BROKEN" in proc.stdout
+        run = run_cases(tmp_path, {"test_blame.py": STOPPED}, status=3)
+        stopped = run.case("test_1_emulator_stopped", "error")
+        assert "is stopped (SIGSTOP" in stopped["message"], stopped
+        run.stopped_rig_broken("test_2_never_runs")
     finally:
         _continue_stopped()
 
@@ -152,28 +117,17 @@ def _continue_stopped() -> None:
 
 @pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 def test_a_dead_broker_breaks_the_rig_and_is_not_the_firmwares_failure(tmp_path) -> None:
-    project = make_project(tmp_path, {"test_blame.py": BROKER_KILLED})
-    proc = run(project, "-q", "--broker", "mosquitto")
-    assert proc.returncode == 3, proc.stdout[-3000:]
-    data, cases = _cases(project)
-    died = cases["test_1_broker_dies"]
-    assert died["verdict"] == "error", died
+    run = run_cases(tmp_path, {"test_blame.py": BROKER_KILLED}, "--broker", "mosquitto", status=3)
+    died = run.case("test_1_broker_dies", "error")
     assert died["message"].startswith("rig fault: the broker (mosquitto) at 127.0.0.1:"), died
     assert "does not accept connections" in died["message"] and "no rung restarts the broker" in died["message"]
-    assert cases["test_2_never_runs"]["verdict"] == "not-run"
-    assert data["incomplete"]["kind"] == "rig-broken", data["incomplete"]
-    assert "RIG BROKEN" in proc.stdout
+    run.stopped_rig_broken("test_2_never_runs")
 
 
 def test_a_killed_emulator_breaks_the_rig_and_leaves_nothing_behind(tmp_path) -> None:
-    project = make_project(tmp_path, {"test_blame.py": KILLED})
-    proc = run(project, "-q")
-    assert proc.returncode == 3, proc.stdout[-3000:]
-    data, cases = _cases(project)
-    killed = cases["test_1_emulator_killed"]
-    assert killed["verdict"] == "error", killed
+    run = run_cases(tmp_path, {"test_blame.py": KILLED}, status=3)
+    killed = run.case("test_1_emulator_killed", "error")
     assert killed["message"].startswith("rig fault: the emulator process has exited"), killed
     assert "no rung restarts an emulator process" in killed["message"], killed
-    assert cases["test_2_never_runs"]["verdict"] == "not-run"
-    assert data["incomplete"]["kind"] == "rig-broken", data["incomplete"]
-    assert (project / "reports" / "matrix.html").exists() and (project / "reports" / "junit.xml").exists()
+    run.stopped_rig_broken("test_2_never_runs")
+    assert (run.reports / "matrix.html").exists() and (run.reports / "junit.xml").exists()

@@ -7,66 +7,28 @@ directory behind it."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.run_project import command, env, make_project
+from tests.run_project import case_module, make_project, passes, record, run, start
 
 pytestmark = pytest.mark.timeout(120)
 
-CASES = '''
-import os
-import threading
-from pathlib import Path
-
-import pytest
-
-pytestmark = pytest.mark.spec("3.1.2")
-
-
-def test_1_pass(modem):
-    assert modem.command("AT").ok
-
-
-def test_2_pass(modem):
-    assert modem.command("ATI").ok
-
-
-def test_3_blocks(modem):
+CASES = case_module(passes("test_1_pass"), passes("test_2_pass", "ATI"), '''def test_3_blocks(modem):
     assert modem.command("AT").ok
     Path(os.environ["CUT_SHORT_MARKER"]).write_text("running")
     threading.Event().wait(60)  # the signal lands here
+''', passes("test_4_never_starts"), imports="import os\nimport threading\nfrom pathlib import Path\n")
 
-
-def test_4_never_starts(modem):
-    assert modem.command("AT").ok
-'''
-
-STOPS = '''
-import pytest
-
-pytestmark = pytest.mark.spec("3.1.2")
-
-
-def test_1_pass(modem):
-    assert modem.command("AT").ok
-
-
-def test_2_stops(modem, request):
+STOPS = case_module(passes("test_1_pass"), '''def test_2_stops(modem, request):
     if request.config.getoption("--maxfail"):
         assert modem.command("AT").final == "ERROR", "the DUT answered OK"
     pytest.exit("the operator stopped the run", returncode=2)
-
-
-def test_3_never_starts(modem):
-    assert modem.command("AT").ok
-'''
+''', passes("test_3_never_starts"))
 
 CRASHING_PLUGIN = '''
 def pytest_runtest_logreport(report):
@@ -123,11 +85,6 @@ def _temp_dirs(pids: set[int]) -> set[Path]:
     return found
 
 
-def _record(reports: Path) -> tuple[dict, dict[str, dict]]:
-    data = json.loads((reports / "record.json").read_text())
-    return data, {c["nodeid"].rsplit("::", 1)[1]: c for c in data["cases"]}
-
-
 def _all_reports_written(reports: Path) -> None:
     for name in ("html/index.html", "junit.xml", "record.json", "matrix.html", "emulator.log"):
         assert (reports / name).is_file(), f"{name} missing after the run was cut short"
@@ -143,8 +100,7 @@ def test_signal_mid_case_writes_every_report_and_leaves_nothing(tmp_path: Path, 
                                                                 target: str) -> None:
     project = make_project(tmp_path, {"test_cut.py": CASES})
     marker = tmp_path / "marker"
-    proc = subprocess.Popen(command("-q"), cwd=project, env={**env(), "CUT_SHORT_MARKER": str(marker)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = start(project, "-q", extra_env={"CUT_SHORT_MARKER": str(marker)}, start_new_session=True)
     try:
         _wait_for(marker.exists, 60, "the third case to start")
         helpers = _descendants(proc.pid)
@@ -158,7 +114,7 @@ def test_signal_mid_case_writes_every_report_and_leaves_nothing(tmp_path: Path, 
     assert proc.returncode == 2, out[-3000:]
     reports = project / "reports"
     _all_reports_written(reports)
-    data, cases = _record(reports)
+    data, cases = record(reports)
     name = sig.name
     assert data["complete"] is False, data["incomplete"]
     assert data["incomplete"]["kind"] == "signal" and name in data["incomplete"]["reason"], data["incomplete"]
@@ -171,11 +127,11 @@ def test_signal_mid_case_writes_every_report_and_leaves_nothing(tmp_path: Path, 
 
 def test_maxfail_stops_and_says_so(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"test_stops.py": STOPS})
-    proc = subprocess.run(command("-q", "-x"), cwd=project, env=env(), capture_output=True, text=True, timeout=90)
+    proc = run(project, "-q", "-x", timeout=90)
     assert proc.returncode == 1, proc.stdout[-3000:]
     reports = project / "reports"
     _all_reports_written(reports)
-    data, cases = _record(reports)
+    data, cases = record(reports)
     assert data["incomplete"]["kind"] == "maxfail" and data["incomplete"]["at"].endswith("test_2_stops")
     assert [c["verdict"] for c in cases.values()] == ["passed", "failed", "not-run"]
     assert cases["test_2_stops"]["message"].startswith("AssertionError: the DUT answered OK\nassert 'OK' == 'ERROR'")
@@ -183,11 +139,11 @@ def test_maxfail_stops_and_says_so(tmp_path: Path) -> None:
 
 def test_pytest_exit_stops_and_says_so(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"test_stops.py": STOPS})
-    proc = subprocess.run(command("-q"), cwd=project, env=env(), capture_output=True, text=True, timeout=90)
+    proc = run(project, "-q", timeout=90)
     assert proc.returncode == 2, proc.stdout[-3000:]
     reports = project / "reports"
     _all_reports_written(reports)
-    data, cases = _record(reports)
+    data, cases = record(reports)
     assert data["incomplete"]["kind"] == "exit", data["incomplete"]
     assert "the operator stopped the run" in data["incomplete"]["reason"]
     assert [c["verdict"] for c in cases.values()] == ["passed", "interrupted", "not-run"]
@@ -196,11 +152,11 @@ def test_pytest_exit_stops_and_says_so(tmp_path: Path) -> None:
 def test_a_crashing_plugin_still_leaves_every_report(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"test_stops.py": STOPS})
     (project / "conftest.py").write_text((project / "conftest.py").read_text() + CRASHING_PLUGIN)
-    proc = subprocess.run(command("-q"), cwd=project, env=env(), capture_output=True, text=True, timeout=90)
+    proc = run(project, "-q", timeout=90)
     assert "INTERNALERROR" in proc.stdout + proc.stderr and proc.returncode == 3, proc.stdout[-3000:]
     reports = project / "reports"
     _all_reports_written(reports)
-    data, cases = _record(reports)
+    data, cases = record(reports)
     assert data["incomplete"]["kind"] == "crash" and "a plugin bug" in data["incomplete"]["reason"]
     assert cases["test_1_pass"]["verdict"] == "passed"
     assert cases["test_2_stops"]["verdict"] == "interrupted"

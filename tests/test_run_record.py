@@ -14,21 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.run_project import make_project, run, summary_counts
+from tests.run_project import case_module, make_project, passes, run, summary_counts
+from tests.run_project import record as project_record
 
 pytestmark = pytest.mark.timeout(150)
 
-MIX = '''
-import pytest
-
-pytestmark = pytest.mark.spec("3.1.2")
-
-
-def test_a_pass(modem):
-    assert modem.command("AT").ok
-
-
-def test_b_failure(modem):
+MIX = case_module(passes("test_a_pass"), '''def test_b_failure(modem):
     sent = len(modem.command("ATI").lines) * 500
     assert sent == 0, f"{sent} bytes went out"
 
@@ -54,7 +45,7 @@ def test_e_expected_failure(modem):
 
 def test_f_known_deviation(modem):
     assert modem.command("AT").final == "ERROR", "the firmware answers OK here"
-'''
+''')
 
 WAIVERS = """
 waivers:
@@ -83,11 +74,10 @@ def test_pytest_itself_saw_the_mix(mixed) -> None:
 
 def test_record_agrees_with_pytest_and_keeps_the_assertion_text(mixed) -> None:
     proc, reports = mixed
-    record = json.loads((reports / "record.json").read_text())
+    record, cases = project_record(reports)
     assert record["complete"] is True and record["incomplete"] is None
     counts = {k: v for k, v in record["summary"].items() if v}
     assert counts == summary_counts(proc.stdout) == EXPECTED
-    cases = {c["nodeid"].rsplit("::", 1)[1]: c for c in record["cases"]}
     failure = cases["test_b_failure"]
     assert failure["message"].startswith("AssertionError: 1500 bytes went out"), failure
     assert failure["location"].endswith("test_mix.py:13"), failure

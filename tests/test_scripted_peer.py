@@ -24,10 +24,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 import trustme
-from emulated import fresh_module, running_emulator
 
 from harness.at.channel import ATChannel
-from harness.emulator.launcher import EmulatorProcess
 from harness.mqtt import codec
 from harness.mqtt.codec import Direction
 from harness.peer import (
@@ -100,17 +98,6 @@ def paho() -> Iterator[Paho]:
     p = Paho()
     yield p
     p.stop()
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    yield from running_emulator(tmp_path_factory, SCALE)
-
-
-@pytest.fixture
-def at(emulator: EmulatorProcess) -> Iterator[ATChannel]:
-    with fresh_module(emulator.url, SCALE) as ch:
-        yield ch
 
 
 def ok(at: ATChannel, line: str) -> None:

@@ -29,6 +29,10 @@ def test_two_workers_two_duts_one_report(tmp_path):
         names = {p.get("name") for p in case.iter("property")}
         assert "dut" in names, case.get("name")
     assert "matrix" in (tmp_path / "matrix.html").read_text().lower()
+    # the controller collects nothing under xdist: the coverage pages come from a worker's collection
+    coverage = json.loads((tmp_path / "coverage.json").read_text())
+    assert coverage["selection"].startswith("subset"), coverage["selection"]
+    assert 0 < coverage["summary"]["all"]["covered"] < coverage["whole_summary"]["all"]["covered"], coverage["summary"]
 
 
 def test_rig_listing_several_duts_gives_each_worker_its_own(tmp_path):

@@ -42,7 +42,9 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("collect")
     env = {**os.environ, "COVERAGE_DUMP": str(out / "covers.json"), "STATEMENTS_DUMP": str(out / "stm.json")}
     proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           "-p", "tests.coverage_dump"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+                           "-p", "tests.coverage_dump", f"--report-dir={out / 'reports'}"],
+                          cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     covers = json.loads((out / "covers.json").read_text())
     return {"nodeids": [n for n, _ in covers], "covers": covers,

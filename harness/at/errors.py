@@ -18,6 +18,7 @@ class PortOpenError(ATError):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = " ".join(str(reason).split())  # one line, whatever pyserial said
+        self.raw = ""  # pyserial's own words, for callers that act on them (port.open_port)
         super().__init__(f"cannot open serial port '{url}': {self.reason}")
 
 

@@ -1,17 +1,30 @@
-"""The few AT exchanges nearly every MQTT case repeats, written once (3.3.2-3.3.8).
+"""The few AT exchanges an MQTT session is made of (3.3.2-3.3.8), pytest-free, over an ATChannel.
 
-They assert on the DUT's answers with messages that name the command and what came back,
-so a case that uses them fails at the step that broke, not three steps later.
+Used by the rig (harness/rig/account.py, the doctor) and the harness's own tests; the suites take
+the same exchanges through the `qmt` steps object (fixtures/qmt.py), which adds the deadlines per
+connect ID. No verdict is given here: a step that does not get the answer it needs to go on (OK,
+or "+QMTOPEN: <id>,0" for an open meant to succeed) raises StepFailed, naming the command and
+what came back, so a case fails at the step that broke, not three steps later; what the answers
+mean for the note is the cases' to judge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness.at.errors import ATError
 from harness.at.lines import Response, Urc
 from harness.spec.timing import deadline_s
+
+if TYPE_CHECKING:
+    from harness.at.channel import ATChannel
+
+
+class StepFailed(AssertionError):
+    """A step did not get the answer it needs to go on; the message names the command and the answer.
+    An AssertionError, so pytest and every report count it as the case's failure, not a harness error."""
 
 
 @dataclass(frozen=True)
@@ -42,24 +55,25 @@ def is_error(resp: Response) -> bool:
     return resp.final == "ERROR" or resp.final.startswith("+CME ERROR:")
 
 
-def urc_deadline(channel: Any, line: str) -> float:
+def urc_deadline(channel: ATChannel, line: str) -> float:
     """Real seconds to wait for the result URC of `line`: the note's maximum response time for
     the DUT's current pkt_timeout/retry_times, scaled, plus transport grace."""
     return deadline_s(line, channel.time_scale, channel.pkt_timeout, channel.retry_times)
 
 
-def for_id(cid: int) -> Any:
+def for_id(cid: int) -> Callable[[Urc], bool]:
     return lambda u: bool(u.args) and u.args[0] == cid
 
 
-def result(channel: Any, line: str, urc: str, cid: int, timeout: float | None = None) -> Urc:
+def result(channel: ATChannel, line: str, urc: str, cid: int, timeout: float | None = None) -> Urc:
     """Send a write command whose result comes as a URC after OK (3.3.2-3.3.8) and wait for it."""
     resp = channel.command(line)
-    assert resp.final == "OK", f"{line} answered {resp.final!r}, expected OK then {urc}"
+    if resp.final != "OK":
+        raise StepFailed(f"{line} answered {resp.final!r}, expected OK then {urc}")
     return channel.wait_urc(urc, urc_deadline(channel, line) if timeout is None else timeout, predicate=for_id(cid))
 
 
-def open_connect(channel: Any, host: str, port: int, client_id: str, cid: int = 0,
+def open_connect(channel: ATChannel, host: str, port: int, client_id: str, cid: int = 0,
                  user: str | None = None, password: str | None = None, *, account: Account | None = None) -> None:
     """AT+QMTOPEN (3.3.2) then AT+QMTCONN (3.3.4), each to success.
 
@@ -73,12 +87,14 @@ def open_connect(channel: Any, host: str, port: int, client_id: str, cid: int = 
     elif password is not None:
         raise ValueError("open_connect: a password needs a user name (3.3.4 <user_name>[,<pass_word>])")
     opened = result(channel, f'AT+QMTOPEN={cid},"{host}",{port}', "+QMTOPEN", cid)
-    assert opened.args == [cid, 0], f"AT+QMTOPEN: expected +QMTOPEN: {cid},0, got {opened.line}"
+    if opened.args != [cid, 0]:
+        raise StepFailed(f"AT+QMTOPEN: expected +QMTOPEN: {cid},0, got {opened.line}")
     connected = connect(channel, cid, client_id, account)
-    assert connected.args == [cid, 0, 0], f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {connected.line}"
+    if connected.args != [cid, 0, 0]:
+        raise StepFailed(f"AT+QMTCONN: expected +QMTCONN: {cid},0,0, got {connected.line}")
 
 
-def connect(channel: Any, cid: int, client_id: str, account: Account | None = None,
+def connect(channel: ATChannel, cid: int, client_id: str, account: Account | None = None,
             timeout: float | None = None) -> Urc:
     """AT+QMTCONN=<id>,"<clientID>"[,"<user_name>"[,"<pass_word>"]] and its +QMTCONN URC (3.3.4).
 
@@ -98,7 +114,7 @@ def connect(channel: Any, cid: int, client_id: str, account: Account | None = No
         raise exc.with_traceback(None)  # noqa: B904 - the same failure, without the frames that hold the password
 
 
-def publish(channel: Any, cid: int, msg_id: int, qos: int, retain: int, topic: str, payload: bytes,
+def publish(channel: ATChannel, cid: int, msg_id: int, qos: int, retain: int, topic: str, payload: bytes,
             form: str = "data") -> Urc:
     """AT+QMTPUB in one of its three forms (3.3.8): "data" (variable length, Ctrl+Z), "fixed"
     (<msg_len> in data mode) or "inline" (<msg_len>,<msg>); returns the +QMTPUB result URC."""
@@ -114,11 +130,14 @@ def publish(channel: Any, cid: int, msg_id: int, qos: int, retain: int, topic: s
         resp = channel.command(line)
     else:
         raise ValueError(f"publish form must be data, fixed or inline, not {form!r}")
-    assert resp.final == "OK", f"{line} answered {resp.final!r}"
+    if resp.final != "OK":
+        raise StepFailed(f"{line} answered {resp.final!r}")
     return channel.wait_urc("+QMTPUB", urc_deadline(channel, line),
                             predicate=lambda u: u.args[:2] == [cid, msg_id])
 
 
-def disconnect(channel: Any, cid: int = 0) -> None:
+def disconnect(channel: ATChannel, cid: int = 0) -> None:
+    """AT+QMTDISC (3.3.5) to success."""
     done = result(channel, f"AT+QMTDISC={cid}", "+QMTDISC", cid)
-    assert done.args == [cid, 0], f"AT+QMTDISC: expected +QMTDISC: {cid},0, got {done.line}"
+    if done.args != [cid, 0]:
+        raise StepFailed(f"AT+QMTDISC: expected +QMTDISC: {cid},0, got {done.line}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import select
 import socket
@@ -15,9 +16,40 @@ from harness.at.errors import PortOpenError
 READ_POLL_S = 0.05  # reader wakes this often to notice close()
 READ_CHUNK = 65536  # most bytes one read hands to the framer
 WRITE_TIMEOUT_S = 5.0  # a DUT that stops reading must not hang the case
+NO_CONTROL_ACK = "waiting for option 'control'"  # pyserial's rfc2217 open, SET_CONTROL unanswered
+IGN_SET_CONTROL = "ign_set_control"
+
+log = logging.getLogger("harness.at")
+_no_modem_lines: set[str] = set()  # rfc2217 URLs whose server proved it never acks SET_CONTROL
 
 
 def open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
+    """Open `url`; an `rfc2217://` server that never acknowledges DTR/RTS is opened again with
+    `?ign_set_control` (the form labgrid always uses), said once in the log.
+
+    Why not stop: pyserial sets DTR and RTS at open and waits for the server's answer, and a server
+    port without modem lines (ser2net exporting a pty or a 3-wire adapter: TIOCMSET fails) never
+    answers, though the data path works. With the option pyserial still sends DTR/RTS and only
+    stops waiting for the acknowledgement, so a dtr_rts relay behind a port that has the lines
+    works as before. `port.port` names the URL actually opened (the transcript records it)."""
+    if _scheme(url) == "rfc2217" and url in _no_modem_lines:
+        return _open(_with_ign_set_control(url), baud, open_timeout)
+    try:
+        return _open(url, baud, open_timeout)
+    except PortOpenError as e:
+        if not (_scheme(url) == "rfc2217" and NO_CONTROL_ACK in e.raw and IGN_SET_CONTROL not in url):
+            raise
+    _no_modem_lines.add(url)
+    log.warning("%s: the RFC 2217 server does not acknowledge DTR/RTS (its port has no modem lines); "
+                "opened with ?%s, as labgrid does", url, IGN_SET_CONTROL)
+    return _open(_with_ign_set_control(url), baud, open_timeout)
+
+
+def _with_ign_set_control(url: str) -> str:
+    return url + ("&" if "?" in url else "?") + IGN_SET_CONTROL
+
+
+def _open(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
     """serial_for_url in a helper thread, so open_timeout holds even for a blackholed host."""
     if not url or not url.strip():
         raise PortOpenError(url, "empty URL")
@@ -55,7 +87,10 @@ def open_port(url: str, baud: int, open_timeout: float) -> serial.SerialBase:
                 _no_delay(port)
             return port
         if "error" in state:
-            raise PortOpenError(url, _reason(str(state["error"]), url))
+            raw = str(state["error"])
+            err = PortOpenError(url, _reason(raw, url))
+            err.raw = raw
+            raise err
         state["abandoned"] = True
     raise PortOpenError(url, f"no connection within {open_timeout:g} s")
 
@@ -64,11 +99,8 @@ def _reason(msg: str, url: str = "") -> str:
     """pyserial repeats the port name and errno; keep the part a lab engineer acts on."""
     if "exclusively lock" in msg:
         return "port is in use by another program (could not lock it)"
-    if "waiting for option 'control'" in msg and _scheme(url) == "rfc2217":
-        # pyserial sets DTR and RTS at open and waits for the server's answer. A server port
-        # without modem lines (ser2net exporting a pty: TIOCMSET fails with ENOTTY) never answers.
-        return ("the RFC 2217 server did not acknowledge setting DTR/RTS (its port has no modem lines, "
-                "e.g. ser2net exporting a pty); add ?ign_set_control to the URL, as labgrid does")
+    if NO_CONTROL_ACK in msg and _scheme(url) == "rfc2217":
+        return "the RFC 2217 server did not acknowledge setting DTR/RTS, even with ?ign_set_control"
     return re.sub(r"^(\[Errno \d+\] )?could not open port \S+: ", "", msg, flags=re.I)
 
 

@@ -3,6 +3,7 @@
 embedded.py      EmbeddedBroker: amqtt 0.12.1 in this process, on a LoopThread (plain, TLS,
                  mutual TLS, users); _amqtt.py holds the glue that leans on amqtt internals.
 mosquitto.py     MosquittoBroker: a local mosquitto as a subprocess, with the same surface.
+lifecycle.py     RestartableBroker, the base of both: restart on the same ports, context manager, repr.
 capabilities.py  what a case may need from a broker (``needs_broker``) and the skip reason when
                  the running one lacks it; each broker class carries its CAPABILITIES table.
 observer.py      Observer: a paho-mqtt client on the broker side, with deadline-bound waits.

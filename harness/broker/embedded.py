@@ -42,6 +42,7 @@ from harness.broker._amqtt import PREFIX as _PREFIX
 from harness.broker._amqtt import QUIET as _QUIET
 from harness.broker._amqtt import AmqttBroker, BindError, find_cause, hash_users, install_quiet_filter, one_line
 from harness.broker.errors import BrokerError
+from harness.broker.lifecycle import RestartableBroker
 from harness.loop_thread import LoopThread
 from harness.pki.files import TlsFiles
 
@@ -59,7 +60,7 @@ def _ipv4(host: str) -> str:
         raise BrokerError(f"{_PREFIX}: cannot resolve host {host!r} to an IPv4 address") from None
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(RestartableBroker):
     """amqtt on loopback, started and stopped from synchronous code (a context manager too)."""
 
     kind = "amqtt"
@@ -154,28 +155,16 @@ class EmbeddedBroker:
             self.port = self._requested_port
             self.tls_port = None
 
-    def restart(self, timeout: float = 10.0) -> EmbeddedBroker:
-        """Start a broker that died (its loop thread ended, or someone stopped it) again on the ports
-        it had, because the fault proxy and the DUT dial those (rig file ``broker.restart``); its
-        sessions are gone. BrokerError when it cannot (the port taken meanwhile)."""
-        with self._lock:
-            ports = self._last_ports
-            self._teardown(timeout)
-            if ports is not None:  # fixed from now on: a restart never moves the broker
-                self._requested_port, self._requested_tls_port = ports
-        return self.start(timeout)
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = f"{self.host}:{self.port}" if self.running else "stopped"
-        return f"<EmbeddedBroker amqtt {state}{f' tls:{self.tls_port}' if self.tls_port else ''}>"
+    # restart(), the context manager and repr: lifecycle.RestartableBroker (its loop thread ended,
+    # or someone stopped it: started again on the ports it had)
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _pin_ports(self, ports: tuple[int, int]) -> None:
+        self._requested_port, self._requested_tls_port = ports
+
+    def _label(self) -> str:
+        return "amqtt"
 
     def _config(self) -> BrokerConfig:
         listeners: dict[str, Any] = {

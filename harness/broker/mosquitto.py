@@ -52,6 +52,7 @@ from typing import IO, ClassVar
 
 from harness import children
 from harness.broker.errors import BrokerError
+from harness.broker.lifecycle import RestartableBroker
 from harness.pki.files import TlsFiles
 
 __all__ = ["INSTALL_HINT", "MosquittoBroker", "find_mosquitto", "missing_reason"]
@@ -111,16 +112,11 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 def _stop_at_exit(process: subprocess.Popen[bytes], work: Path) -> None:
     """The exit hook's stop of a broker nobody stopped (holds no reference to the broker)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            _kill(process)
+    children.terminate(process)
     shutil.rmtree(work, ignore_errors=True)
 
 
-class MosquittoBroker:
+class MosquittoBroker(RestartableBroker):
     """mosquitto on loopback as a subprocess, started and stopped from synchronous code."""
 
     kind = "mosquitto"
@@ -220,28 +216,16 @@ class MosquittoBroker:
         with self._lock:
             self._teardown(timeout)
 
-    def restart(self, timeout: float = 10.0) -> MosquittoBroker:
-        """Start a broker that died (killed, crashed) again on the ports it had, because the fault
-        proxy and the DUT dial those (rig file ``broker.restart``); its sessions are gone
-        (``persistence false``). BrokerError when it cannot: the port taken, the binary gone."""
-        with self._lock:
-            ports = self._last_ports
-            self._teardown(timeout)
-            if ports is not None:
-                self._requested = ports  # fixed from now on: a restart never moves the broker
-        return self.start(timeout)
-
-    def __enter__(self) -> MosquittoBroker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = f"{self.host}:{self.port}" if self.running else "stopped"
-        return f"<MosquittoBroker {self.version or ''} {state}{f' tls:{self.tls_port}' if self.tls_port else ''}>"
+    # restart(), the context manager and repr: lifecycle.RestartableBroker (killed or crashed:
+    # started again on the ports it had; its sessions are gone, ``persistence false``)
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _pin_ports(self, ports: tuple[int, int]) -> None:
+        self._requested = ports
+
+    def _label(self) -> str:
+        return self.version or ""
 
     def _check_tls_files(self) -> None:
         if self._tls is None:

@@ -10,22 +10,24 @@ The rooms, each importing only the ones above it:
     mqtt_types.py  values the MQTT engine and the handlers exchange (results, +QMTSTAT codes)
     network.py     the uplink as data (--network): latency, jitter, bandwidth, loss; networks/*.toml
     bearer.py      the byte pipe under a connection: straight through, or shaped by network.py
-    mqtt_client.py the MQTT client engine, one per connect ID (no AT text)
-    state.py       ModuleState, typed per area; SAVED (what a reset keeps); power-on/off hooks
+    mqtt_link.py   the link under each client: connection, reader handing replies over, T2, loss
+    mqtt_client.py the MQTT client engine (an MqttLink), one per connect ID: flows, session (no AT text)
+    state.py       ModuleState, typed per area; SAVED (what a reset keeps); boot (CFUN kept); power hooks
     profile_file.py a firmware profile as a file a lab writes (TOML/JSON, validated); firmware/*.toml
     api.py         the handler contract: Arg, Command, Context, the (command, form) registry
     general_values.py the emulated SIM, cell and network: IMEI, IMSI, ICCID, cell, signal, ... in one place
     general.py     AT, ATE, ATI, CGMR/CGMM/CGMI/CGSN, CIMI, QCCID, CMEE, QSCLK, the radio (CFUN, CEREG,
                    COPS, CGATT, CGPADDR, CSQ, QCGDEFCONT), QRST
     general_power.py AT+CBC, CPSMS, CEDRXS, CEDRXRDP, QNBIOTEVENT, QCFG "dsevent"/"slplocktimes"
-    general_net.py AT+CESQ, QENG, QBAND, QBANDSCAN, CSCON, CGDCONT, CCLK, CTZR (+ NITZ at registration)
+    general_net.py AT+CESQ, QENG, QBAND, QBANDSCAN, CSCON, CGDCONT, CCLK, CTZR (+ NITZ, +IP at registration)
     general_ping.py AT+QPING and its URCs
     qmt_common.py  what the MQTT handlers share: parsers with 8507, read forms, URCs of link events
     qmtcfg.py      AT+QMTCFG (3.3.1)
     qsslcfg.py     AT+QSSLCFG and the TLS context AT+QMTOPEN uses
     qmt_conn.py    AT+QMTOPEN/CLOSE/CONN/DISC (3.3.2-3.3.5)
     qmt_pub.py     AT+QMTSUB/UNS/PUB (3.3.6-3.3.8)
-    frontend.py    the AT engine: framing, echo, data mode, ERROR vs +CME ERROR, URCs, reset
+    sleep.py       AT+QSCLK on the UART: when the module sleeps, the lost first line, +QNBIOTEVENT
+    frontend.py    the AT engine: framing, echo, data mode, ERROR vs +CME ERROR, URCs, reset, boot
     control.py     the power/reset control socket (--control): what a relay does to a module
     overflow.py    output a host does not read: bounded (the newest lost), the loss logged
     transport.py   pty and TCP UARTs, the baud-rate pacer

@@ -8,7 +8,8 @@
   and all background work stop, MQTT sockets close without DISCONNECT (so the broker
   publishes the will), and the module's state is gone.
 - power on: a fresh module: only what a reset keeps survives (``state.SAVED``: echo, the
-  AT+QSSLCFG certificates), then RDY after the boot delay (scaled).
+  AT+QSSLCFG certificates; the AT+CFUN level with "cfun-kept", ``state.boot``, obs. fact 12),
+  then RDY after the profile's boot time (obs. fact 16, scaled).
 - reset: as AT+QRST=1 (RESET_N pulled low): reset_module(), also out of a hang.
 - hang: the AT parser stops answering (input ignored) until reset or a power cycle; the
   module's background work (URCs of open connections) goes on. For the recovery ladder.

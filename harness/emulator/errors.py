@@ -2,8 +2,9 @@
 with the text AT+CMEE=2 prints for it.
 
 General codes: 3GPP TS 27.007 9.2 as the BC660K-GL AT Commands Manual lists them (DESIGN
-"Module facts"). MQTT codes: the application note, chapter 4 Table 2, the whole table, so a new
-handler finds its code here instead of writing the number again.
+"Module facts"), and the module's own code for a radio that is off (obs. facts 12, 13). MQTT
+codes: the application note, chapter 4 Table 2, the whole table, so a new handler finds its code
+here instead of writing the number again.
 
 A handler answers with `ctx.error(code)` or raises `Refused(code)` from anywhere below it (the
 front end turns that into the final result); plain ERROR (no code) is `ctx.error()` /
@@ -27,6 +28,12 @@ class Cme(IntEnum):
     INCORRECT_PARAMETERS = 50
     DATA_OUT_OF_RANGE = 59
     UNKNOWN = 100
+    # obs. facts 12, 13: `+CME ERROR: ue not power on` (CF, AT+CMEE=2), e.g. AT+CPIN? at AT+CFUN=0 after
+    # power-up. Not a 27.007 code. DECIDED: 303, the number this text has in the AT stack of the
+    # module's NB-IoT chipset family (the public Eigencomm SDK's cmicomm.h: CME_INTERNAL_ERROR_BASE
+    # 301, CME_UE_BUSY 302, CME_NOT_POWER_ON 303; the same table spells 50 "Incorrect parameters",
+    # mixed case, as fact 13 quotes it). No capture shows the number itself.
+    UE_NOT_POWER_ON = 303
     # Application note chapter 4 Table 2
     MQTT_LINK_LAYER_ERROR = 8503
     MQTT_ILLEGAL_PACKET = 8504
@@ -46,6 +53,7 @@ TEXT: Mapping[int, str] = MappingProxyType({
     Cme.INCORRECT_PARAMETERS: "incorrect parameters",
     Cme.DATA_OUT_OF_RANGE: "data value out of range",
     Cme.UNKNOWN: "unknown",
+    Cme.UE_NOT_POWER_ON: "ue not power on",  # obs. facts 12, 13, lower case as quoted
     Cme.MQTT_LINK_LAYER_ERROR: "MQTT link layer error",
     Cme.MQTT_ILLEGAL_PACKET: "MQTT illegal packet",
     Cme.MQTT_ILLEGAL_CHARACTER: "MQTT illegal character",

@@ -15,8 +15,11 @@ Decisions (DESIGN "Module facts" where it speaks, else a real module's habits):
 - Data mode prompt is "<CR><LF>> " (no line end; chapter 6 prints ">" on its own line, a real
   module sends a space after it). Esc cancels in both the Ctrl+Z and the fixed-length form.
   The 60 s limit counts from the last input byte (module seconds).
-- Sleep (AT+QSCLK=1/2): after SLEEP_IDLE_S module seconds without UART traffic, the first
-  line wakes the module and is answered with a blank line only (not executed, not echoed).
+- Sleep (AT+QSCLK=1/2): sleep.py decides when the module sleeps and what the first line after it
+  does (lost; a line end after the wake time; +QNBIOTEVENT reports); here only the hooks.
+- Boot: RDY the profile's boot time after a reset or power-on (profiles.Profile.boot_s: 1 s, or
+  what a profile file sets, about 10 s for a real module, obs. fact 16); the UART ignores input
+  until then.
 - The handler is looked up by (command, form) (api.handles); none answers plain ERROR. A
   handler's errors.Refused is its final result; any other exception answers ERROR and is
   logged as an emulator error (the harness's tests fail on those).
@@ -28,7 +31,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from harness.emulator import profile_file, profiles, state
+from harness.emulator import profile_file, profiles, sleep, state
 from harness.emulator.api import Arg, Command, decode, encode, handler_for
 from harness.emulator.errors import TEXT, Refused
 from harness.emulator.state import ModuleState
@@ -40,8 +43,9 @@ MAX_BUFFER = 65536  # unread input kept at most (a UART overrun drops the rest)
 DATA_CAP = 16384  # bytes kept in Ctrl+Z data mode; handlers apply the note's limits
 MAX_HELD = 1000  # URCs held during one data mode; later ones are lost (logged), as output is
 DATA_MODE_TIMEOUT_S = 60.0  # 3.3.8 note 5, module seconds
-SLEEP_IDLE_S = 5.0  # module seconds of silence before AT+QSCLK=1/2 lets the module sleep
-BOOT_S = 1.0  # module seconds from reset to RDY
+# module seconds of silence before AT+QSCLK=1/2 lets the module sleep, with the default
+# AT+QCFG="slplocktimes" (sleep.idle_s follows the setting)
+SLEEP_IDLE_S = float(state.PowerSaving().slplocktimes)
 CTRL_Z, ESC = 0x1A, 0x1B
 
 def split_args(text: str) -> tuple[Arg, ...] | None:
@@ -126,11 +130,13 @@ class ATEngine:
         self._in_info = False
         self._final_sent = False
         self._overlong = False
-        self._waking = False
+        self._busy = False  # a command line is being executed
         self._loop = asyncio.get_running_loop()
         self._boot_until = 0.0
-        self._last_activity = self._loop.time()
+        self.sleep = sleep.Sleep(module=lambda: self.module, may_sleep=self._idle, write=self._write,
+                                 urc=self.urc, spawn=self.spawn)
         self._worker = self._loop.create_task(self._run(), name="at-engine")
+        self._sleeper = self._loop.create_task(self.sleep.watch(), name="sleep")
 
     # ---- transport side -------------------------------------------------------------------
     def attach(self, sink: Callable[[bytes], None]) -> None:
@@ -149,13 +155,10 @@ class ATEngine:
         self.output_dropped += n
 
     def feed(self, data: bytes) -> None:
-        now = self._loop.time()
-        if now < self._boot_until:
+        if self._loop.time() < self._boot_until:
             return  # rebooting: the UART is not listening
-        if (not self._buf and self._held is None and self.module.sleep_mode in (1, 2)
-                and now - self._last_activity > self.module.scaled(SLEEP_IDLE_S)):
-            self._waking = True  # this line's first byte only wakes the UART
-        self._last_activity = now
+        if not self.sleep.take_input():
+            return  # it woke a sleeping module, or came while it wakes: lost (sleep.py)
         room = MAX_BUFFER - len(self._buf)
         if len(data) > room:
             log.warning("input overrun: %d bytes dropped", len(data) - max(room, 0))
@@ -165,8 +168,9 @@ class ATEngine:
 
     async def close(self) -> None:
         self._worker.cancel()
+        self._sleeper.cancel()
         await self._power_off()
-        await asyncio.gather(self._worker, return_exceptions=True)
+        await asyncio.gather(self._worker, self._sleeper, return_exceptions=True)
 
     # ---- api.Context ----------------------------------------------------------------------
     def info(self, line: str) -> None:
@@ -187,6 +191,7 @@ class ATEngine:
             self._final(f"+CME ERROR: {int(cme)}")
 
     def urc(self, line: str) -> None:
+        self.sleep.before_output()
         if self._held is not None:
             if len(self._held) < MAX_HELD:
                 self._held.append(line)
@@ -229,7 +234,7 @@ class ATEngine:
                 self._held_lost = 0
             for line in held or ():
                 self.urc(line)
-            self._last_activity = self._loop.time()
+            self.sleep.touch()
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = self._loop.create_task(_as_coroutine(coro))
@@ -238,14 +243,16 @@ class ATEngine:
 
     async def reset_module(self) -> None:
         """AT+QRST=1 / AT+CFUN=<fun>,1: power-cycle after the final result. Only what
-        state.SAVED names survives, pending input is lost, and RDY follows after BOOT_S
-        module seconds."""
+        state.SAVED names survives, and the radio's function level (state.boot); pending input is
+        lost, and RDY follows after the profile's boot time (module seconds)."""
         await self._power_off()
-        self.module = state.power_on(self.profile, self.time_scale, self.imei, saved=self.module)
+        self.module = state.boot(self.profile, self.time_scale, self.imei, previous=self.module)
         self._buf.clear()
-        self._overlong = self._waking = False
-        delay = self.module.scaled(BOOT_S)
+        self._overlong = False
+        self.sleep.reset()
+        delay = self.module.scaled(self.profile.boot_s)
         self._boot_until = self._loop.time() + delay
+        log.info("reset: RDY in %g module s, AT+CFUN=%d", self.profile.boot_s, self.module.network.cfun)
 
         async def boot() -> None:
             await asyncio.sleep(delay)
@@ -270,8 +277,15 @@ class ATEngine:
             log.error("background task failed: %r", task.exception())
 
     def _write(self, data: bytes) -> None:
+        self.sleep.touch()
         if self._sink is not None:
             self._sink(data)
+
+    def _idle(self) -> bool:
+        """Nothing keeps the module awake but the idle time (sleep.py): no command running, no
+        data mode, no partial line, not booting."""
+        return (not self._busy and self._held is None and not self._buf
+                and self._loop.time() >= self._boot_until)
 
     def _final(self, text: str) -> None:
         self._write(b"\r\n" + text.encode() + b"\r\n")
@@ -308,6 +322,7 @@ class ATEngine:
     async def _run(self) -> None:
         while True:
             line = await self._next_line()
+            self._busy = True
             try:
                 await self._execute(line)
             except asyncio.CancelledError:
@@ -316,16 +331,12 @@ class ATEngine:
                 log.error("internal error on a command line: %r", exc)
                 if not self._final_sent:
                     self.error()
-            self._last_activity = self._loop.time()
+            finally:
+                self._busy = False  # the idle time counts from the last byte in or out (sleep.py)
 
     async def _execute(self, line: bytes | _Overlong) -> None:
         self._final_sent = False
         self._in_info = False
-        if self._waking:
-            self._waking = False
-            log.info("asleep: the first line only wakes the module")
-            self._write(b"\r\n")
-            return
         if isinstance(line, _Overlong):
             self.error()
             return

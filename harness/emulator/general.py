@@ -14,11 +14,13 @@ front end as the captures show (obs. facts 1 and 19: single CRLFs between lines,
 before OK).
 
 Not modelled: the manual saves many of these settings to NVRAM (AT+CEREG, AT+CMEE, AT+COPS, ...);
-here only state.SAVED survives a reset, so every case starts from the same module.
+here only state.SAVED survives a reset, and the AT+CFUN level on a firmware that keeps it
+(state.boot, "cfun-kept", obs. fact 12).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Container
 from dataclasses import replace
 from typing import Any
@@ -45,6 +47,10 @@ MANUFACTURER = "Quectel_Ltd"
 MODEL = "Quectel_BC660K-GL"
 PDP_TYPES = ("IP", "IPV6", "IPV4V6", "Non-IP")
 INCORRECT = Cme.INCORRECT_PARAMETERS
+# Module seconds from turning the radio on (AT+CFUN=1, AT+CGATT=1, AT+COPS=0) to registered: UD
+# measured about 5 s for the later boots of a module that had registered before (obs. "Timing
+# summary"; the cold first registration with rejections took about 3 min and is not modelled).
+REGISTER_S = 5.0
 # state.Network.cell() prints the location fields; they must be the cell general_values describes.
 assert Network(cereg_n=2).cell() == f',"{TAC}","{CELL_ID}",{ACT}'
 
@@ -85,7 +91,7 @@ def cereg_fields(module: ModuleState) -> str:
     is off (the timers are then left out)."""
     net, power = module.network, module.power
     text = net.cell()
-    if net.cereg_n >= 4 and net.stat and power.psm_mode == 1:
+    if net.cereg_n >= 4 and net.registered and power.psm_mode == 1:
         text += f',,,"{power.psm_active}","{power.psm_tau}"'
     return text
 
@@ -94,15 +100,41 @@ def set_radio(ctx: Context, **changes: object) -> None:
     """Change ModuleState.network, answer OK, then report a registration change: 3GPP TS 27.007
     +CEREG with <n> 1 reports `+CEREG: <stat>` when the registration changes (AT+CFUN, AT+COPS,
     AT+CGATT here), with <n> 2 and up also the cell; hosts wait for it after turning the radio
-    on instead of polling AT+CEREG?. On registering, the ON_REGISTERED hooks follow."""
-    was = ctx.module.network.stat
-    net = ctx.module.network = replace(ctx.module.network, **changes)
+    on instead of polling AT+CEREG?.
+
+    Registration takes time: turning the radio on starts a search (<stat> 2 in the read form),
+    and the module registers REGISTER_S module seconds later, on the scaled clock; then the
+    `+CEREG: 1` report and the ON_REGISTERED hooks follow. DECIDED: the search itself is not
+    reported (no `+CEREG: 2` URC; no capture shows one from a BC660K, and hosts wait for 1 or 5);
+    losing the registration or the search is (`+CEREG: 0`). AT+QMTOPEN during the search goes
+    ahead (qmt_conn.py refuses only a radio that is off, 3.3.2 <result> 3), as if the module held
+    it until the bearer is up (3.3.2 "determined by network"); the emulator does not delay it."""
+    module = ctx.module
+    was = module.network.stat
+    net = module.network = replace(module.network, **changes)
+    if net.cfun != 1 or not net.attached:
+        net.searching = False
+    elif was == 0:
+        net.searching = True
+        net.search_id += 1
     ctx.ok()
-    if net.cereg_n >= 1 and net.stat != was:
-        ctx.urc(f"+CEREG: {net.stat}{cereg_fields(ctx.module)}")
-    if net.stat and not was:
-        for hook in ON_REGISTERED:
-            hook(ctx)
+    if net.cereg_n >= 1 and net.stat != was and net.stat != 2:
+        ctx.urc(f"+CEREG: {net.stat}{cereg_fields(module)}")
+    if net.searching and was == 0:
+        ctx.spawn(_register(ctx, module, net.search_id))
+
+
+async def _register(ctx: Context, module: ModuleState, search_id: int) -> None:
+    """The search `search_id` ends registered, unless the radio went off or a newer search began."""
+    await asyncio.sleep(module.scaled(REGISTER_S))
+    net = module.network
+    if ctx.module is not module or not net.searching or net.search_id != search_id:
+        return
+    net.searching = False
+    if net.cereg_n >= 1:
+        ctx.urc(f"+CEREG: {net.stat}{cereg_fields(module)}")
+    for hook in ON_REGISTERED:
+        hook(ctx)
 
 
 def _revision(module: ModuleState) -> str:
@@ -192,9 +224,9 @@ answer("+QCCID", "exec", f"+QCCID: {ICCID}")  # obs. fact 4; manual 8.11 has no 
 # --- the UART: errors and sleep ------------------------------------------------------------
 
 setting("+CMEE", range(3), lambda m: m, "cmee")
-# AT+QSCLK is stored only: what sleep does is the front end's (frontend.py). Not saved (DESIGN
-# "Module facts", manual 9.10). DECIDED default 0, although obs. facts 10 and 14 suggest a real
-# module starts with sleep enabled (`+QSCLK: 1`, the first AT swallowed).
+# AT+QSCLK is stored only: what sleep does is the front end's (frontend.py, sleep.py). Not saved
+# (DESIGN "Module facts", manual 9.10). DECIDED default 0, although obs. facts 10 and 14 suggest a
+# real module starts with sleep enabled (`+QSCLK: 1`, the first AT swallowed).
 setting("+QSCLK", range(3), lambda m: m, "sleep_mode")
 
 
@@ -206,7 +238,22 @@ setting("+CEREG", range(6), lambda m: m.network, "cereg_n", read=False)  # manua
 answer("+CEREG", "read", lambda m: f"+CEREG: {m.network.cereg_n},{m.network.stat}{cereg_fields(m)}")
 
 
-answer("+CPIN", "read", "+CPIN: READY")  # obs. fact 4
+@handles("+CPIN", "read")
+async def cpin_read(ctx: Context, cmd: Command) -> None:
+    """`+CPIN: READY` while the radio is on (obs. fact 4). At AT+CFUN=0 the module does not power
+    the SIM (obs. fact 12), and the two sources are one model: a module that booted at CFUN=0 has
+    not powered the SIM at all in this power cycle and answers `+CME ERROR: ue not power on` until
+    AT+CFUN=1 (CF, "after power-up"); a SIM that was on and was switched off by AT+CFUN=0 reads
+    `+CPIN: NOT READY` (UD "at 0 it does not power the SIM"; CF: after AT+CFUN=0 "the SIM
+    interface briefly reports NOT READY"; the 3 s CF then waits before AT+QCGDEFCONT is not
+    modelled: AT+QCGDEFCONT works at once)."""
+    net = ctx.module.network
+    if net.cfun != 1 and not net.sim_was_on:
+        raise Refused(Cme.UE_NOT_POWER_ON)
+    ctx.info("+CPIN: READY" if net.cfun == 1 else "+CPIN: NOT READY")
+    ctx.ok()
+
+
 answer("+CPIN", "test")
 
 
@@ -218,14 +265,15 @@ answer("+CFUN", "test", "+CFUN: (0,1),(0,1)")
 
 @handles("+CFUN", "write")
 async def cfun(ctx: Context, cmd: Command) -> None:
-    """AT+CFUN=<fun>[,<rst>]: fun 0/1; rst=1 resets the module like AT+QRST=1."""
+    """AT+CFUN=<fun>[,<rst>]: fun 0/1; rst=1 resets the module like AT+QRST=1. The level is kept
+    across resets and power cycles on a firmware with "cfun-kept" (obs. fact 12: state.boot)."""
     v = ints(cmd.args, range(2), range(2))
-    set_radio(ctx, cfun=v[0], attached=v[0] == 1)
+    set_radio(ctx, cfun=v[0], attached=v[0] == 1, sim_was_on=ctx.module.network.sim_was_on or v[0] == 1)
     if len(v) == 2 and v[1] == 1:
         await ctx.reset_module()
 
 
-answer("+COPS", "read", lambda m: f'+COPS: {m.network.cops_mode},2,"{PLMN}",{ACT}' if m.network.stat
+answer("+COPS", "read", lambda m: f'+COPS: {m.network.cops_mode},2,"{PLMN}",{ACT}' if m.network.registered
        else f"+COPS: {m.network.cops_mode}")  # obs. fact 18: `+COPS: 1,2,"23415",9`
 
 
@@ -262,7 +310,8 @@ async def cops(ctx: Context, cmd: Command) -> None:
     set_radio(ctx, cops_mode=mode, attached=mode != 2 and ctx.module.network.cfun == 1)
 
 
-answer("+CGATT", "read", lambda m: f"+CGATT: {int(m.network.attached)}")
+# DECIDED: attached once registered (the search after AT+CFUN=1 reads 0, as 27.007's "detached")
+answer("+CGATT", "read", lambda m: f"+CGATT: {int(m.network.registered)}")
 
 
 answer("+CGATT", "test", "+CGATT: (0,1)")
@@ -285,14 +334,14 @@ answer("+CGPADDR", "test", "+CGPADDR: (0)")  # manual 4.4 example
 def _address_line(module: ModuleState, cid: int) -> str:
     """`+CGPADDR: <cid>[,"<addr>"]`: only context 0 is ever activated here, once attached; the
     address is left out when there is none (manual 4.4; obs. fact 11: `+CGPADDR: 1`)."""
-    return f'+CGPADDR: {cid},"{IP_ADDRESS}"' if cid == 0 and module.network.stat else f"+CGPADDR: {cid}"
+    return f'+CGPADDR: {cid},"{IP_ADDRESS}"' if cid == 0 and module.network.registered else f"+CGPADDR: {cid}"
 
 
 @handles("+CGPADDR", "exec")
 async def cgpaddr(ctx: Context, cmd: Command) -> None:
     """Every defined context (manual 4.4): context 0 while attached, then those AT+CGDCONT defined."""
     net = ctx.module.network
-    for cid in ([0] if net.stat else []) + sorted(net.contexts):
+    for cid in ([0] if net.registered else []) + sorted(net.contexts):
         ctx.info(_address_line(ctx.module, cid))
     ctx.ok()
 

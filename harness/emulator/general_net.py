@@ -1,6 +1,7 @@
 """Network-side general commands: signal and cell (AT+CESQ, AT+QENG), bands (AT+QBAND,
 AT+QBANDSCAN), the signalling connection (AT+CSCON), PDP contexts (AT+CGDCONT) and time
-(AT+CCLK, AT+CTZR). Manual V1.4 chapters 4, 5.4, 7 and 12; obs. facts 11, 19, 20.
+(AT+CCLK, AT+CTZR), and what the network sends at registration (NITZ, the bearer's +IP). Manual
+V1.4 chapters 4, 5.4, 7 and 12; obs. facts 11, 19, 20, 22.
 
 Why: host software polls AT+CSQ / AT+QENG=0 / AT+CESQ, reads AT+CGDCONT? for the APN and the
 context to use, and AT+CCLK? for the time; a module that answers ERROR stops them. Every value
@@ -9,6 +10,7 @@ comes from general_values.py, so the answers describe one cell.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -140,7 +142,7 @@ async def cgdcont_read(ctx: Context, cmd: Command) -> None:
     none, the one the network assigned (general_values.NETWORK_APN). Then the contexts AT+CGDCONT
     defined, `+CGDCONT: 1,"IP","CMNET"` (manual 5.4 example: the APN read back in upper case)."""
     net = ctx.module.network
-    address = f',"{IP_ADDRESS}"' if net.stat else ""
+    address = f',"{IP_ADDRESS}"' if net.registered else ""
     ctx.info(f'+CGDCONT: 0,"{net.pdp_type}","{net.apn or NETWORK_APN}"{address}')
     for cid, (pdp_type, apn) in sorted(net.contexts.items()):
         ctx.info(f'+CGDCONT: {cid},"{pdp_type}","{apn.upper()}"')
@@ -228,3 +230,26 @@ def nitz(ctx: Context) -> None:
             3: f'+CTZEU: {tz},{DST_HOURS},"{now:%Y/%m/%d,%H:%M:%S}"'}.get(net.ctzr)
     if line is not None:
         ctx.urc(line)
+
+
+# --- the default bearer (obs. fact 22) -------------------------------------------------------
+
+# DECIDED: module seconds from the +CEREG registration report to the bearer's +IP (no source gives
+# the gap; the address comes with the attach, the report a moment after it).
+BEARER_S = 2.0
+
+
+@on_registered
+def bearer_up(ctx: Context) -> None:
+    """obs. fact 22: `+IP: <addr>` once the default bearer is up (ZE and UD wait for it), after
+    each registration the host can see (AT+CFUN=1, AT+CGATT=1, AT+COPS=0 once running), the
+    address unquoted as fact 22 writes it. DECIDED: nothing at boot, where the module registers
+    before its RDY (state.boot) and says nothing before RDY."""
+    module = ctx.module
+
+    async def report() -> None:
+        await asyncio.sleep(module.scaled(BEARER_S))
+        if ctx.module is module and module.network.registered:
+            ctx.urc(f"+IP: {IP_ADDRESS}")
+
+    ctx.spawn(report())

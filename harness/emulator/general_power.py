@@ -5,8 +5,9 @@ Why the emulator has them: host software reads them in its start-up profile (the
 dashboard of the observations file sends AT+CBC, AT+QNBIOTEVENT=1,1, AT+QCFG="dsevent",1,
 AT+CPSMS?, AT+CEDRXS?, AT+CEDRXRDP in that order) and gives up on a module that answers ERROR.
 
-They are stored and read back (state.PowerSaving). What PSM, eDRX and deep sleep do to the UART
-and to URCs (`+QNBIOTEVENT: "ENTER DEEPSLEEP"`, obs. fact 21) is not modelled here.
+They are stored and read back (state.PowerSaving). What sleep does to the UART and which URCs it
+sends (`+QNBIOTEVENT: "ENTER DEEPSLEEP"`, obs. fact 21) is sleep.py's, which reads AT+QNBIOTEVENT
+and "slplocktimes" from here; what PSM and eDRX do is not modelled.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ answer("+QNBIOTEVENT", "read", lambda m: f"+QNBIOTEVENT: {m.power.nbiot_event},1
 @handles("+QNBIOTEVENT", "write")
 async def qnbiotevent(ctx: Context, cmd: Command) -> None:
     """AT+QNBIOTEVENT=<enable>,<event>: <event> 1 (PSM state) is the only event (manual 9.8); the
-    recorded dashboard sends `AT+QNBIOTEVENT=1,1` and gets OK (MB-T). Stored only."""
+    recorded dashboard sends `AT+QNBIOTEVENT=1,1` and gets OK (MB-T). With <enable> 1 the module
+    reports `+QNBIOTEVENT: "ENTER DEEPSLEEP"` / `"EXIT DEEPSLEEP"` as it falls asleep and wakes
+    (obs. fact 21; sleep.py, which also says why AT+QCFG="dsevent" does not gate them)."""
     if len(cmd.args) != 2:
         raise Refused(INCORRECT)
     ctx.module.power.nbiot_event = ints(cmd.args, range(2), (1,))[0]
@@ -129,7 +132,9 @@ QCFG_ITEMS: dict[str, QcfgItem] = {
     item.name.lower(): item
     for item in (
         QcfgItem("slplocktimes", range(31), "slplocktimes", "11.1.5"),  # 0-30 s, default 10
-        QcfgItem("dsevent", range(2), "ds_event", "11.1.6"),  # the recorded host sends "dsevent",1 (MB-T)
+        # the recorded host sends "dsevent",1 (MB-T). DECIDED: stored only; it does not gate the
+        # DEEPSLEEP reports, AT+QNBIOTEVENT does (sleep.py says why)
+        QcfgItem("dsevent", range(2), "ds_event", "11.1.6"),
     )
 }
 """DECIDED: the other functions of manual 11.1 ("EPCO", "DataInactTimer", ... several of them

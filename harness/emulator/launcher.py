@@ -18,7 +18,6 @@ import functools
 import os
 import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -137,13 +136,7 @@ def _first_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
 
 
 def _stop(proc: subprocess.Popen[bytes], log_path: Path) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    children.terminate(proc)
     if proc.stdout:
         proc.stdout.close()
     try:

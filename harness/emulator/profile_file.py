@@ -22,7 +22,8 @@ why, so the file is its own documentation:
 
 Keys of a deviation (at least one besides fact/section/why): `switch`, `cme_text` (a table
 code -> text), `mqtt_defaults` (state.MqttConfig field -> value at power-on), `keepalive_max`,
-`pkt_timeout_max`. A mistake is one line naming the file and the key (ProfileFileError).
+`pkt_timeout_max`, `boot_s` (module seconds from a reset to RDY). A mistake is one line naming
+the file and the key (ProfileFileError).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from harness.emulator import profiles
 from harness.emulator.errors import Cme
 from harness.emulator.state import MqttConfig
 
+# The profile's numbers a deviation may set (profiles.Profile fields of the same name).
+_BOUNDS = ("keepalive_max", "pkt_timeout_max", "boot_s")
 # The AT+QMTCFG options a profile may give another power-on default (plain int/str fields only).
 _MQTT_FIELDS = {f.name: f.type for f in dataclasses.fields(MqttConfig) if f.type in ("int", "str")}
 
@@ -63,6 +66,7 @@ class Deviation(_Strict):
     mqtt_defaults: dict[str, int | str] = Field(default_factory=dict)
     keepalive_max: int | None = Field(None, ge=0)
     pkt_timeout_max: int | None = Field(None, ge=1)
+    boot_s: float | None = Field(None, ge=0, le=120, description="module seconds from a reset to RDY")
 
     @field_validator("switch")
     @classmethod
@@ -104,10 +108,10 @@ class Deviation(_Strict):
     def _cited_and_not_empty(self) -> Deviation:
         if self.fact is None and not self.section:
             raise ValueError("cite the source: fact (observations file) or section (the note)")
-        if not (self.switch or self.cme_text or self.mqtt_defaults or self.keepalive_max is not None
-                or self.pkt_timeout_max is not None):
-            raise ValueError("changes nothing: give switch, cme_text, mqtt_defaults, keepalive_max "
-                             "or pkt_timeout_max")
+        if not (self.switch or self.cme_text or self.mqtt_defaults
+                or any(getattr(self, k) is not None for k in _BOUNDS)):
+            raise ValueError("changes nothing: give switch, cme_text, mqtt_defaults, keepalive_max, "
+                             "pkt_timeout_max or boot_s")
         return self
 
 
@@ -184,18 +188,18 @@ def _profile(spec: ProfileFile, path: Path) -> profiles.Profile:
     cme_text: dict[int, str] = {}
     mqtt_defaults: dict[str, object] = {}
     facts: dict[str, int] = {}
-    bounds: dict[str, int] = {}
+    bounds: dict[str, float] = {}
     sections: list[str] = []
     for d in spec.deviation:
         cme_text.update(d.cme_text)
         mqtt_defaults.update(d.mqtt_defaults)
-        bounds.update({k: v for k in ("keepalive_max", "pkt_timeout_max") if (v := getattr(d, k)) is not None})
+        bounds.update({k: v for k in _BOUNDS if (v := getattr(d, k)) is not None})
         if d.section:
             sections.append(d.section)
         if d.fact is not None:
             keys = [d.switch] if d.switch else []
             keys += [f"cme_text {c}" for c in d.cme_text] + [f"mqtt_defaults {k}" for k in d.mqtt_defaults]
-            keys += [k for k in ("keepalive_max", "pkt_timeout_max") if getattr(d, k) is not None]
+            keys += [k for k in _BOUNDS if getattr(d, k) is not None]
             facts.update(dict.fromkeys(keys, d.fact))
     where = profiles.switches()
     return profiles.Profile(

@@ -81,7 +81,6 @@ log = logging.getLogger("harness.emulator")
 
 SSL_CTX_IDS = range(11)  # 0-10, "Currently only 0 is supported" (3.3.1 <SSL_contextID>)
 SSL_CONN_IDS = range(5)  # 0-4, "Currently only 0 is supported" (3.3.1 <SSL_connectID>)
-INCORRECT = Cme.INCORRECT_PARAMETERS
 CERT_ITEMS = ("cacert", "clientcert", "clientkey")
 CERT_MAX = 8192  # bytes per certificate/key: room for a chain of a few certificates
 TLS_VERSIONS: dict[int, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
@@ -96,7 +95,7 @@ TLS_VERSIONS: dict[int, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
 
 
 def _int(arg: Arg, allowed: Container[int]) -> int:
-    return need(arg.int_in(allowed), INCORRECT)
+    return need(arg.int_in(allowed), Cme.INCORRECT_PARAMETERS)
 
 
 def _one(field_name: str, allowed: range) -> ItemFn:
@@ -104,7 +103,7 @@ def _one(field_name: str, allowed: range) -> ItemFn:
         if not args:
             return str(getattr(s, field_name))
         if len(args) != 1:
-            raise Refused(INCORRECT)
+            raise Refused(Cme.INCORRECT_PARAMETERS)
         setattr(s, field_name, _int(args[0], allowed))
         return None
 
@@ -115,7 +114,7 @@ def _dataformat(s: SslSettings, args: tuple[Arg, ...]) -> str | None:
     if not args:
         return f"{s.send_format},{s.recv_format}"
     if len(args) != 2:
-        raise Refused(INCORRECT)
+        raise Refused(Cme.INCORRECT_PARAMETERS)
     s.send_format, s.recv_format = _int(args[0], range(2)), _int(args[1], range(2))
     return None
 
@@ -160,13 +159,13 @@ async def qsslcfg(ctx: Context, cmd: Command) -> None:
         ctx.error()  # not a BC660K-GL item (or an unquoted one)
         return
     if len(args) < 2:
-        raise Refused(INCORRECT)
+        raise Refused(Cme.INCORRECT_PARAMETERS)
     _ids(args)
     if name is None:
         _list(ctx, ctx.module)
     elif name in CERT_ITEMS:
         if len(args) != 3:
-            raise Refused(INCORRECT)  # the PEM comes in data mode, never inline
+            raise Refused(Cme.INCORRECT_PARAMETERS)  # the PEM comes in data mode, never inline
         await _enter_certificate(ctx, name)
         return
     else:
@@ -194,7 +193,7 @@ async def _enter_certificate(ctx: Context, name: str) -> None:
         ctx.ok()
         return
     if len(data) > CERT_MAX:
-        ctx.error(INCORRECT)
+        ctx.error(Cme.INCORRECT_PARAMETERS)
         return
     pem = ctx.module.certs.pem  # after the await: the module may have been reset
     if data:

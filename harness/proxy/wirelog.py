@@ -18,7 +18,7 @@ Bounded (issue 19, item 4): the proxy runs for the whole session, and a DUT that
 it, without end. At most ``max_records`` records and ``max_bytes`` bytes of frames are kept; the
 oldest go first (a case reads only its own slice, the newest records), and what a slice lost
 shows as one line in its rendering and as ``dropped`` in its JSON, like the transcript's and the
-URC queue's limits (harness/at/transcript.py, harness/at/channel.py). Seqs count every record,
+URC queue's limits (harness/at/transcript.py, harness/at/urc_queue.py). Seqs count every record,
 kept or dropped, so a mark taken before a flood still means the same place after it.
 """
 

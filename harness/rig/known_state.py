@@ -72,15 +72,19 @@ def _software_reset(channel: Any) -> None:
 
 
 def _radio_on(channel: Any) -> None:
-    """A case that turned the radio off (AT+CFUN=0) and failed before turning it on again must
+    """A case that turned the radio off (AT+CFUN=0) and failed before turning it on again, or a
+    module that keeps CFUN=0 across restarts and booted with the radio off (obs. fact 12), must
     not fail every case after it with "+QMTOPEN: <id>,3": turn it on and wait for registration,
-    reported by the +CEREG URC (AT+CEREG=1 for the while; 27.007 stat 1 home, 5 roaming)."""
-    if "+CFUN: 1" in _expect_ok(channel, "AT+CFUN?").lines:
+    reported by the +CEREG URC (AT+CEREG=1 for the while; 27.007 stat 1 home, 5 roaming). A radio
+    that is on and still searching (stat 2: registration takes a while) is waited for the same way."""
+    on = "+CFUN: 1" in _expect_ok(channel, "AT+CFUN?").lines
+    n, stat = _cereg(channel)
+    if on and stat != "2":
         return
-    n, _ = _cereg(channel)
     _expect_ok(channel, "AT+CEREG=1")
     try:
-        _expect_ok(channel, "AT+CFUN=1")
+        if not on:
+            _expect_ok(channel, "AT+CFUN=1")
         _, stat = _cereg(channel)  # registered at once: there is no change left to report
         if stat not in ("1", "5"):
             try:

@@ -24,7 +24,6 @@ from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from harness.rig.fields import _VAR, _VAR_NAME, EnvStr, _env, _fail, _field, _lookup, _not_bool, _Section
-from harness.spec.timing import BOOT_MAX_S
 
 # -- timing defaults (real seconds; a rig file overrides each) ---------------------------
 # Not from the MQTT note: from the BC660K-GL Hardware Design, where known, else rig habits.
@@ -35,9 +34,11 @@ RESET_PULSE_S = 0.1
 # VBAT held off during a power cycle: long enough for the supply's capacitors to discharge
 # so the module really browns out. Not from Quectel: a rig habit; big capacitors need more.
 POWER_OFF_S = 1.0
-# Deadline for RDY after power-on or reset: "several seconds" (DESIGN.md "Module facts");
-# the same 10 module seconds as harness.spec.timing.BOOT_MAX_S. A deadline, so generous.
-BOOT_S = BOOT_MAX_S
+# Deadline for RDY after power-on or reset, when the rig file sets it (else the ladder uses
+# harness.spec.timing.boot_deadline_s). A real BC660K-GL "routinely" needs more than about 9.7 s
+# after PWRKEY before it answers AT, and a host that works on hardware waits up to 30 s for it
+# (../shared/observations/real-modules.md fact 16, CF). A deadline, so generous: 30 s.
+BOOT_S = 30.0
 # A relay command or an operator answer taking longer than this is a failure, not a hang.
 TIMEOUT_S = 30.0
 

@@ -64,6 +64,8 @@ class Dut:
     def facts(self) -> dict[str, str]:
         """What every report's header says about the DUT."""
         facts = {**self.identity.facts(), "DUT URL": self.url, "Relay": self.relay.kind if self.relay else "none"}
+        if getattr(self.channel, "opened_as", self.url) != self.url:  # harness/at/port.py: rfc2217 without DTR/RTS
+            facts["DUT URL opened as"] = self.channel.opened_as
         if self.place is not None:
             facts["labgrid place"] = f"{self.place.name} at {self.place.coordinator}"
         return facts
@@ -159,43 +161,37 @@ def open_dut(rig: RigConfig, *, log_dir: Path | None = None, transcript: Transcr
     """The whole bring-up of a session's DUT; on a RigFault nothing started stays running, and a
     DUT that cannot be reached names the doctor's command for this rig. ``notify`` hears about a
     wait (a labgrid place held by someone else); default stderr."""
+    log = transcript or Transcript(secrets=rig.secrets())
     if rig.dut.kind == "labgrid":
-        return _open_place_dut(rig, transcript, notify)
+        place = acquire_place(rig, notify)
+        relay, channel, identity = _greet(rig, lambda: place_relay(rig, place),
+                                          lambda: open_place_port(rig, place, log), None, place)
+        return Dut(channel.url, channel, identity, rig.dut.time_scale, None, channel.url, relay, rig.dut.baud,
+                   place=place, resolve=place.serial_url)
     emulator = start_emulator(rig, log_dir) if rig.dut.kind == "emulator" else None
-    relay: Relay | None = None
-    channel: ATChannel | None = None
-    try:
-        relay = open_relay(rig, emulator)
-        channel = open_port(rig, emulator, transcript or Transcript(secrets=rig.secrets()))
-        identity = identify(channel)
-    except RigFault as exc:
-        release(channel, relay, emulator)
-        hint = f"; check the rig: {doctor_command(rig)}" if exc.status == RIG_BROKEN else ""
-        raise RigFault(f"{exc}{hint}", exc.status) from None
-    except BaseException:
-        release(channel, relay, emulator)
-        raise
+    relay, channel, identity = _greet(rig, lambda: open_relay(rig, emulator),
+                                      lambda: open_port(rig, emulator, log), emulator, None)
     return Dut(channel.url, channel, identity, rig.dut.time_scale, emulator,
                emulator.url if emulator else str(rig.dut.port), relay, rig.dut.baud)
 
 
-def _open_place_dut(rig: RigConfig, transcript: Transcript | None, notify: Callable[[str], None] | None) -> Dut:
-    place = acquire_place(rig, notify)
+def _greet(rig: RigConfig, relay_of: Callable[[], Relay | None], channel_of: Callable[[], ATChannel],
+           emulator: EmulatorProcess | None, place: Place | None) -> tuple[Relay | None, ATChannel, Identity]:
+    """The relay, the port and who answers on it, for whatever the DUT is (the emulator or a device,
+    or a labgrid place, already started or acquired): on any failure all of it is released again."""
     relay: Relay | None = None
     channel: ATChannel | None = None
     try:
-        relay = place_relay(rig, place)
-        channel = open_place_port(rig, place, transcript or Transcript(secrets=rig.secrets()))
-        identity = identify(channel)
+        relay = relay_of()
+        channel = channel_of()
+        return relay, channel, identify(channel)
     except RigFault as exc:
-        release(channel, relay, None, place)
+        release(channel, relay, emulator, place)
         hint = f"; check the rig: {doctor_command(rig)}" if exc.status == RIG_BROKEN else ""
         raise RigFault(f"{exc}{hint}", exc.status) from None
     except BaseException:
-        release(channel, relay, None, place)
+        release(channel, relay, emulator, place)
         raise
-    return Dut(channel.url, channel, identity, rig.dut.time_scale, None, channel.url, relay, rig.dut.baud,
-               place=place, resolve=place.serial_url)
 
 
 def release(channel: ATChannel | None, relay: Relay | None, emulator: EmulatorProcess | None,

@@ -68,6 +68,18 @@ def _timers(sec: str) -> tuple[IntParam, IntParam]:
             IntParam("retry_times", sec, 0, 10, 0, "<retry_times> ... Range: 0–10. Default value: 0."))
 
 
+def _cid_only(name: str, sec: str, title: str) -> Command:
+    """A command whose one parameter is <TCP_connectID>: AT+QMTCLOSE (3.3.3) and AT+QMTDISC (3.3.5),
+    which the note prints alike but for the name (test form, write form, result URC)."""
+    short = name.lstrip("+")
+    return Command(name, sec, title, (
+        Form(f"{sec}/{short}/test", "test", f"AT{name}=?", f"{name}: (range of supported <TCP_connectID>s)",
+             test_line=f"{name}: (0-4)"),
+        Form(f"{sec}/{short}/write", "write", f"AT{name}=<TCP_connectID>", f"AT{name}=<TCP_connectID>",
+             (_cid(sec),), 1, urc=f"{name}: <TCP_connectID>,<result>"),
+    ), (_cid(sec),))
+
+
 _QOS = ((0, "At most once"), (1, "At least once"), (2, "Exactly once"))
 _ERR = "ERROR Or +CME ERROR: <err>"
 
@@ -99,12 +111,7 @@ QMTOPEN = Command("+QMTOPEN", _S, "AT+QMTOPEN Open a Network Connection for MQTT
 
 # 3.3.3 -------------------------------------------------------------------------------------------
 _S = "3.3.3"
-QMTCLOSE = Command("+QMTCLOSE", _S, "AT+QMTCLOSE Close a Network Connection for MQTT Client", (
-    Form(f"{_S}/QMTCLOSE/test", "test", "AT+QMTCLOSE=?", "+QMTCLOSE: (range of supported <TCP_connectID>s)",
-         test_line="+QMTCLOSE: (0-4)"),
-    Form(f"{_S}/QMTCLOSE/write", "write", "AT+QMTCLOSE=<TCP_connectID>", "AT+QMTCLOSE=<TCP_connectID>",
-         (_cid(_S),), 1, urc="+QMTCLOSE: <TCP_connectID>,<result>"),
-), (_cid(_S),))
+QMTCLOSE = _cid_only("+QMTCLOSE", _S, "AT+QMTCLOSE Close a Network Connection for MQTT Client")
 
 # 3.3.4 -------------------------------------------------------------------------------------------
 _S = "3.3.4"
@@ -132,12 +139,7 @@ QMTCONN = Command("+QMTCONN", _S, "AT+QMTCONN Connect a Client to MQTT Server", 
 
 # 3.3.5 -------------------------------------------------------------------------------------------
 _S = "3.3.5"
-QMTDISC = Command("+QMTDISC", _S, "AT+QMTDISC Disconnect a Client from MQTT Server", (
-    Form(f"{_S}/QMTDISC/test", "test", "AT+QMTDISC=?", "+QMTDISC: (range of supported <TCP_connectID>s)",
-         test_line="+QMTDISC: (0-4)"),
-    Form(f"{_S}/QMTDISC/write", "write", "AT+QMTDISC=<TCP_connectID>", "AT+QMTDISC=<TCP_connectID>",
-         (_cid(_S),), 1, urc="+QMTDISC: <TCP_connectID>,<result>"),
-), (_cid(_S),))
+QMTDISC = _cid_only("+QMTDISC", _S, "AT+QMTDISC Disconnect a Client from MQTT Server")
 
 # 3.3.6 -------------------------------------------------------------------------------------------
 _S = "3.3.6"

@@ -19,6 +19,14 @@ CONNECT_ID = IntParam("TCP_connectID", SECTION, 0, 4, None,
 
 _QOS_MEANINGS = ((0, "At most once"), (1, "At least once"), (2, "Exactly once"))
 
+
+def _one_value(name: str, param: IntParam, test_name: str = "") -> CfgItem:
+    """An item with one value after <TCP_connectID> ("session", "keepalive", "version", "showrecvlen",
+    "echomode"): the note prints their write form and query response alike but for the names."""
+    return CfgItem(name, S, (param,), f'AT+QMTCFG="{name}",<TCP_connectID>[,<{param.name}>]',
+                   query=f"+QMTCFG: <{param.name}>", test_name=test_name)
+
+
 WILL = CfgItem(
     "will", S,
     (
@@ -58,23 +66,13 @@ TIMEOUT = CfgItem(
     query="+QMTCFG: <pkt_timeout>,<retry_times>,<timeout_notice>",
 )
 
-SESSION = CfgItem(
-    "session", S,
-    (IntParam("clean_session", S, 0, 1, 1, "<clean_session> Integer type. Configure the type of a session.",
-              unclear=LOST.format("1 (clean session)"),
-              meanings=((0, "Non-clean session"), (1, "Clean session"))),),
-    'AT+QMTCFG="session",<TCP_connectID>[,<clean_session>]',
-    query="+QMTCFG: <clean_session>",
-)
+SESSION = _one_value("session", IntParam(
+    "clean_session", S, 0, 1, 1, "<clean_session> Integer type. Configure the type of a session.",
+    unclear=LOST.format("1 (clean session)"), meanings=((0, "Non-clean session"), (1, "Clean session"))))
 
-KEEPALIVE = CfgItem(
-    "keepalive", S,
-    (IntParam("keep_alive_time", S, 0, 3600, 120,
-              "<keep_alive_time> Integer type. Keep-alive time. Range: 0–3600. Default value: 120.",
-              meanings=((0, "The client is not disconnected"),)),),
-    'AT+QMTCFG="keepalive",<TCP_connectID>[,<keep_alive_time>]',
-    query="+QMTCFG: <keep_alive_time>",
-)
+KEEPALIVE = _one_value("keepalive", IntParam(
+    "keep_alive_time", S, 0, 3600, 120, "<keep_alive_time> Integer type. Keep-alive time. Range: 0–3600. "
+    "Default value: 120.", meanings=((0, "The client is not disconnected"),)))
 
 ALIAUTH = CfgItem(
     "aliauth", S,
@@ -93,35 +91,20 @@ ALIAUTH = CfgItem(
     query_optional=True,
 )
 
-VERSION = CfgItem(
-    "version", S,
-    (IntParam("version_num", S, 0, 1, 1, "<version_num> Integer type. MQTT version number",
-              unclear=LOST.format("1 (MQTT 3.1.1)"),
-              meanings=((0, "MQTT version 3.1.0"), (1, "MQTT version 3.1.1"))),),
-    'AT+QMTCFG="version",<TCP_connectID>[,<version_num>]',
-    query="+QMTCFG: <version_num>",
-)
+VERSION = _one_value("version", IntParam(
+    "version_num", S, 0, 1, 1, "<version_num> Integer type. MQTT version number",
+    unclear=LOST.format("1 (MQTT 3.1.1)"), meanings=((0, "MQTT version 3.1.0"), (1, "MQTT version 3.1.1"))))
 
-SHOWRECVLEN = CfgItem(
-    "showrecvlen", S,
-    (IntParam("show_flag", S, 0, 1, 0,
-              "<show_flag> Integer type. Indicates whether to show the length of received data",
-              unclear=LOST.format("0 (not shown)"),
-              meanings=((0, "Not show the length of received data"), (1, "Show the length of received data"))),),
-    'AT+QMTCFG="showrecvlen",<TCP_connectID>[,<show_flag>]',
-    query="+QMTCFG: <show_flag>",
-)
+SHOWRECVLEN = _one_value("showrecvlen", IntParam(
+    "show_flag", S, 0, 1, 0, "<show_flag> Integer type. Indicates whether to show the length of received data",
+    unclear=LOST.format("0 (not shown)"),
+    meanings=((0, "Not show the length of received data"), (1, "Show the length of received data"))))
 
-ECHOMODE = CfgItem(
-    "echomode", S,
-    (IntParam("echo_mode", S, 0, 1, 0,
-              "<echo_mode> Integer type. Whether to echo input data to the UART in data mode.",
-              unclear=LOST.format("0 (no echo)"),
-              meanings=((0, "Not echo input data to the UART"), (1, "Echo input data to the UART"))),),
-    'AT+QMTCFG="echomode",<TCP_connectID>[,<echo_mode>]',
-    query="+QMTCFG: <echo_mode>",
-    test_name="echo_mode",  # 3.3.1 test form: +QMTCFG: "echo_mode",... (harness.spec.unclear)
-)
+ECHOMODE = _one_value("echomode", IntParam(
+    "echo_mode", S, 0, 1, 0, "<echo_mode> Integer type. Whether to echo input data to the UART in data mode.",
+    unclear=LOST.format("0 (no echo)"),
+    meanings=((0, "Not echo input data to the UART"), (1, "Echo input data to the UART"))),
+    test_name="echo_mode")  # 3.3.1 test form: +QMTCFG: "echo_mode",... (harness.spec.unclear)
 
 DATAFORMAT = CfgItem(
     "dataformat", S,

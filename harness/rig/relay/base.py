@@ -10,7 +10,7 @@ driver module registers its factory on import.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from harness.rig.relay_schema import RelayConfig
@@ -71,13 +71,18 @@ class Relay:
     def cycle(self, off_s: float | None = None) -> None:
         """Power off, wait ``off_s`` (default relay.power_off_s), power on."""
         self.off()
-        self.sleep(self.config.power_off_s if off_s is None else off_s)
+        self.sleep(self.off_time(off_s))
         self.on()
 
     def pulse(self, width_s: float | None = None) -> None:
         raise self.error("this relay has no reset control")
 
+    def off_time(self, off_s: float | None) -> float:
+        """How long a power cycle keeps the DUT off: ``off_s``, default relay.power_off_s."""
+        return self.config.power_off_s if off_s is None else off_s
+
     def width(self, width_s: float | None) -> float:
+        """How long a reset pulse holds RESET_N: ``width_s``, default relay.reset_pulse_s."""
         return self.config.reset_pulse_s if width_s is None else width_s
 
     def close(self) -> None:
@@ -92,7 +97,14 @@ class Relay:
 
 class LineRelay(Relay):
     """A relay that drives named lines (power, reset) with `_set(function, active)`: power on/off
-    and the reset pulse are the same for GPIO, DTR/RTS and HID boards, only `_set` differs."""
+    and the reset pulse are the same for GPIO, DTR/RTS and HID boards, only `_set` differs. What
+    the rig file names (relay.lines or relay.channels: function -> line) is what it can do."""
+
+    def __init__(self, config: RelayConfig, lines: Mapping[str, object], *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(config, sleep=sleep)
+        self.can_power = "power" in lines
+        self.can_reset = "reset" in lines
 
     def on(self) -> None:
         self._set("power", True)

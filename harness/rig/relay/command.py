@@ -41,9 +41,8 @@ class CommandRelay(Relay):
         self._run("power_off")
 
     def cycle(self, off_s: float | None = None) -> None:
-        off_s = self.config.power_off_s if off_s is None else off_s
         if self.commands is not None and self.commands.power_cycle is not None:
-            self._run("power_cycle", RELAY_OFF_S=f"{off_s:g}")
+            self._run("power_cycle", RELAY_OFF_S=f"{self.off_time(off_s):g}")
         else:
             super().cycle(off_s)
 

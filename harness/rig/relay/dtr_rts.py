@@ -21,10 +21,8 @@ from harness.rig.relay_schema import RelayConfig
 @register_driver("dtr_rts")
 class DtrRtsRelay(LineRelay):
     def __init__(self, config: RelayConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(config, sleep=sleep)
+        super().__init__(config, config.lines, sleep=sleep)
         self.lines = dict(config.lines)
-        self.can_power = "power" in self.lines
-        self.can_reset = "reset" in self.lines
         self._port: Any = None
 
     def close(self) -> None:

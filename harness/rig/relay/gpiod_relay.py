@@ -27,11 +27,9 @@ class GpiodRelay(LineRelay):
     def __init__(self, config: RelayConfig, *, gpiod: Any = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         """``gpiod``: the libgpiod module (default: the real one); tests pass a fake chip's."""
-        super().__init__(config, sleep=sleep)
+        super().__init__(config, config.channels, sleep=sleep)
         self._gpiod = gpiod
         self.offsets = dict(config.channels)
-        self.can_power = "power" in self.offsets
-        self.can_reset = "reset" in self.offsets
         self._request: Any = None
 
     def close(self) -> None:

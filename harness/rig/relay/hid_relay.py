@@ -32,11 +32,9 @@ HIDAPI_LIBS = "libhidapi-hidraw.so.0 or libhidapi-libusb.so.0 (Debian: libhidapi
 class HidRelay(LineRelay):
     def __init__(self, config: RelayConfig, *, hid: Any = None, sleep: Callable[[float], None] = time.sleep) -> None:
         """``hid``: the `hid` module (default: the real one); tests pass a fake board's."""
-        super().__init__(config, sleep=sleep)
+        super().__init__(config, config.channels, sleep=sleep)
         self._hid = hid
         self.channels = dict(config.channels)
-        self.can_power = "power" in self.channels
-        self.can_reset = "reset" in self.channels
         self.device = config.device or (f"serial {config.serial}" if config.serial else None)
         self._dev: Any = None
 

@@ -44,7 +44,7 @@ class LabgridRelay(Relay):
         self._power("off")
 
     def cycle(self, off_s: float | None = None) -> None:
-        self._power("cycle", self.config.power_off_s if off_s is None else off_s)
+        self._power("cycle", self.off_time(off_s))
 
     def _power(self, action: str, off_s: float | None = None) -> None:
         try:

@@ -36,8 +36,7 @@ class ManualRelay(Relay):
         self._ask("Switch the DUT's power OFF (VBAT)")
 
     def cycle(self, off_s: float | None = None) -> None:
-        off_s = self.config.power_off_s if off_s is None else off_s
-        self._ask(f"Power-cycle the DUT: VBAT off for at least {off_s:g} s, then on again")
+        self._ask(f"Power-cycle the DUT: VBAT off for at least {self.off_time(off_s):g} s, then on again")
 
     def pulse(self, width_s: float | None = None) -> None:
         self._ask(f"Reset the DUT: hold RESET_N low for about {self.width(width_s) * 1000:.0f} ms")
