@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # Debian packages: mosquitto, the second real broker (`--broker mosquitto`), and ser2net, the remote
-# serial port of a lab (tests/test_ser2net.py). Installed only when missing and we are root;
+# serial port of a lab (tests/at/test_ser2net.py). Installed only when missing and we are root;
 # otherwise one line says how, and their tests skip with that reason.
 # Debian puts both in /usr/sbin, which a non-root PATH may lack: look there too.
 DEB_PACKAGES := mosquitto mosquitto-clients ser2net
@@ -54,10 +54,11 @@ test: venv deps labgrid
 
 # The full proof: the whole suite against every faulty firmware profile (make test runs each
 # profile against the suite modules where its failures are expected), the emulator fuzz for 300 s
-# (15 s in make test), and the whole suite on the emulated NB-IoT link (--network nbiot, about 5 min;
+# (15 s in make test), the whole suite behind a byte relay (a few modules in make test), and the
+# whole suite on the emulated NB-IoT link (--network nbiot, about 5 min;
 # its reports in $(REPORT_DIR)/proof-nbiot).
 proof: venv deps
-	BC660K_PROOF_FULL=1 $(BIN)/pytest tests/test_fault_profiles.py tests/test_emulator_fuzz.py -p no:cacheprovider $(PYTEST_ARGS)
+	BC660K_PROOF_FULL=1 $(BIN)/pytest tests/emulator/test_fault_profiles.py tests/emulator/test_emulator_fuzz.py tests/at/test_byte_relay.py -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/pytest suites -p no:cacheprovider --network nbiot --report-dir $(REPORT_DIR)/proof-nbiot $(PYTEST_ARGS)
 
 # The Allure HTML of the last run (reports/allure-report/index.html, one file, offline), with the

@@ -128,7 +128,7 @@ def all_round_trips(n: int = 100, rounds: int = 5) -> list[dict[str, Any]]:
 
 
 def known_state_reset(n: int = 20, time_scale: float = 0.1) -> dict[str, Any]:
-    """The setup every case pays (fixtures/modem.py: harness/rig/known_state.py), timed alone on a
+    """The setup every case pays (harness/plugin/fixtures/modem.py: harness/rig/known_state.py), timed alone on a
     module already in its known state: how many AT commands it sends and what they cost."""
     from harness.rig.known_state import reset_to_known_state
 

@@ -229,7 +229,8 @@ def overhead_table(r: dict[str, Any]) -> str:
     top = e["top_fixed_cases"]
     cases = ", ".join(f"`{k.split('::')[-1]}` {v:.2f} s" for k, v in top["top"][:5])
     ks = r.get("known_state_reset")
-    reset = (f" The setup is the known-state reset (fixtures/modem.py), timed alone at {ks['ms']:.1f} ms for "
+    reset = (" The setup is the known-state reset (harness/plugin/fixtures/modem.py), "
+             f"timed alone at {ks['ms']:.1f} ms for "
              f"{ks['at_commands']} AT commands ({ks['ms_per_command']:.2f} ms each)." if ks else "")
     return ("Where the fixed (unscaled) time goes, from the phase clock at both time scales:\n\n" + "\n".join(lines)
             + f"\n\nMedian fixed time of one case (setup + call + teardown): {top['median_case_fixed_ms']} ms."

@@ -1,5 +1,6 @@
 """Helpers shared by the AT+QMTCFG suites (3.3.1), the syntax suite (3.1.2) and the 6.1 replay;
-the QMT steps themselves (open, connect, reset, T1 per connect ID) are the `qmt` fixture's (fixtures/qmt.py).
+the QMT steps themselves (open, connect, reset, T1 per connect ID) are the `qmt` fixture's
+(harness/plugin/fixtures/qmt.py).
 
 Only AT over the channel and the broker side: nothing here reaches into the emulator, so the
 same helpers drive a physical module. Expectations come from harness.spec (the note as data).
@@ -13,12 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from fixtures.qmt import Qmt
-from fixtures.wire import Wire
 from harness.at import ATChannel
 from harness.at.flows import is_error
 from harness.at.lines import Response
 from harness.mqtt import codec
+from harness.plugin.fixtures.qmt import Qmt
+from harness.plugin.fixtures.wire import Wire
 from harness.spec.qmtcfg import CONNECT_ID, DEFAULT_WRITES, ITEMS
 from harness.spec.timing import deadline_s
 

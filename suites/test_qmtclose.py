@@ -5,6 +5,7 @@ and the 300 ms maximum response time."""
 from __future__ import annotations
 
 import pytest
+from _write_forms import BAD_ONLY_CID_IDS, assert_test_form_line, bad_only_cid_args
 
 from harness.at import Response
 from harness.at.flows import for_id, is_error
@@ -14,7 +15,6 @@ from harness.spec.commands import QMTCLOSE
 pytestmark = pytest.mark.spec("3.3.3")
 
 CID = QMTCLOSE.param("TCP_connectID")
-TEST = QMTCLOSE.form("test")
 
 
 def close_failed(qmt, line: str, cid: int | None, observe) -> None:
@@ -30,7 +30,7 @@ def close_failed(qmt, line: str, cid: int | None, observe) -> None:
 @pytest.mark.covers("3.3.3/QMTCLOSE/test", "3.3.3/QMTCLOSE")
 def test_test_form_exact_line(qmt):
     """3.3.3: "+QMTCLOSE: (range of supported <TCP_connectID>s)"."""
-    assert qmt.lines(TEST.syntax) == [TEST.test_line]
+    assert_test_form_line(qmt, QMTCLOSE)
 
 
 @pytest.mark.covers("3.3.3/QMTCLOSE/write", "3.3.3/QMTCLOSE/TCP_connectID", "3.3.3/QMTCLOSE/result/0",
@@ -96,8 +96,7 @@ def test_second_close_fails(modem, qmt, wire, observe):
 
 
 @pytest.mark.covers("3.3.3/QMTCLOSE/TCP_connectID")
-@pytest.mark.parametrize("arg", [*map(str, CID.invalid_values()), "a", "", '"0"', "0,1"],
-                         ids=["below", "above", "not_integer", "missing", "quoted", "extra"])
+@pytest.mark.parametrize("arg", bad_only_cid_args(CID), ids=BAD_ONLY_CID_IDS)
 def test_bad_connect_id_is_refused(modem, qmt, wire, arg):
     """<TCP_connectID> "Integer type ... Range: 0–4", the only parameter: an open ID 0 stays open."""
     qmt.open(wire, 0)

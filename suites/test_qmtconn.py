@@ -6,6 +6,7 @@ note 1 (the same client ID twice). Verdicts on the client's packets come from th
 from __future__ import annotations
 
 import pytest
+from _write_forms import assert_test_form_line
 
 from harness.at import ATTimeout
 from harness.at.flows import for_id, is_error
@@ -20,7 +21,6 @@ CID = QMTCONN.param("TCP_connectID")
 CLIENT_ID = QMTCONN.param("clientID")
 USER = QMTCONN.param("user_name")
 PASSWORD = QMTCONN.param("pass_word")
-TEST = QMTCONN.form("test")
 RET_CODES = values("+QMTCONN", "ret_code")
 QMTSTAT_CODES = range(1, 8)
 
@@ -42,7 +42,7 @@ def no_connect_sent(qmt, conn, cid: int = 0) -> None:
 @pytest.mark.covers("3.3.4/QMTCONN/test", "3.3.4/QMTCONN", "unclear/conn_test_names")
 def test_test_form_exact_line(qmt):
     """3.3.4 test form, printed in 6.1 as "+QMTCONN: (0-4),<clientID>,<username>,<password>"."""
-    assert qmt.lines(TEST.syntax) == [TEST.test_line]
+    assert_test_form_line(qmt, QMTCONN)
 
 
 @pytest.mark.covers("3.3.4/QMTCONN/read", "unclear/read_form_lines")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from _write_forms import BAD_ONLY_CID_IDS, assert_test_form_line, bad_only_cid_args
 
 from harness.at import Response
 from harness.at.flows import for_id, is_error
@@ -15,7 +16,6 @@ from harness.spec.timing import GRACE_S, deadline_s
 pytestmark = pytest.mark.spec("3.3.5")
 
 CID = QMTDISC.param("TCP_connectID")
-TEST = QMTDISC.form("test")
 QMTSTAT_CODES = range(1, 8)  # 5.1 Table 4; "8-255 Reserved for future use."
 # 3.3.5: DISCONNECT says the client "is about to close its TCP/IP connection": nothing stays open.
 CLOSED_AFTER_DISC = reading("3.3.5/QMTDISC/closes_tcp", [])
@@ -32,7 +32,7 @@ def disc_failed(qmt, cid: int, observe) -> None:
 @pytest.mark.covers("3.3.5/QMTDISC/test", "3.3.5/QMTDISC")
 def test_test_form_exact_line(qmt):
     """3.3.5: "+QMTDISC: (range of supported <TCP_connectID>s)"."""
-    assert qmt.lines(TEST.syntax) == [TEST.test_line]
+    assert_test_form_line(qmt, QMTDISC)
 
 
 @pytest.mark.covers("3.3.5/QMTDISC/write", "3.3.5/QMTDISC/TCP_connectID", "3.3.5/QMTDISC/result/0",
@@ -101,8 +101,7 @@ def test_second_disconnect_fails(modem, qmt, wire, observe):
 
 
 @pytest.mark.covers("3.3.5/QMTDISC/TCP_connectID")
-@pytest.mark.parametrize("arg", [*map(str, CID.invalid_values()), "a", "", '"0"', "0,1"],
-                         ids=["below", "above", "not_integer", "missing", "quoted", "extra"])
+@pytest.mark.parametrize("arg", bad_only_cid_args(CID), ids=BAD_ONLY_CID_IDS)
 def test_bad_connect_id_is_refused(modem, qmt, wire, arg):
     """<TCP_connectID> "Integer type ... Range: 0–4": refused, and connected ID 0 stays connected."""
     qmt.open_connect(wire, "dut-disc-bad")

@@ -4,6 +4,7 @@ past them, and every <result> provoked by its cause, checked on the UART and on 
 from __future__ import annotations
 
 import pytest
+from _write_forms import assert_test_form_line
 
 from harness.at import Response
 from harness.at.flows import is_error
@@ -16,7 +17,6 @@ pytestmark = pytest.mark.spec("3.3.2")
 CID = QMTOPEN.param("TCP_connectID")
 HOST = QMTOPEN.param("host_name")
 PORT = QMTOPEN.param("port")
-TEST = QMTOPEN.form("test")
 RESULTS = values("+QMTOPEN")
 NO_SUCH_HOST = "no-such-broker.invalid"  # RFC 6761: names under .invalid never resolve
 
@@ -54,7 +54,7 @@ def no_connection_reached(wire) -> None:
 @pytest.mark.covers("3.3.2/QMTOPEN/test", "3.3.2/QMTOPEN")
 def test_test_form_exact_line(qmt):
     """3.3.2: "+QMTOPEN: (range of supported <TCP_connectID>s),<host_name>,(range of supported <port>s)"."""
-    assert qmt.lines(TEST.syntax) == [TEST.test_line]
+    assert_test_form_line(qmt, QMTOPEN)
 
 
 @pytest.mark.covers("3.3.2/QMTOPEN/read", "unclear/read_form_lines")

@@ -7,6 +7,7 @@ choose (a lower QoS, 0x80). Retransmission (<result> 1/2) lives in test_timers.p
 from __future__ import annotations
 
 import pytest
+from _write_forms import cut_short, msgid_misuses
 
 from harness.at.flows import is_error
 from harness.mqtt import codec
@@ -110,16 +111,12 @@ def test_topic_of_257_bytes_is_refused(modem, qmt, wire, tag):
 
 
 BAD_LINES = {
-    "msgID text": 'AT+QMTSUB=0,abc,"t/{tag}",1',
-    "msgID quoted": 'AT+QMTSUB=0,"7","t/{tag}",1',
-    "msgID fraction": 'AT+QMTSUB=0,1.5,"t/{tag}",1',
+    **msgid_misuses("+QMTSUB", '"t/{tag}",1'),
     "QoS text": 'AT+QMTSUB=0,7,"t/{tag}",x',
     "QoS quoted": 'AT+QMTSUB=0,7,"t/{tag}","1"',
     "QoS empty": 'AT+QMTSUB=0,7,"t/{tag}",',
     "QoS missing": 'AT+QMTSUB=0,7,"t/{tag}"',
-    "topic missing": "AT+QMTSUB=0,7",
-    "all missing": "AT+QMTSUB=0",
-    "no parameters": "AT+QMTSUB=",
+    **cut_short("+QMTSUB"),
     "second QoS missing": 'AT+QMTSUB=0,7,"t/{tag}",1,"u/{tag}"',
     "connect ID text": 'AT+QMTSUB=a,7,"t/{tag}",1',
 }

@@ -6,6 +6,7 @@ topics in order, and afterwards no more deliveries for the topics left. Retransm
 from __future__ import annotations
 
 import pytest
+from _write_forms import cut_short, msgid_misuses
 
 from harness.at.flows import is_error
 from harness.mqtt import codec
@@ -80,12 +81,8 @@ def test_topic_of_257_bytes_is_refused(modem, qmt, wire, tag):
 
 
 BAD_LINES = {
-    "msgID text": 'AT+QMTUNS=0,abc,"t/{tag}"',
-    "msgID quoted": 'AT+QMTUNS=0,"7","t/{tag}"',
-    "msgID fraction": 'AT+QMTUNS=0,1.5,"t/{tag}"',
-    "topic missing": "AT+QMTUNS=0,7",
-    "all missing": "AT+QMTUNS=0",
-    "no parameters": "AT+QMTUNS=",
+    **msgid_misuses("+QMTUNS", '"t/{tag}"'),
+    **cut_short("+QMTUNS"),
     "connect ID text": 'AT+QMTUNS=x,7,"t/{tag}"',
 }
 

@@ -45,7 +45,7 @@ def _one_way(modem) -> float:
 
 
 def _timeout(qmt, retry: int, notice: int, pkt: int = PKT_TIMEOUT) -> None:
-    """3.3.1 AT+QMTCFG="timeout" on connect ID 0 (fixtures/qmt.py: its deadlines follow); on a slow
+    """3.3.1 AT+QMTCFG="timeout" on connect ID 0 (harness/plugin/fixtures/qmt.py: its deadlines follow); on a slow
     uplink T1 is raised to just above its round trip, so an answer can come within T1."""
     qmt.uplink_timeout(0, pkt, retry, notice)
 

@@ -1,11 +1,15 @@
-"""The shared fixtures of the harness's own tests (the conformance suite's are in fixtures/, loaded by
-the root conftest.py for every run). A test module keeps only what is its own.
+"""The shared fixtures of the harness's own tests (the conformance suite's are the plugin's,
+harness/plugin/fixtures/, loaded through its pytest11 entry point). A test module keeps only what
+is its own; the test modules sit in folders that mirror harness/ (tests/at/, tests/emulator/, ...),
+and the helper modules here (emulated.py, run_project.py, ...) are importable from all of them.
 
 - `emulator` (module): an emulator for the module, at the module's `SCALE` and started with its
   `EMULATOR_START` (keyword arguments of EmulatorProcess.start) when it sets one; when it stops,
   no handler may have crashed (tests/emulated.py). A module that needs more (a parametrized
   network, the log text) declares its own `emulator`, and `at` follows it.
 - `at` (function): a channel to that emulator's module, just reset (tests/emulated.py).
+- `link` (module): a byte-exact host on that emulator, of the module's `Uart` class when it has
+  one (tests/raw_uart.py), one connection for the whole module.
 - `amqtt_broker`, `mosquitto_broker` (skips where mosquitto is not installed) and
   `mosquitto_or_amqtt` (module): a started broker on loopback.
 - `proxy` (function): a fault proxy (harness.proxy) in front of `amqtt_broker`; no proxy thread
@@ -29,13 +33,14 @@ from pathlib import Path
 
 import pytest
 from emulated import fresh_module, mosquitto_else_amqtt, running_emulator
+from raw_uart import RawUart, kept_open
 
 from harness.at.channel import ATChannel
 from harness.broker.embedded import EmbeddedBroker
 from harness.broker.mosquitto import MosquittoBroker, missing_reason
 from harness.emulator.launcher import EmulatorProcess
 from harness.pki import SessionPki
-from harness.plugin import run_life
+from harness.plugin.hooks import run_life
 from harness.proxy import FaultProxy
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
@@ -57,6 +62,13 @@ def emulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def at(emulator: EmulatorProcess, request: pytest.FixtureRequest) -> Iterator[ATChannel]:
     with fresh_module(emulator.url, _scale(request)) as ch:
         yield ch
+
+
+@pytest.fixture(scope="module")
+def link(emulator: EmulatorProcess, request: pytest.FixtureRequest) -> Iterator[RawUart]:
+    """A byte-exact host on `emulator`: the module's `Uart` (a raw_uart.RawUart with its own
+    helpers), one connection for the whole module."""
+    yield from kept_open(getattr(request.module, "Uart", RawUart), emulator.url)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""A pytest plugin for tests/test_coverage.py and tests/test_yardsticks.py: after collection,
+"""A pytest plugin for tests/report/test_coverage.py and tests/spec/test_yardsticks.py: after collection,
 writes what each case cites as JSON to $COVERAGE_DUMP (`covers` markers, and the MQTT 3.1.1
 statements its source cites), so coverage is computed from a real collection of the suites without
 a conformance run (which would write a report directory)."""
@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from harness.plugin import statement_citations
+from harness.plugin.hooks import statement_citations
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

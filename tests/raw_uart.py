@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import serial
 
@@ -32,3 +33,16 @@ class RawUart:
 
     def close(self) -> None:
         self.port.close()
+
+
+U = TypeVar("U", bound=RawUart)
+
+
+def kept_open(kind: type[U], url: str) -> Iterator[U]:
+    """One connection for a whole test module (a module-scoped fixture yields from this): pyserial
+    sleeps 0.3 s in every socket close, so a connection per case would cost that each time."""
+    uart = kind(url)
+    try:
+        yield uart
+    finally:
+        uart.close()

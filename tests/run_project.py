@@ -3,12 +3,13 @@ run to signal or wait on), both in a directory of the test's choosing, with the 
 packages importable and no cache written.
 
 Mostly that directory is a throw-away conformance project in a temporary directory (`make_project`):
-the product's plugin and fixtures (the same list as the root conftest.py), a rig file, and case
+a rig file (so the product's plugin, loaded through its pytest11 entry point, is active) and case
 modules under its own suites/, so a real pytest run of those cases is a conformance run with every
 report, against a real emulator, and its reports land in the project (`<project>/reports`), never
 in the repository's reports/. A run in the repository itself (`run(ROOT, "suites/...")`) must
-name a temporary `--report-dir` (`run` and `start` refuse it otherwise); tests/conftest.py fails
-the session if a run of the harness's tests touched reports/ all the same.
+name a temporary `--report-dir` (`run` and `start` refuse it otherwise, unless the caller says it
+checks where the reports go: a rig file in its tmp dir naming them);
+tests/conftest.py fails the session if a run of the harness's tests touched reports/ all the same.
 
 Used by the tests that check what the reports say about a run (verdicts, cut-short runs, rig faults)."""
 
@@ -26,14 +27,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUGINS = re.search(r"pytest_plugins = \[(.*?)\]", (ROOT / "conftest.py").read_text(), re.S)
 EMULATOR_RIG = "dut: {kind: emulator, time_scale: 0.1}\n"
 
 
 def make_project(tmp: Path, cases: dict[str, str], rig: str = EMULATOR_RIG) -> Path:
     """`cases`: module name -> source, written under tmp/suites/. Returns the project directory."""
-    assert PLUGINS is not None, "conftest.py lost its pytest_plugins list"
-    (tmp / "conftest.py").write_text(f"pytest_plugins = [{PLUGINS.group(1)}]\n")
     (tmp / "pytest.ini").write_text("[pytest]\ntestpaths = suites\naddopts = -ra --strict-markers\n"
                                     "junit_family = xunit1\njunit_logging = system-out\n")
     (tmp / "rig.yaml").write_text(rig)
@@ -79,19 +77,26 @@ def env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def command(*args: str) -> list[str]:
+    """The pytest command line for `args`, with no cache written."""
     return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
 
 
 def _reports_elsewhere(project: Path, args: tuple[str, ...]) -> None:
-    """A run in the repository itself names where its reports go: never the repository's reports/."""
+    """A run in the repository itself names where its reports go (`--report-dir`), never the
+    repository's reports/."""
     if Path(project).resolve() == ROOT:
         assert any(a.startswith("--report-dir") for a in args), f"pytest {' '.join(args)}: give --report-dir"
 
 
-def run(project: Path, *args: str, timeout: float = 120,
-        extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """pytest `args` in `project`, to the end; stdout and stderr captured apart."""
-    _reports_elsewhere(project, args)
+def run(project: Path, *args: str, timeout: float = 120, extra_env: Mapping[str, str] | None = None,
+        reports_checked_by_caller: bool = False) -> subprocess.CompletedProcess[str]:
+    """pytest `args` in `project`, to the end; stdout and stderr captured apart.
+
+    `reports_checked_by_caller`: a run in the repository without `--report-dir` whose rig file (in
+    the test's tmp dir) says where the reports go, or that stops at start-up; the caller checks where
+    its reports went, and tests/conftest.py fails the session if reports/ changed all the same."""
+    if not reports_checked_by_caller:
+        _reports_elsewhere(project, args)
     return subprocess.run(command(*args), cwd=project, env=env(extra_env), capture_output=True, text=True,
                           timeout=timeout)
 

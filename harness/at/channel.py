@@ -215,7 +215,7 @@ class ATChannel(Pairing, Resync, LineRouter):
     def take_protocol_errors(self) -> list[str]:
         """DUT protocol errors seen while no command was pending (one final result too many after
         the last answer), taken so the caller can fail the exchange that caused them now rather
-        than have the next command raise them. Used at the end of a case (fixtures/modem.py)."""
+        than have the next command raise them. Used at the end of a case (harness/plugin/fixtures/modem.py)."""
         with self._cond:
             found, self._faults = self._faults, []
         return found

@@ -1,7 +1,7 @@
 """The few AT exchanges an MQTT session is made of (3.3.2-3.3.8), pytest-free, over an ATChannel.
 
 Used by the rig (harness/rig/account.py, the doctor) and the harness's own tests; the suites take
-the same exchanges through the `qmt` steps object (fixtures/qmt.py), which adds the deadlines per
+the same exchanges through the `qmt` steps object (harness/plugin/fixtures/qmt.py), which adds the deadlines per
 connect ID. No verdict is given here: a step that does not get the answer it needs to go on (OK,
 or "+QMTOPEN: <id>,0" for an open meant to succeed) raises StepFailed, naming the command and
 what came back, so a case fails at the step that broke, not three steps later; what the answers

@@ -2,12 +2,12 @@
 
 Why: a case whose verdict rests on broker behaviour that the rig's broker does not have (amqtt's
 unenforced keep-alive, say) would blame the DUT for the broker. Such a case declares the need
-(``@pytest.mark.needs_broker("keepalive_enforced")`` in fixtures/broker.py) and is skipped with a
+(``@pytest.mark.needs_broker("keepalive_enforced")`` in harness/plugin/fixtures/broker.py) and is skipped with a
 reason naming the broker, its version and, where there is one, the upstream issue - never silently.
 
 The capability tables themselves live with each broker (EmbeddedBroker.CAPABILITIES,
-MosquittoBroker.CAPABILITIES) and are checked on the wire by tests/test_broker_embedded.py and
-tests/test_mosquitto.py; this module only reads them.
+MosquittoBroker.CAPABILITIES) and are checked on the wire by tests/broker/test_broker_embedded.py and
+tests/broker/test_mosquitto.py; this module only reads them.
 """
 
 from __future__ import annotations

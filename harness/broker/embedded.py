@@ -42,7 +42,7 @@ from harness.broker._amqtt import PREFIX as _PREFIX
 from harness.broker._amqtt import QUIET as _QUIET
 from harness.broker._amqtt import AmqttBroker, BindError, find_cause, hash_users, install_quiet_filter, one_line
 from harness.broker.errors import BrokerError
-from harness.broker.lifecycle import RestartableBroker
+from harness.broker.lifecycle import RestartableBroker, capability_table
 from harness.loop_thread import LoopThread
 from harness.pki.files import TlsFiles
 
@@ -66,21 +66,14 @@ class EmbeddedBroker(RestartableBroker):
     kind = "amqtt"
     # What amqtt 0.12.1 does where MQTT 3.1.1 leaves room or where it deviates (the broker issue).
     # True/False: supported/enforced or not. Verdicts on the DUT never rest on a False entry.
-    CAPABILITIES: ClassVar[dict[str, bool | int]] = {
-        "mqtt311": True,
-        "mqtt31": False,               # MQIsdp CONNECT is dropped without a CONNACK
-        "keepalive_enforced": False,   # a silent client is not disconnected after 1.5 x keep-alive
-        "pubrel_retry_ok": False,      # a retransmitted PUBREL gets no PUBCOMP
-        "qos_downgrade": False,        # delivers at the subscription QoS, not min(publish, subscription)
-        "persistent_sessions": True,   # clean_session=0 kept (see OpenAuthPlugin)
-        "client_id_takeover": False,       # the first client with the same client id is not disconnected [MQTT-3.1.4-2]
-        "retain": True,
-        "will": True,
-        "max_qos": 2,
-        "tls": True,
-        "mtls_required": False,        # set per instance: True when TlsFiles.require_client_cert
-        "duplicate_qos2_limit": 4,     # PUBREC to at least 4 duplicate QoS 2 PUBLISHes before PUBREL (tested)
-    }
+    # Also: an MQIsdp CONNECT (mqtt31) is dropped without a CONNACK; clean_session=0 is kept (see OpenAuthPlugin).
+    CAPABILITIES: ClassVar[dict[str, bool | int]] = capability_table(
+        keepalive_enforced=False,   # a silent client is not disconnected after 1.5 x keep-alive
+        pubrel_retry_ok=False,      # a retransmitted PUBREL gets no PUBCOMP
+        qos_downgrade=False,        # delivers at the subscription QoS, not min(publish, subscription)
+        client_id_takeover=False,   # the first client with the same client id is not disconnected [MQTT-3.1.4-2]
+        duplicate_qos2_limit=4,     # PUBREC to at least 4 duplicate QoS 2 PUBLISHes before PUBREL (tested)
+    )
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None,
                  tls_port: int = 0, allow_anonymous: bool = True,

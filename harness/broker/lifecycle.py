@@ -1,5 +1,6 @@
 """What the two real brokers share as things a run starts and stops: a context manager, restart on
-the ports of the last good start, and how they show themselves in a log line.
+the ports of the last good start, how they show themselves in a log line, and the shape of their
+capability tables (``capability_table``).
 
 Why a module of its own: EmbeddedBroker (amqtt in this process, embedded.py) and MosquittoBroker (a
 subprocess, mosquitto.py) start and stop in wholly different ways, but a restart is the same logic
@@ -11,6 +12,33 @@ from __future__ import annotations
 
 import threading
 from typing import Self
+
+# What MQTT 3.1.1 asks of a server, as capability -> value: a broker's table states only where it
+# differs (capability_table), so the two brokers' tables cannot drift apart in their keys.
+_MQTT311_SERVER: dict[str, bool | int] = {
+    "mqtt311": True,
+    "mqtt31": False,  # MQIsdp / level 3: MQTT 3.1.1 does not ask for it
+    "keepalive_enforced": True,  # a silent client is disconnected after 1.5 x keep-alive [MQTT-3.1.2-24]
+    "pubrel_retry_ok": True,  # a retransmitted PUBREL gets PUBCOMP again (4.3.3)
+    "qos_downgrade": True,  # delivered at min(publish QoS, subscription QoS) (3.8.4)
+    "persistent_sessions": True,  # clean_session=0 kept [MQTT-3.1.2-4]
+    "client_id_takeover": True,  # a second CONNECT with the same client id closes the first [MQTT-3.1.4-2]
+    "retain": True,
+    "will": True,
+    "max_qos": 2,
+    "tls": True,
+    "mtls_required": False,  # set per instance: True when TlsFiles.require_client_cert
+}
+
+
+def capability_table(*, duplicate_qos2_limit: int, **deviations: bool | int) -> dict[str, bool | int]:
+    """A broker's CAPABILITIES: the MQTT 3.1.1 server's with `deviations` on top (an unknown name is a
+    typo, so a KeyError), plus how many duplicate QoS 2 PUBLISHes it answers before PUBREL, which
+    MQTT 3.1.1 leaves open."""
+    unknown = set(deviations) - set(_MQTT311_SERVER)
+    if unknown:
+        raise KeyError(f"no such broker capability: {', '.join(sorted(unknown))}")
+    return {**_MQTT311_SERVER, **deviations, "duplicate_qos2_limit": duplicate_qos2_limit}
 
 
 class RestartableBroker:

@@ -52,7 +52,7 @@ from typing import IO, ClassVar
 
 from harness import children
 from harness.broker.errors import BrokerError
-from harness.broker.lifecycle import RestartableBroker
+from harness.broker.lifecycle import RestartableBroker, capability_table
 from harness.pki.files import TlsFiles
 
 __all__ = ["INSTALL_HINT", "MosquittoBroker", "find_mosquitto", "missing_reason"]
@@ -120,28 +120,19 @@ class MosquittoBroker(RestartableBroker):
     """mosquitto on loopback as a subprocess, started and stopped from synchronous code."""
 
     kind = "mosquitto"
-    # Same keys as EmbeddedBroker.CAPABILITIES, each checked on the wire in tests/test_mosquitto.py.
-    CAPABILITIES: ClassVar[dict[str, bool | int]] = {
-        "mqtt311": True,
-        "mqtt31": True,                # MQIsdp / level 3 CONNECT gets CONNACK 0
-        # Silent client closed, will published - but mosquitto 2.0 looks only every ~6 s (keepalive.c:
-        # "last_check + 5 < now" in whole seconds, and keepalive*3/2 in integer arithmetic), so the close
-        # comes up to ~6 s after 1.5 x keep-alive. Real seconds: the emulator's time scale does not apply.
-        "keepalive_enforced": True,
-        "pubrel_retry_ok": True,       # a retransmitted PUBREL gets PUBCOMP again (3.1.1 4.3.3)
-        "qos_downgrade": True,         # delivered at min(publish QoS, subscription QoS) (3.1.1 3.8.4)
-        "persistent_sessions": True,   # clean_session=0 kept while the broker runs (persistence off)
-        "client_id_takeover": True,        # a second CONNECT with the same client id closes the first [MQTT-3.1.4-2]
-        "retain": True,
-        "will": True,
-        "max_qos": 2,
-        "tls": True,
-        "mtls_required": False,        # set per instance: True when TlsFiles.require_client_cert
+    # Same keys as EmbeddedBroker.CAPABILITIES, each checked on the wire in tests/broker/test_mosquitto.py: what
+    # MQTT 3.1.1 asks of a server (clean_session=0 kept while the broker runs, persistence off) and:
+    # keepalive_enforced: a silent client is closed, its will published - but mosquitto 2.0 looks only every
+    # ~6 s (keepalive.c: "last_check + 5 < now" in whole seconds, and keepalive*3/2 in integer arithmetic),
+    # so the close comes up to ~6 s after 1.5 x keep-alive. Real seconds: the emulator's time scale does not
+    # apply.
+    CAPABILITIES: ClassVar[dict[str, bool | int]] = capability_table(
+        mqtt31=True,  # MQIsdp / level 3 CONNECT gets CONNACK 0
         # QoS 2 PUBLISH retransmissions (same packet id, before PUBREL) answered with PUBREC; the
         # next one closes the connection (mosquitto issue #3602). A DUT retrying more often than
         # this loses its connection to mosquitto, not to a conforming broker.
-        "duplicate_qos2_limit": 1,
-    }
+        duplicate_qos2_limit=1,
+    )
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None,
                  tls_port: int = 0, require_certificate: bool = False,

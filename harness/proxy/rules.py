@@ -147,26 +147,32 @@ class Corrupt(Action):
 
 
 @dataclass
-class Close(Action):
-    """Close both sides (FIN); ``forward``: let the packet through first ("close after SUBSCRIBE")."""
+class _EndLink(Action):
+    """Ends both sides of the connection; ``forward``: let the packet through first ("close after
+    SUBSCRIBE"). Close and Reset differ only in how the link ends (``end``)."""
 
     forward: bool = False
 
     async def apply(self, hop: Hop) -> None:
         if self.forward:
             await hop.send(hop.raw)
+        self.end(hop)
+
+    def end(self, hop: Hop) -> None:
+        raise NotImplementedError
+
+
+class Close(_EndLink):
+    """Close both sides (FIN); ``forward``: let the packet through first ("close after SUBSCRIBE")."""
+
+    def end(self, hop: Hop) -> None:
         hop.close()
 
 
-@dataclass
-class Reset(Action):
+class Reset(_EndLink):
     """Abort both sides with RST; ``forward``: let the packet through first."""
 
-    forward: bool = False
-
-    async def apply(self, hop: Hop) -> None:
-        if self.forward:
-            await hop.send(hop.raw)
+    def end(self, hop: Hop) -> None:
         hop.reset()
 
 

@@ -22,7 +22,7 @@ SECRET_NAME = re.compile(r"pass_?w(?:or)?d|secret|passphrase|token", re.IGNORECA
 
 # Allure matches in order; "failed" is an assertion (a verdict), "broken" any other exception.
 CATEGORIES = [
-    # First: a waived failure (harness/plugin_verdicts.py) is reported as skipped with the waiver
+    # First: a waived failure (harness/plugin/verdicts.py) is reported as skipped with the waiver
     # text ("waived: <reason> [<ticket>, expires ...]: <failure>") as its message.
     {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": r"(?s)waived: .*"},
     {"name": "Rig fault", "matchedStatuses": ["failed", "broken", "skipped"],

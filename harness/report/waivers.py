@@ -19,7 +19,7 @@ literal `[` of a parametrization, or give the exact node id, which always matche
 reading's id ("5.1/QMTSTAT/1") or by the observation's name; it only waives what `--strict`
 would fail. Exactly one of the two. An entry waives only while today <= `expires`.
 
-This module knows nothing of pytest: harness/plugin_verdicts.py applies it to a run.
+This module knows nothing of pytest: harness/plugin/verdicts.py applies it to a run.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ client-side normative statements of MQTT 3.1.1, beside the note's entries in cov
 
 Why computed from the collection: a yardstick counts as covered only when a case it names was
 collected in this run, so a renamed case turns its entries "not in this selection" instead of
-silently covered (tests/test_yardsticks.py checks that every named case exists).
+silently covered (tests/spec/test_yardsticks.py checks that every named case exists).
 
 A statement is exercised by a case when the case cites it (``[MQTT-x.y.z-n]`` in its docstring
 or source, the way cases cite MQTT today) or names a yardstick resting on it. Citing an id that

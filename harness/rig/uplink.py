@@ -8,7 +8,7 @@ one-way trip varies. On loopback both are nil; under the emulator's `--network` 
 they come from the profile's figures (harness/emulator/network.py). A serial or labgrid DUT is
 taken as it is: a lab on a slow network sets its T1-sensitive expectations through waivers.
 
-The fixtures declare the session's uplink once (fixtures/dut.py); cases read `current()`.
+The fixtures declare the session's uplink once (harness/plugin/fixtures/dut.py); cases read `current()`.
 """
 
 from __future__ import annotations

@@ -60,13 +60,15 @@ QMTPUB_RESULT = _table("3.3.8", "+QMTPUB", "result", (
 SUB_REJECTED = Code("3.3.6/QMTSUB/value/128", "3.3.6", "+QMTSUB", "value", 128,
                     "the subscription is rejected by the server", "<value>=128 indicate that the subscription is "
                     "rejected by the server.")
-VALUE_RULES: tuple[tuple[str, str, str], ...] = (
-    ("3.3.6/QMTSUB/value/result0", "3.3.6", "When <result>=0, it is a vector of granted QoS levels."),
-    ("3.3.6/QMTSUB/value/result1", "3.3.6", "When <result>=1, it is the number of times of packet retransmission."),
-    ("3.3.6/QMTSUB/value/result2", "3.3.6", "When <result>=2, it will not be presented."),
-    ("3.3.8/QMTPUB/value/result1", "3.3.8", "When <result>=1, it is the number of times of packet retransmission."),
-    ("3.3.8/QMTPUB/value/result02", "3.3.8", "When <result>=0 or <result>=2, it is not presented."),
-)
+_RETRANSMITTED = "When <result>=1, it is the number of times of packet retransmission."  # 3.3.6 and 3.3.8 alike
+# (id, section, the note's line); the section is the id's first part, so it is not written twice.
+VALUE_RULES: tuple[tuple[str, str, str], ...] = tuple((i, i.split("/", 1)[0], q) for i, q in (
+    ("3.3.6/QMTSUB/value/result0", "When <result>=0, it is a vector of granted QoS levels."),
+    ("3.3.6/QMTSUB/value/result1", _RETRANSMITTED),
+    ("3.3.6/QMTSUB/value/result2", "When <result>=2, it will not be presented."),
+    ("3.3.8/QMTPUB/value/result1", _RETRANSMITTED),
+    ("3.3.8/QMTPUB/value/result02", "When <result>=0 or <result>=2, it is not presented."),
+))
 
 # Chapter 4, Table 2: <err> of "+CME ERROR: <err>".
 ERRORS = _table("4", "+CME ERROR", "err", (

@@ -10,6 +10,7 @@ string parameters as their placeholder, as chapter 6 prints "+QMTCONN: (0-4),<cl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from . import qmtcfg
 from .model import Entry, IntParam, Param, StrParam
@@ -68,15 +69,31 @@ def _timers(sec: str) -> tuple[IntParam, IntParam]:
             IntParam("retry_times", sec, 0, 10, 0, "<retry_times> ... Range: 0–10. Default value: 0."))
 
 
+# The form builders: a form's id and the test and read syntax follow from the section and command name,
+# so each form below states only what the note prints for it.
+def _test(sec: str, name: str, quote: str, test_line: str, unclear: str | None = None) -> Form:
+    """The test form AT<name>=? with the note's line and the exact line the suite expects."""
+    return Form(f"{sec}/{name.lstrip('+')}/test", "test", f"AT{name}=?", quote, test_line=test_line, unclear=unclear)
+
+
+def _read(sec: str, name: str, line: str, unclear: str) -> Form:
+    """The read form AT<name>?, whose one response line is also the note's line for the form."""
+    return Form(f"{sec}/{name.lstrip('+')}/read", "read", f"AT{name}?", line, response=(line,), unclear=unclear)
+
+
+def _write(sec: str, name: str, syntax: str, params: tuple[Param, ...], required: int, *, label: str = "",
+           quote: str = "", **kw: Any) -> Form:
+    """A write form; the note's line is the syntax itself unless `quote` is given (3.3.8's three forms)."""
+    form_id = f"{sec}/{name.lstrip('+')}/write" + (f"/{label}" if label else "")
+    return Form(form_id, "write", syntax, quote or syntax, params, required, **kw)
+
+
 def _cid_only(name: str, sec: str, title: str) -> Command:
     """A command whose one parameter is <TCP_connectID>: AT+QMTCLOSE (3.3.3) and AT+QMTDISC (3.3.5),
     which the note prints alike but for the name (test form, write form, result URC)."""
-    short = name.lstrip("+")
     return Command(name, sec, title, (
-        Form(f"{sec}/{short}/test", "test", f"AT{name}=?", f"{name}: (range of supported <TCP_connectID>s)",
-             test_line=f"{name}: (0-4)"),
-        Form(f"{sec}/{short}/write", "write", f"AT{name}=<TCP_connectID>", f"AT{name}=<TCP_connectID>",
-             (_cid(sec),), 1, urc=f"{name}: <TCP_connectID>,<result>"),
+        _test(sec, name, f"{name}: (range of supported <TCP_connectID>s)", f"{name}: (0-4)"),
+        _write(sec, name, f"AT{name}=<TCP_connectID>", (_cid(sec),), 1, urc=f"{name}: <TCP_connectID>,<result>"),
     ), (_cid(sec),))
 
 
@@ -98,15 +115,12 @@ HOST_NAME = StrParam("host_name", _S, 0, 100, "<host_name> String type. The addr
                      "Maximum length: 100 bytes.")
 PORT = IntParam("port", _S, 1, 65535, None, "<port> Integer type. The port of the server. Range: 1–65535.")
 QMTOPEN = Command("+QMTOPEN", _S, "AT+QMTOPEN Open a Network Connection for MQTT Client", (
-    Form(f"{_S}/QMTOPEN/test", "test", "AT+QMTOPEN=?",
-         "+QMTOPEN: (range of supported <TCP_connectID>s),<host_name>,(range of supported <port>s)",
-         test_line="+QMTOPEN: (0-4),<host_name>,(1-65535)"),
-    Form(f"{_S}/QMTOPEN/read", "read", "AT+QMTOPEN?", "[+QMTOPEN: <TCP_connectID>,<host_name>,<port>]",
-         response=("[+QMTOPEN: <TCP_connectID>,<host_name>,<port>]",),
-         unclear="one line per open connect ID assumed; chapter 6 prints <host_name> in quotes"),
-    Form(f"{_S}/QMTOPEN/write", "write", "AT+QMTOPEN=<TCP_connectID>,<host_name>,<port>",
-         "AT+QMTOPEN=<TCP_connectID>,<host_name>,<port>", (_cid(_S), HOST_NAME, PORT), 3,
-         urc="+QMTOPEN: <TCP_connectID>,<result>"),
+    _test(_S, "+QMTOPEN", "+QMTOPEN: (range of supported <TCP_connectID>s),<host_name>,(range of supported <port>s)",
+          "+QMTOPEN: (0-4),<host_name>,(1-65535)"),
+    _read(_S, "+QMTOPEN", "[+QMTOPEN: <TCP_connectID>,<host_name>,<port>]",
+          "one line per open connect ID assumed; chapter 6 prints <host_name> in quotes"),
+    _write(_S, "+QMTOPEN", "AT+QMTOPEN=<TCP_connectID>,<host_name>,<port>", (_cid(_S), HOST_NAME, PORT), 3,
+           urc="+QMTOPEN: <TCP_connectID>,<result>"),
 ), (_cid(_S), HOST_NAME, PORT))
 
 # 3.3.3 -------------------------------------------------------------------------------------------
@@ -125,15 +139,12 @@ STATE = IntParam("state", _S, 1, 4, None, "<state> Integer type. MQTT connection
                  meanings=((1, "MQTT connection is initializing"), (2, "connecting"), (3, "connected"),
                            (4, "disconnecting")))
 QMTCONN = Command("+QMTCONN", _S, "AT+QMTCONN Connect a Client to MQTT Server", (
-    Form(f"{_S}/QMTCONN/test", "test", "AT+QMTCONN=?",
-         "+QMTCONN: (range of supported <TCP_connectID>s),<clientID>,<username>,<password>",
-         test_line="+QMTCONN: (0-4),<clientID>,<username>,<password>"),  # printed so in 6.1
-    Form(f"{_S}/QMTCONN/read", "read", "AT+QMTCONN?", "[+QMTCONN: <TCP_connectID>,<state>]",
-         response=("[+QMTCONN: <TCP_connectID>,<state>]",),
-         unclear="which connect IDs are listed (open ones? connected ones?) is not said"),
-    Form(f"{_S}/QMTCONN/write", "write", "AT+QMTCONN=<TCP_connectID>,<clientID>[,<username>[,<password>]]",
-         "AT+QMTCONN=<TCP_connectID>,<clientID>[,<username>[,<password>]]",
-         (_cid(_S), CLIENT_ID, USER_NAME, PASS_WORD), 2, urc="+QMTCONN: <TCP_connectID>,<result>[,<ret_code>]"),
+    _test(_S, "+QMTCONN", "+QMTCONN: (range of supported <TCP_connectID>s),<clientID>,<username>,<password>",
+          "+QMTCONN: (0-4),<clientID>,<username>,<password>"),  # printed so in 6.1
+    _read(_S, "+QMTCONN", "[+QMTCONN: <TCP_connectID>,<state>]",
+          "which connect IDs are listed (open ones? connected ones?) is not said"),
+    _write(_S, "+QMTCONN", "AT+QMTCONN=<TCP_connectID>,<clientID>[,<username>[,<password>]]",
+           (_cid(_S), CLIENT_ID, USER_NAME, PASS_WORD), 2, urc="+QMTCONN: <TCP_connectID>,<result>[,<ret_code>]"),
 ), (_cid(_S), CLIENT_ID, USER_NAME, PASS_WORD, STATE, *_timers(_S)), (
     (1, "A client already connected to the server must be disconnected from the server before the CONNECT"),))
 
@@ -150,15 +161,13 @@ SUB_TOPIC = StrParam("topic", _S, 0, 256, "<topic> String type. The topic that t
 SUB_QOS = IntParam("QoS", _S, 0, 2, None, "<QoS> Integer type. The QoS level at which the client wants to publish "
                    "messages.", meanings=_QOS)
 QMTSUB = Command("+QMTSUB", _S, "AT+QMTSUB Subscribe to Topics", (
-    Form(f"{_S}/QMTSUB/test", "test", "AT+QMTSUB=?",
-         "+QMTSUB: (range of supported <TCP_connectID>s),(range of supported <msgID>s),<topic1>",
-         test_line="+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…",  # printed so in 6.1
-         unclear="syntax says <topic1>...<QoS2>s)..., 6.1 prints <topic> and a Unicode ellipsis"),
-    Form(f"{_S}/QMTSUB/write", "write", "AT+QMTSUB=<TCP_connectID>,<msgID>,<topic1>,<QoS1>[,<topic2>,<QoS2>…]",
-         "AT+QMTSUB=<TCP_connectID>,<msgID>,<topic1>,<QoS1>[,<topic2>,<QoS2>…]",
-         (_cid(_S), SUB_MSGID, SUB_TOPIC, SUB_QOS), 4, repeat=2,
-         urc="+QMTSUB: <TCP_connectID>,<msgID>,<result>[,<value>…]",
-         unclear="the note gives no maximum number of topics per command"),
+    _test(_S, "+QMTSUB", "+QMTSUB: (range of supported <TCP_connectID>s),(range of supported <msgID>s),<topic1>",
+          "+QMTSUB: (0-4),(1-65535),<topic>,(0-2),<topic>,(0-2),…",  # printed so in 6.1
+          "syntax says <topic1>...<QoS2>s)..., 6.1 prints <topic> and a Unicode ellipsis"),
+    _write(_S, "+QMTSUB", "AT+QMTSUB=<TCP_connectID>,<msgID>,<topic1>,<QoS1>[,<topic2>,<QoS2>…]",
+           (_cid(_S), SUB_MSGID, SUB_TOPIC, SUB_QOS), 4, repeat=2,
+           urc="+QMTSUB: <TCP_connectID>,<msgID>,<result>[,<value>…]",
+           unclear="the note gives no maximum number of topics per command"),
 ), (_cid(_S), SUB_MSGID, SUB_TOPIC, SUB_QOS, *_timers(_S)), (
     (1, "<msgID> of each message in the inflight window of a particular communication must be"),))
 
@@ -168,13 +177,11 @@ UNS_MSGID = IntParam("msgID", _S, 1, 65535, None, SUB_MSGID.quote)
 UNS_TOPIC = StrParam("topic", _S, 0, 256, "<topic> String type. The topic that the client wants to unsubscribe "
                      "from. Maximum length: 256 bytes.")
 QMTUNS = Command("+QMTUNS", _S, "AT+QMTUNS Unsubscribe from Topics", (
-    Form(f"{_S}/QMTUNS/test", "test", "AT+QMTUNS=?",
-         "+QMTUNS: (range of supported <TCP_connectID>s),(range of supported <msgID>s),<topic1>,<topic2>…",
-         test_line="+QMTUNS: (0-4),(1-65535),<topic>,<topic>,…",
-         unclear="no example; written by analogy with 6.1's AT+QMTSUB=? line"),
-    Form(f"{_S}/QMTUNS/write", "write", "AT+QMTUNS=<TCP_connectID>,<msgID>,<topic1>[,<topic2>…]",
-         "AT+QMTUNS=<TCP_connectID>,<msgID>,<topic1>[,<topic2>…]", (_cid(_S), UNS_MSGID, UNS_TOPIC), 3, repeat=1,
-         urc="+QMTUNS: <TCP_connectID>,<msgID>,<result>"),
+    _test(_S, "+QMTUNS",
+          "+QMTUNS: (range of supported <TCP_connectID>s),(range of supported <msgID>s),<topic1>,<topic2>…",
+          "+QMTUNS: (0-4),(1-65535),<topic>,<topic>,…", "no example; written by analogy with 6.1's AT+QMTSUB=? line"),
+    _write(_S, "+QMTUNS", "AT+QMTUNS=<TCP_connectID>,<msgID>,<topic1>[,<topic2>…]", (_cid(_S), UNS_MSGID, UNS_TOPIC),
+           3, repeat=1, urc="+QMTUNS: <TCP_connectID>,<msgID>,<result>"),
 ), (_cid(_S), UNS_MSGID, UNS_TOPIC, *_timers(_S)))
 
 # 3.3.8 -------------------------------------------------------------------------------------------
@@ -194,18 +201,16 @@ MSG_LEN_HEX = IntParam("msg_len", _S, 0, 730, None, "The range of the data lengt
 _PUB_URC = "+QMTPUB: <TCP_connectID>,<msgID>,<result>[,<value>]"
 _PUB5 = (_cid(_S), PUB_MSGID, PUB_QOS, RETAIN, PUB_TOPIC)
 QMTPUB = Command("+QMTPUB", _S, "AT+QMTPUB Publish Messages", (
-    Form(f"{_S}/QMTPUB/test", "test", "AT+QMTPUB=?",
-         "+QMTPUB: (range of supported <TCP_connectID>s),",
-         test_line="+QMTPUB: (0-4),(0-65535),(0-2),(0,1),<topic>,(0-1460),<msg>",
-         unclear='6.1 prints "+QMTPUB : " with a space; text-mode (0-1460) assumed whatever <send_format>'),
-    Form(f"{_S}/QMTPUB/write/data_variable", "write", "AT+QMTPUB=<TCP_connectID>,<msgID>,<QoS>,<retain>,<topic>",
-         "Publish variable-length messages in data mode", _PUB5, 5, urc=_PUB_URC, prompt=True),
-    Form(f"{_S}/QMTPUB/write/data_fixed", "write",
-         "AT+QMTPUB=<TCP_connectID>,<msgID>,<QoS>,<retain>,<topic>,<msg_len>",
-         "Publish fixed-length messages in data mode", (*_PUB5, MSG_LEN), 6, urc=_PUB_URC, prompt=True),
-    Form(f"{_S}/QMTPUB/write/inline", "write",
-         "AT+QMTPUB=<TCP_connectID>,<msgID>,<QoS>,<retain>,<topic>,<msg_len>,<msg>",
-         "Publish fixed-length messages in non-data mode", (*_PUB5, MSG_LEN, MSG), 7, urc=_PUB_URC),
+    _test(_S, "+QMTPUB", "+QMTPUB: (range of supported <TCP_connectID>s),",
+          "+QMTPUB: (0-4),(0-65535),(0-2),(0,1),<topic>,(0-1460),<msg>",
+          '6.1 prints "+QMTPUB : " with a space; text-mode (0-1460) assumed whatever <send_format>'),
+    # The three write forms differ by their trailing parameters, each with its own line in the note.
+    *(_write(_S, "+QMTPUB", f"AT+QMTPUB={','.join(f'<{p.name}>' for p in params)}", params, len(params),
+             label=label, quote=quote, urc=_PUB_URC, prompt=label != "inline")
+      for label, params, quote in (
+          ("data_variable", _PUB5, "Publish variable-length messages in data mode"),
+          ("data_fixed", (*_PUB5, MSG_LEN), "Publish fixed-length messages in data mode"),
+          ("inline", (*_PUB5, MSG_LEN, MSG), "Publish fixed-length messages in non-data mode"))),
 ), (*_PUB5, MSG, MSG_LEN, *_timers(_S)), (
     (1, "If this command is executed successfully and responded with OK, the client is able to continue to"),
     (2, "The part of data that exceeds 1460 bytes is omitted."),

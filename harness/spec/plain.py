@@ -9,7 +9,7 @@ DUT was from it, and `--strict` fails the case when it deviates.
 
 Every reading rests on a line of the note: `LINES` maps the reading's id (a harness.spec entry
 id where the note has one) to its section and at most one quoted line, and
-tests/test_spec_data.py checks each quote against the note. Cases build readings with
+tests/spec/test_spec_data.py checks each quote against the note. Cases build readings with
 `reading(id, expected)` (or `qmtstat`), so an unknown id fails at import, and every quote a
 report can show is one the test has checked.
 

@@ -4,7 +4,7 @@ Why: "the suite covers the note" says nothing about MQTT itself. Two public suit
 client's conformance test looks like; each of their client tests is one entry here with the
 MQTT 3.1.1 statements it rests on and either the cases of this suite that check it, or why it
 cannot apply to a module driven by AT commands. An entry with neither is a gap (issue 15 item 2).
-The coverage report lists every entry (harness/report/yardstick_coverage.py); tests/test_yardsticks.py
+The coverage report lists every entry (harness/report/yardstick_coverage.py); tests/spec/test_yardsticks.py
 holds the table to its sources and to the suite (every case it names is collected).
 
 Sources, read through the public-code index (no id here is made up):

@@ -1,4 +1,4 @@
-"""Run by tests/test_ladder.py in a pytest subprocess: the emulator process dies (nothing the
+"""Run by tests/rig/test_ladder.py in a pytest subprocess: the emulator process dies (nothing the
 ladder can bring back), so the rest of the run must be reported as "rig broken", not as DUT
 failures, and the run must exit with 3. Not collected by `pytest tests`."""
 

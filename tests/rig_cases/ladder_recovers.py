@@ -1,4 +1,4 @@
-"""Cases run by tests/test_ladder.py in a pytest subprocess, in file order, with the real
+"""Cases run by tests/rig/test_ladder.py in a pytest subprocess, in file order, with the real
 fixtures (`modem`, `dut`, `broker`) against the emulator and its control socket. Each odd case
 leaves the DUT unusable in one way; the case after it must pass, because the `modem` fixture's
 recovery ladder brings the DUT back. Not collected by `pytest tests` (no test_ prefix)."""

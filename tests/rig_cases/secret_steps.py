@@ -1,4 +1,4 @@
-"""Run by tests/test_secrets_in_reports.py in a pytest subprocess: case-like steps that hand the
+"""Run by tests/report/test_secrets_in_reports.py in a pytest subprocess: case-like steps that hand the
 DUT every kind of secret the note has (3.3.1 aliauth <device_secret>, 3.3.4 AT+QMTCONN
 <password>, the latter from the rig file's broker.password as ${VAR}), so the test can look for
 them in every report file. Not collected by `pytest tests`."""

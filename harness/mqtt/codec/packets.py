@@ -66,27 +66,28 @@ class Publish:
 
 
 @dataclass
-class PubAck:
+class _IdOnly:
+    """A packet whose variable header is its packet identifier alone (MQTT 3.1.1 3.4-3.7, 3.11): one
+    class for the five, so encoding and decoding treat them alike."""
+
     packet_id: int
     flags: int | None = None
 
 
-@dataclass
-class PubRec:
-    packet_id: int
-    flags: int | None = None
+class PubAck(_IdOnly):
+    """PUBACK (3.4)."""
 
 
-@dataclass
-class PubRel:
-    packet_id: int
-    flags: int | None = None  # standard 0b0010 [MQTT-3.6.1-1]
+class PubRec(_IdOnly):
+    """PUBREC (3.5)."""
 
 
-@dataclass
-class PubComp:
-    packet_id: int
-    flags: int | None = None
+class PubRel(_IdOnly):
+    """PUBREL (3.6): standard flags 0b0010 [MQTT-3.6.1-1]."""
+
+
+class PubComp(_IdOnly):
+    """PUBCOMP (3.7)."""
 
 
 @dataclass
@@ -110,10 +111,8 @@ class Unsubscribe:
     flags: int | None = None  # standard 0b0010 [MQTT-3.10.1-1]
 
 
-@dataclass
-class UnsubAck:
-    packet_id: int
-    flags: int | None = None
+class UnsubAck(_IdOnly):
+    """UNSUBACK (3.11)."""
 
 
 @dataclass
@@ -205,7 +204,7 @@ def _body(p: Packet) -> tuple[int, bytes]:
         return flags, body
     if isinstance(p, ConnAck):
         return flags, bytes([1 if p.session_present else 0, p.return_code])
-    if isinstance(p, PubAck | PubRec | PubRel | PubComp | UnsubAck):
+    if isinstance(p, _IdOnly):
         return flags, _u16(p.packet_id)
     if isinstance(p, Subscribe):
         return flags, _u16(p.packet_id) + b"".join(_str(t) + bytes([q]) for t, q in p.topics)
@@ -286,7 +285,7 @@ def decode_packet(first: int, body: bytes) -> Packet:
     if cls is ConnAck:
         ack, rc = r.u8(), r.u8()
         return ConnAck(bool(ack & 1), rc, flags)
-    if cls in (PubAck, PubRec, PubRel, PubComp, UnsubAck):
+    if issubclass(cls, _IdOnly):
         return cls(r.u16(), flags)
     if cls is Subscribe:
         pid, topics = r.u16(), []

@@ -4,7 +4,7 @@ For tests where no /dev/gpiochipN exists (no gpio-sim in the sandbox). Faithful 
 driver can tell: request_lines(path, config, consumer, ...) with tuple keys, output values
 set at request time through active_low, EBUSY for a line another request holds, ValueError
 for an offset beyond the chip, RequestReleasedError after release(). The chip records every
-physical level change, so a test can measure a pulse. tests/test_relay_drivers.py checks the
+physical level change, so a test can measure a pulse. tests/rig/test_relay_drivers.py checks the
 names and signatures against the real `gpiod` package when it is installed.
 """
 

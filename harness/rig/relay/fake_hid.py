@@ -6,7 +6,7 @@ The board model follows its firmware as open-source drivers use it: feature repo
 [0, 0xFF|0xFD, n, ...] switches relay n on/off, 0xFE/0xFC all on/off, a relay number the
 board does not have is ignored; the state report is serial (5 bytes), 2 reserved bytes,
 the relay bit mask, 1 reserved byte. Calls on a closed device raise HIDException as the real
-package does. tests/test_relay_drivers.py checks the signatures against the real package.
+package does. tests/rig/test_relay_drivers.py checks the signatures against the real package.
 """
 
 from __future__ import annotations
