@@ -37,6 +37,7 @@ from harness.proxy import (
     RuleError,
     WireLogTimeout,
 )
+from harness.proxy.server import HALF_CLOSE_S
 from harness.spec.timing import GRACE_S, deadline_s
 
 pytestmark = pytest.mark.timeout(30)
@@ -440,15 +441,24 @@ def test_rule_matching_by_packet_id_direction_and_nth() -> None:
 
 
 def test_the_clients_fin_goes_on_and_the_brokers_end_is_logged(proxy: FaultProxy, watcher: Observer) -> None:
-    """A client's DISCONNECT and FIN reach the broker as a FIN (a half-close), and the broker's own
-    close comes back as its EOF in the wire log: that is how a case knows the broker took the
-    DISCONNECT in before it publishes to the session that went offline (suites/test_qos.py)."""
-    with socket.create_connection((proxy.host, proxy.port), timeout=WAIT) as sock:
-        sock.sendall(codec.encode(codec.Connect("half-close", clean_session=False)))
-        conn = proxy.log.wait_for(direction=B2C, type=codec.ConnAck).conn
-        sock.sendall(codec.encode(codec.Disconnect()))
-        sock.shutdown(socket.SHUT_WR)
-        ended = proxy.log.wait_for(type="EOF", direction=B2C, conn=conn, timeout=WAIT)
-    assert "broker" in ended.note
-    client_eof = proxy.log.wait_for(type="EOF", direction=C2B, conn=conn)
-    assert client_eof.seq < ended.seq
+    """A client's DISCONNECT and FIN reach the broker, and the broker's own close comes back as its
+    EOF in the wire log: that is how a case knows the broker took the DISCONNECT in before it
+    publishes to the session that went offline (suites/test_qos.py). The broker closes on the
+    DISCONNECT, so its EOF may be logged before or after the client's (both are). A FIN alone shows
+    that the FIN goes on: the broker can close only once it got it, so its EOF comes after."""
+    for disconnect in (True, False):
+        mark = proxy.log.mark()
+        with socket.create_connection((proxy.host, proxy.port), timeout=WAIT) as sock:
+            sock.sendall(codec.encode(codec.Connect(f"half-close-{disconnect}", clean_session=False)))
+            conn = proxy.log.wait_for(direction=B2C, type=codec.ConnAck, since=mark).conn
+            if disconnect:
+                sock.sendall(codec.encode(codec.Disconnect()))
+            sock.shutdown(socket.SHUT_WR)
+            # within half the proxy's half-close window: a proxy that held the FIN back until it
+            # ends both sides itself (HALF_CLOSE_S) would be too late
+            ended = proxy.log.wait_for(type="EOF", direction=B2C, conn=conn, timeout=HALF_CLOSE_S / 2)
+        assert ended.note == "the broker closed"
+        client_eof = proxy.log.wait_for(type="EOF", direction=C2B, conn=conn)
+        assert client_eof.note == "the client closed"
+        if not disconnect:
+            assert client_eof.seq < ended.seq
